@@ -1,0 +1,3 @@
+from ecmiip.cli import main
+
+raise SystemExit(main())

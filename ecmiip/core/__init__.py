@@ -1,0 +1,1 @@
+"""What every part of ec-miip shares: the legal system prompt, the statute database, paths, errors."""
