@@ -1,0 +1,1 @@
+"""Benchmarks and the real small models they (and the tests) run on."""

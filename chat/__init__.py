@@ -1,0 +1,1 @@
+"""ecmiip-chat: the offline terminal client over llama.cpp."""

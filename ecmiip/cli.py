@@ -1,0 +1,48 @@
+"""``ecmiip``: one command, a subcommand per job. Each part of the toolkit registers its own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich_argparse import RichHelpFormatter
+
+from ecmiip import __version__
+from ecmiip.core.console import console
+from ecmiip.core.errors import EcmiipError
+
+DESCRIPTION = """\
+ec-miip turns a small open model into an offline Chinese intellectual-property law assistant:
+train it on statutes and cases, export it to GGUF for llama.cpp and Ollama, chat with it, benchmark it.
+Everything runs on your machine; nothing is sent anywhere."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ecmiip.quantize import cli as quantize_cli
+
+    parser = argparse.ArgumentParser(prog="ecmiip", description=DESCRIPTION, formatter_class=RichHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ec-miip {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    quantize_cli.register(sub)
+    return parser
+
+
+def run(handler, args: argparse.Namespace) -> int:
+    """Run a command; user errors are one red line, not a traceback."""
+    try:
+        return handler(args) or 0
+    except EcmiipError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: no partial output was left under a final name")
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args.handler, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

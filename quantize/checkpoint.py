@@ -1,0 +1,148 @@
+"""Lazy, tensor-at-a-time access to a Hugging Face model directory (config + sharded safetensors).
+
+Tensors are read one at a time through ``gguf.utility.SafetensorsLocal`` (a private copy-on-write
+memory map per tensor, dropped as soon as the tensor is converted), so reading a model never keeps
+more than one tensor resident: a whole-file mmap would leave every page it touched in RSS.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from gguf.utility import LocalTensor, SafetensorsLocal
+
+from ecmiip.core.errors import InputError, UnsupportedError
+
+_TORCH_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file, with an error naming the file when it is missing or broken."""
+    if not path.is_file():
+        raise InputError(f"missing file: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from e
+
+
+def open_safetensors(path: Path) -> dict[str, LocalTensor]:
+    """Header of one safetensors file, checked against the file size."""
+    if not path.is_file():
+        raise InputError(f"missing file: {path}")
+    try:
+        tensors = SafetensorsLocal(path).tensors
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise InputError(f"{path}: not a valid safetensors file ({e})") from e
+    size = path.stat().st_size
+    for name, t in tensors.items():
+        if t.dtype not in _TORCH_DTYPES:
+            raise InputError(f"{path}: tensor {name} has unknown dtype {t.dtype}")
+        expected = int(np.prod(t.shape, dtype=np.int64)) * _ITEMSIZE[t.dtype]
+        end = t.data_range.offset + t.data_range.size
+        if t.data_range.size != expected or end > size:
+            raise InputError(
+                f"{path}: tensor {name} is truncated or corrupt "
+                f"(needs bytes up to {end}, file has {size}; expected {expected} bytes for {t.dtype}{list(t.shape)})"
+            )
+    return tensors
+
+
+def load_local_tensor(t: LocalTensor) -> torch.Tensor:
+    """Read one tensor into a fresh torch tensor (the map is released when this returns)."""
+    raw = t.mmap_bytes()
+    arr = torch.from_numpy(np.array(raw, copy=True)).view(_TORCH_DTYPES[t.dtype])
+    del raw
+    return arr.reshape(t.shape)
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    file: Path
+
+
+class Checkpoint:
+    """A HF causal-LM directory: ``config.json`` plus one or more safetensors shards."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.dir = Path(model_dir)
+        if not self.dir.is_dir():
+            raise InputError(f"model directory not found: {self.dir}")
+        self.config = read_json(self.dir / "config.json")
+        self._refuse_quantized()
+        self._files: dict[Path, dict[str, LocalTensor]] = {}
+        self.entries: dict[str, TensorEntry] = {}
+        for shard in self._shard_files():
+            header = open_safetensors(shard)
+            self._files[shard] = header
+            for name, t in header.items():
+                self.entries[name] = TensorEntry(name, t.dtype, tuple(t.shape), shard)
+        if not self.entries:
+            raise InputError(f"{self.dir}: the safetensors files hold no tensors")
+
+    def _shard_files(self) -> list[Path]:
+        index = self.dir / "model.safetensors.index.json"
+        if index.is_file():
+            weight_map = read_json(index).get("weight_map")
+            if not isinstance(weight_map, dict):
+                raise InputError(f"{index}: no weight_map")
+            return [self.dir / f for f in sorted(set(weight_map.values()))]
+        single = self.dir / "model.safetensors"
+        if single.is_file():
+            return [single]
+        if any(self.dir.glob("*.bin")) or any(self.dir.glob("*.pt")) or any(self.dir.glob("*.pth")):
+            raise InputError(
+                f"{self.dir}: only pickle checkpoints (.bin/.pt) found; ec-miip reads safetensors only "
+                "(re-save with save_pretrained(safe_serialization=True))"
+            )
+        raise InputError(f"{self.dir}: no model.safetensors or model.safetensors.index.json")
+
+    def _refuse_quantized(self) -> None:
+        qc = self.config.get("quantization_config")
+        if qc:
+            method = qc.get("quant_method", "unknown")
+            bits = "4-bit " if qc.get("load_in_4bit") or qc.get("bits") == 4 else ""
+            raise UnsupportedError(
+                f"{self.dir / 'config.json'}: the base model is {bits}quantized ({method}); adapters must be merged "
+                "into the 16-bit (or fp32) base model, never into a quantized one — merging into a 4-bit base bakes "
+                "its quantization error into the weights. Point BASE at the original 16-bit model."
+            )
+
+    @property
+    def architecture(self) -> str:
+        archs = self.config.get("architectures") or []
+        if not archs:
+            raise InputError(f"{self.dir / 'config.json'}: no 'architectures' entry")
+        return archs[0]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def load(self, name: str) -> torch.Tensor:
+        entry = self.entries[name]
+        try:
+            return load_local_tensor(self._files[entry.file][name])
+        except (OSError, ValueError) as e:
+            raise InputError(f"{entry.file}: cannot read tensor {name} ({e})") from e
+
+    def nbytes(self) -> int:
+        return sum(int(np.prod(e.shape, dtype=np.int64)) * _ITEMSIZE[e.dtype] for e in self.entries.values())

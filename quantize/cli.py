@@ -1,0 +1,85 @@
+"""Subcommands ``export``, ``verify`` and ``ollama create``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich_argparse import RichHelpFormatter
+
+from ecmiip.quantize.quantize import QUANT_TYPES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="merge a LoRA adapter, convert to GGUF, quantize, write an Ollama Modelfile, verify",
+        description="Merge a LoRA adapter into the 16-bit base (tensor by tensor), convert to GGUF, quantize "
+        "with llama.cpp, write an Ollama Modelfile and verify that the result answers as the trained model.",
+        formatter_class=RichHelpFormatter,
+    )
+    p.add_argument("base", type=Path, help="HF model directory of the 16-bit (or fp32) base model")
+    p.add_argument("--adapter", type=Path, help="peft LoRA adapter directory to merge")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--name", default="ec-miip", help="model name (file names and GGUF metadata) [default: ec-miip]")
+    p.add_argument(
+        "--quant", action="append", metavar="TYPE",
+        help=f"llama.cpp quantization, repeatable: {', '.join(QUANT_TYPES)} [default: Q4_K_M]",
+    )
+    p.add_argument("--outtype", choices=["f16", "bf16", "f32"], default="f16", help="type of the unquantized GGUF [default: f16]")
+    p.add_argument("--tokenizer-pre", help="llama.cpp pre-tokenizer name, overriding the detected one")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--no-verify", action="store_true", help="skip the verification checks (not recommended)")
+    p.set_defaults(handler=_export)
+
+    p = sub.add_parser(
+        "verify",
+        help="check a GGUF against its HF model: tokenizer, logits, chat template, quantization drift",
+        formatter_class=RichHelpFormatter,
+    )
+    p.add_argument("gguf", type=Path, help="the 16/32-bit GGUF to verify")
+    p.add_argument("--hf", type=Path, required=True, help="HF model directory it was exported from")
+    p.add_argument("--adapter", type=Path, help="the LoRA adapter that was merged, if any")
+    p.add_argument("--quant", type=Path, action="append", default=[], metavar="GGUF", help="quantized GGUF to measure drift of")
+    p.add_argument("--report", type=Path, help="write the checks as JSON here")
+    p.set_defaults(handler=_verify)
+
+    p = sub.add_parser("ollama", help="Ollama helpers", formatter_class=RichHelpFormatter)
+    osub = p.add_subparsers(dest="ollama_command", metavar="COMMAND", required=True)
+    c = osub.add_parser(
+        "create", help="register an exported model with Ollama (or print the commands)", formatter_class=RichHelpFormatter
+    )
+    c.add_argument("dir", type=Path, help="export directory holding the Modelfile")
+    c.add_argument("--name", default="ec-miip", help="Ollama model name [default: ec-miip]")
+    c.set_defaults(handler=_ollama_create)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ecmiip.quantize.export import ExportOptions, export
+
+    export(
+        ExportOptions(
+            base=args.base,
+            out=args.out,
+            adapter=args.adapter,
+            name=args.name,
+            quants=args.quant or ["Q4_K_M"],
+            outtype=args.outtype,
+            tokenizer_pre=args.tokenizer_pre,
+            force=args.force,
+            verify=not args.no_verify,
+        )
+    )
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from ecmiip.quantize.export import verify_command
+
+    return verify_command(args.gguf, args.hf, args.adapter, args.quant, args.report)
+
+
+def _ollama_create(args: argparse.Namespace) -> int:
+    from ecmiip.quantize.ollama import create
+
+    return create(args.dir, args.name)

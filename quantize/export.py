@@ -1,0 +1,216 @@
+"""``ecmiip export``: merge → GGUF → quantize → Modelfile → verify, as one command.
+
+Every input is checked before the first byte is written (architecture, adapter shapes, tokenizer,
+existing outputs, free disk); every output is written under a temporary name and renamed when
+complete, so an interruption never leaves a half-written file under a final name.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecmiip.core.console import console, progress
+from ecmiip.core.errors import InputError, VerificationError
+from ecmiip.core.outputs import check_free_disk, refuse_existing, write_text_atomic
+from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
+from ecmiip.quantize import verify
+from ecmiip.quantize.adapter import LoraAdapter
+from ecmiip.quantize.arch import spec_for
+from ecmiip.quantize.checkpoint import Checkpoint
+from ecmiip.quantize.convert import OUTTYPES, Metadata, convert, estimate_gguf_bytes, plan_tensors
+from ecmiip.quantize.modelcard import read_model_card
+from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
+
+REPORT_NAME = "export-report.json"
+
+
+@dataclass
+class ExportOptions:
+    base: Path
+    out: Path
+    adapter: Path | None = None
+    name: str = "ec-miip"
+    quants: list[str] = field(default_factory=lambda: ["Q4_K_M"])
+    outtype: str = "f16"
+    tokenizer_pre: str | None = None
+    force: bool = False
+    verify: bool = True
+    system: str = LEGAL_SYSTEM_PROMPT
+    num_ctx: int = DEFAULT_NUM_CTX
+
+
+@dataclass
+class ExportResult:
+    reference: Path
+    quants: dict[str, Path]
+    modelfile: Path
+    report: Path
+    checks: list[verify.Check]
+
+
+def output_paths(opts: ExportOptions, quants: list[str]) -> tuple[Path, dict[str, Path], Path, Path]:
+    reference = opts.out / f"{opts.name}-{opts.outtype.upper()}.gguf"
+    return reference, {q: opts.out / f"{opts.name}-{q}.gguf" for q in quants}, opts.out / "Modelfile", opts.out / REPORT_NAME
+
+
+def export(opts: ExportOptions) -> ExportResult:
+    if opts.outtype not in OUTTYPES:
+        raise InputError(f"unknown --outtype {opts.outtype}; choose from {', '.join(OUTTYPES)}")
+    quants = parse_quant_types(opts.quants)
+    from ecmiip.quantize.modelfile import template_for  # imported late: pulls in transformers
+
+    # 1. Everything that can fail on bad input fails here, before any output exists.
+    ckpt = Checkpoint(opts.base)
+    spec = spec_for(ckpt.architecture)
+    adapter = LoraAdapter.load(opts.adapter) if opts.adapter else None
+    if adapter is not None:
+        adapter.check_against(ckpt)
+    tokenizer = _load_tokenizer(opts.base)
+    template = template_for(tokenizer.chat_template or "", tokenizer) if tokenizer.chat_template else None
+    if template is None:
+        raise InputError(f"{opts.base}: the tokenizer has no chat template; a chat model needs one")
+    reference, quant_paths, modelfile, report = output_paths(opts, quants)
+    refuse_existing([reference, *quant_paths.values(), modelfile, report], opts.force)
+    plan = plan_tensors(ckpt, spec, adapter, opts.outtype)
+    n_params = sum(_numel(t.shape) for t in plan)
+    needed = estimate_gguf_bytes(plan) + sum(int(n_params * BITS_PER_WEIGHT[q] / 8) for q in quants)
+    check_free_disk(opts.out, needed)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    # 2. Merge + convert, tensor by tensor.
+    t0 = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task(f"GGUF {opts.outtype.upper()} ({spec.name})", total=len(plan))
+        convert(
+            opts.base,
+            reference,
+            adapter=adapter,
+            outtype=opts.outtype,
+            tokenizer_pre=opts.tokenizer_pre,
+            metadata=Metadata(name=opts.name, finetune="ip-law" if adapter else None),
+            on_tensor=lambda t: bar.advance(task),
+        )
+    timings["convert_s"] = time.perf_counter() - t0
+
+    # 3. llama.cpp's quantizer.
+    for q, path in quant_paths.items():
+        t0 = time.perf_counter()
+        with progress() as bar:
+            task = bar.add_task(f"quantize {q}", total=len(plan))
+            quantize(reference, path, q, on_progress=lambda i, n, task=task: bar.update(task, completed=i, total=n))
+        timings[f"quantize_{q}_s"] = time.perf_counter() - t0
+
+    # 4. Ollama Modelfile.
+    from ecmiip.quantize.modelfile import write_modelfile
+
+    served = quant_paths[quants[0]] if quants else reference
+    card = read_model_card(opts.base)
+    num_ctx = min(opts.num_ctx, int(ckpt.config.get("max_position_embeddings") or opts.num_ctx))
+    write_modelfile(
+        modelfile,
+        gguf_name=served.name,
+        template=template,
+        system=opts.system,
+        parameters={**SAMPLING_DEFAULTS, "num_ctx": num_ctx},
+        license_text=card.license_text or card.license,
+    )
+
+    # 5. Verification.
+    checks: list[verify.Check] = []
+    if opts.verify:
+        checks = run_checks(reference, opts.base, opts.adapter, quant_paths, template, opts.system, tokenizer, opts.outtype)
+    write_report(report, opts, reference, quant_paths, modelfile, checks, timings)
+    print_summary(checks, reference, quant_paths, modelfile)
+    failed = [c.name for c in checks if c.passed is False]
+    if failed:
+        raise VerificationError(f"verification failed: {', '.join(failed)} (details in {report})")
+    return ExportResult(reference, quant_paths, modelfile, report, checks)
+
+
+def run_checks(reference, base, adapter_dir, quant_paths, template, system, tokenizer, outtype) -> list[verify.Check]:
+    from ecmiip.quantize.modelfile import TEST_CONVERSATIONS
+
+    with console.status("verifying: tokenizer parity on the statute corpus"):
+        checks = [verify.check_tokenizer(reference, tokenizer)]
+    with console.status("verifying: logits against the HF model"):
+        model = verify.load_hf_model(base, adapter_dir)
+        tolerance = 1e-3 if outtype == "f32" else 0.05
+        checks.append(verify.check_logits(reference, model, tokenizer, tolerance=tolerance))
+        del model
+    with console.status("verifying: chat templates"):
+        checks.append(verify.check_chat_template(reference, tokenizer, TEST_CONVERSATIONS))
+        checks.append(verify.check_modelfile_template(template, tokenizer, TEST_CONVERSATIONS, system))
+    if quant_paths:
+        with console.status("measuring quantization drift"):
+            checks.extend(verify.check_drift(reference, quant_paths, tokenizer))
+    return checks
+
+
+def write_report(path, opts, reference, quant_paths, modelfile, checks, timings) -> None:
+    files = {"reference": reference, **quant_paths, "modelfile": modelfile}
+    doc = {
+        "base": str(opts.base),
+        "adapter": str(opts.adapter) if opts.adapter else None,
+        "outtype": opts.outtype,
+        "files": {k: {"path": str(p), "bytes": p.stat().st_size} for k, p in files.items() if p.exists()},
+        "timings": timings,
+        "checks": verify.report_dict(checks),
+        "passed": all(c.passed is not False for c in checks),
+    }
+    write_text_atomic(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_summary(checks, reference, quant_paths, modelfile) -> None:
+    from rich.table import Table
+
+    table = Table(title="ec-miip export", show_lines=False)
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail")
+    for c in checks:
+        mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]" if c.passed is False else "[dim]info[/]"
+        table.add_row(c.name, mark, c.summary)
+    for label, p in [("reference", reference), *quant_paths.items(), ("Modelfile", modelfile)]:
+        if p is None or not p.exists():
+            continue
+        table.add_row(f"[bold]{label}[/]", "", f"{p}  ({p.stat().st_size / 2**20:.1f} MiB)")
+    console.print(table)
+
+
+def _load_tokenizer(model_dir: Path):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    except Exception as e:  # noqa: BLE001 - transformers raises many kinds
+        files = ", ".join(p.name for p in model_dir.glob("tokenizer*")) or "none"
+        raise InputError(f"{model_dir}: the tokenizer cannot be loaded ({e}); tokenizer files found: {files}") from e
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quants: list[Path], report: Path | None) -> int:
+    """``ecmiip verify``: the export's checks on files that already exist."""
+    from ecmiip.quantize.modelfile import template_for
+
+    if not gguf_path.is_file():
+        raise InputError(f"GGUF not found: {gguf_path}")
+    tokenizer = _load_tokenizer(hf_dir)
+    if not tokenizer.chat_template:
+        raise InputError(f"{hf_dir}: the tokenizer has no chat template")
+    template = template_for(tokenizer.chat_template, tokenizer)
+    outtype = "f32" if "F32" in gguf_path.name.upper() else "f16"
+    checks = run_checks(gguf_path, hf_dir, adapter_dir, {p.stem: p for p in quants}, template, LEGAL_SYSTEM_PROMPT, tokenizer, outtype)
+    print_summary(checks, gguf_path, {p.stem: p for p in quants}, None)
+    if report is not None:
+        write_text_atomic(report, json.dumps({"checks": verify.report_dict(checks)}, ensure_ascii=False, indent=2) + "\n")
+    return 1 if any(c.passed is False for c in checks) else 0
