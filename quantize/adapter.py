@@ -132,9 +132,9 @@ class LoraAdapter:
 
     def merge(self, name: str, base_value: torch.Tensor) -> torch.Tensor:
         """The merged value of one base tensor, computed in float32."""
-        if name in self.replacements:
-            return self.replacements[name].float()
-        out = base_value.float()
+        # A saved base layer (peft's save_embedding_layers) or modules_to_save copy replaces the base
+        # value; a LoRA delta on the same tensor still applies on top of it.
+        out = self.replacements.get(name, base_value).float()
         if name in self.pairs:
             out = out + self.pairs[name].delta()
         elif name.endswith(".bias"):
