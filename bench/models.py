@@ -18,6 +18,7 @@ import base64
 import contextlib
 import hashlib
 import importlib.util
+import inspect
 import json
 import os
 import random
@@ -210,10 +211,24 @@ def _build_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _build_spec(kind: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a build; repr() makes values such as torch dtypes comparable as text."""
+    return {"kind": kind, "version": CACHE_VERSION, "kwargs": {k: repr(v) for k, v in sorted(kwargs.items())}}
+
+
+def _with_defaults(builder: Callable[..., Path], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """All keyword arguments of a build, defaults included, so equal builds share one cache entry.
+
+    Binding also rejects unknown arguments before anything is built.
+    """
+    bound = inspect.signature(builder).bind(Path(), **kwargs)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k != "out_dir"}
+
+
 def _cache_key(kind: str, kwargs: dict[str, Any]) -> str:
     """Folder name for one build: readable kind plus a digest of its arguments and CACHE_VERSION."""
-    spec = {"kind": kind, "version": CACHE_VERSION, "kwargs": {k: repr(v) for k, v in kwargs.items()}}
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps(_build_spec(kind, kwargs), sort_keys=True).encode()).hexdigest()[:12]
     return f"{kind}-{digest}"
 
 
@@ -226,6 +241,7 @@ def cached_model(kind: str, **kwargs: Any) -> Path:
     builders: dict[str, Callable[..., Path]] = {"tiny-qwen3": build_tiny_qwen3, "smollm2": build_smollm2}
     if kind not in builders:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(builders)}")
+    kwargs = _with_defaults(builders[kind], kwargs)
     root = cache_root()
     final = root / _cache_key(kind, kwargs)
     if final.is_dir():
@@ -236,8 +252,9 @@ def cached_model(kind: str, **kwargs: Any) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
         try:
             builders[kind](tmp, **kwargs)
-            spec = {"kind": kind, "version": CACHE_VERSION, "kwargs": {k: repr(v) for k, v in kwargs.items()}}
-            (tmp / "ecmiip_build.json").write_text(json.dumps(spec, indent=2) + "\n")
+            spec = json.dumps(_build_spec(kind, kwargs), indent=2)
+            (tmp / "ecmiip_build.json").write_text(spec + "\n")
+            tmp.chmod(0o755)  # mkdtemp makes it owner-only; a cache may be shared
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

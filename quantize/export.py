@@ -60,7 +60,7 @@ def export(opts: ExportOptions) -> ExportResult:
     if opts.outtype not in OUTTYPES:
         raise InputError(f"unknown --outtype {opts.outtype}; choose from {', '.join(OUTTYPES)}")
     quants = parse_quant_types(opts.quants)
-    from ecmiip.quantize.modelfile import template_for  # imported late: pulls in transformers
+    from ecmiip.quantize.modelfile import template_for_tokenizer
 
     # 1. Everything that can fail on bad input fails here, before any output exists.
     ckpt = Checkpoint(opts.base)
@@ -69,9 +69,9 @@ def export(opts: ExportOptions) -> ExportResult:
     if adapter is not None:
         adapter.check_against(ckpt)
     tokenizer = _load_tokenizer(opts.base)
-    template = template_for(tokenizer.chat_template or "", tokenizer) if tokenizer.chat_template else None
-    if template is None:
+    if not tokenizer.chat_template:
         raise InputError(f"{opts.base}: the tokenizer has no chat template; a chat model needs one")
+    template = template_for_tokenizer(tokenizer)
     reference, quant_paths, modelfile, report = output_paths(opts, quants)
     refuse_existing([reference, *quant_paths.values(), modelfile, report], opts.force)
     plan = plan_tensors(ckpt, spec, adapter, opts.outtype)
@@ -200,14 +200,14 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quants: list[Path], report: Path | None) -> int:
     """``ecmiip verify``: the export's checks on files that already exist."""
-    from ecmiip.quantize.modelfile import template_for
+    from ecmiip.quantize.modelfile import template_for_tokenizer
 
     if not gguf_path.is_file():
         raise InputError(f"GGUF not found: {gguf_path}")
     tokenizer = _load_tokenizer(hf_dir)
     if not tokenizer.chat_template:
         raise InputError(f"{hf_dir}: the tokenizer has no chat template")
-    template = template_for(tokenizer.chat_template, tokenizer)
+    template = template_for_tokenizer(tokenizer)
     outtype = "f32" if "F32" in gguf_path.name.upper() else "f16"
     checks = run_checks(gguf_path, hf_dir, adapter_dir, {p.stem: p for p in quants}, template, LEGAL_SYSTEM_PROMPT, tokenizer, outtype)
     print_summary(checks, gguf_path, {p.stem: p for p in quants}, None)

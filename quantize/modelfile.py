@@ -10,6 +10,7 @@ every value we write is read back before it is trusted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ecmiip import __version__
-from ecmiip.core.errors import EcmiipError, InputError, UnsupportedError
+from ecmiip.core.errors import EcmiipError, InputError, UnsupportedError, VerificationError
 from ecmiip.core.outputs import write_text_atomic
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT
 
@@ -47,13 +48,15 @@ class OllamaTemplate:
 
 # --- Go templates ---------------------------------------------------------------------------------
 
-# Rendered in Ollama's style: every message, system messages included, is rendered where it stands,
-# which is what the HF ChatML templates do (Ollama's .System would move later system messages first).
+# Both families render every message, system messages included, where it stands, as the HF ChatML
+# templates do (Ollama's .System would gather all system messages at the top), and add the HF
+# template's default system turn, if it has one, when the conversation starts without a system message.
 _DEFAULT_SYSTEM = """\
 {{- if and .Messages (ne (index .Messages 0).Role "system") }}<|im_start|>system
 @DEFAULT@<|im_end|>
 {{ end }}"""
 
+# SmolLM2's template exactly; Qwen2.5's too, except for tool messages (ec-miip uses no tools).
 _CHATML = """\
 @SYSTEM@
 {{- range .Messages }}<|im_start|>{{ .Role }}
@@ -62,10 +65,11 @@ _CHATML = """\
 """
 
 # Qwen3: the HF template shows the reasoning of an assistant turn only after the last real user query
-# (a user message wrapped in <tool_response> does not count), strips '\n' around it and left-strips
-# the content after it. text/template has no string functions, so "strip"/"lstrip" drop one '\n' per
-# recursive call; len (slice s 1) is len(s)-1. The <think> block is its own {{ if }} list so that
-# Ollama infers <think>/</think> as the thinking tags. enable_thinking=False is IsThinkSet && !Think.
+# (a user message wrapped in <tool_response>, tags of 15 and 16 bytes, does not count; with none,
+# $lastQuery stays past the end), strips '\n' around it and left-strips the content after it.
+# text/template has no string functions, so "strip"/"lstrip" drop one '\n' per recursive call, and
+# len (slice s 1) is len(s)-1. The <think> block is its own {{ if }} list so that Ollama's heuristic
+# infers <think>/</think> as the thinking tags. HF enable_thinking=False is IsThinkSet && !Think.
 _QWEN3 = """\
 {{- define "lstrip" }}{{ if and . (eq (index . 0) 10) }}{{ template "lstrip" (slice . 1) }}{{ else }}{{ . }}{{ end }}{{ end }}
 {{- define "strip" }}{{ if and . (eq (index . 0) 10) }}{{ template "strip" (slice . 1) }}{{ else if and . (eq (index . (len (slice . 1))) 10) }}{{ template "strip" (slice . 0 (len (slice . 1))) }}{{ else }}{{ . }}{{ end }}{{ end }}
@@ -152,7 +156,9 @@ def _probe_default_system(render_hf: RenderHF) -> str | None:
     alone = render_hf([{"role": "user", "content": probe}])
     if alone == tail:
         return None
-    m = re.fullmatch(re.escape(f"{IM_START}system\n") + "(.*)" + re.escape(f"{IM_END}\n"), alone[: -len(tail)], re.S)
+    m = re.fullmatch(
+        re.escape(f"{IM_START}system\n") + "(.*)" + re.escape(f"{IM_END}\n"), alone[: -len(tail)], re.S
+    )
     if not alone.endswith(tail) or m is None:
         raise _unsupported(f"a single user message renders as {alone!r}, not as ChatML")
     return m.group(1)
@@ -166,9 +172,15 @@ def template_for(hf_chat_template: str, render_hf: RenderHF) -> OllamaTemplate:
     if any(k in hf_chat_template for k in ("enable_thinking", "reasoning_content", "<think>")):
         off = render_hf([{"role": "user", "content": "x"}], enable_thinking=False)
         if not off.endswith(f"{IM_START}assistant\n<think>\n\n</think>\n\n"):
-            raise _unsupported("it mentions thinking but enable_thinking=False does not add an empty <think> block")
-        return OllamaTemplate("qwen3", _with_default_system(_QWEN3, default_system), default_system=default_system)
-    return OllamaTemplate("chatml", _with_default_system(_CHATML, default_system), default_system=default_system)
+            raise _unsupported(
+                "it mentions thinking but enable_thinking=False does not add an empty <think> block"
+            )
+        return OllamaTemplate(
+            "qwen3", _with_default_system(_QWEN3, default_system), default_system=default_system
+        )
+    return OllamaTemplate(
+        "chatml", _with_default_system(_CHATML, default_system), default_system=default_system
+    )
 
 
 def template_for_tokenizer(tokenizer: Any) -> OllamaTemplate:
@@ -187,7 +199,8 @@ def template_for_tokenizer(tokenizer: Any) -> OllamaTemplate:
 
 @dataclass
 class Conversation:
-    """A chat as a client sends it; turns are (role, content, thinking or None)."""
+    """A chat as a client sends it; turns are (role, content, thinking or None), ``think`` is the
+    request's think flag (HF ``enable_thinking``), None when unset."""
 
     system: str | None
     turns: list[tuple[str, str, str | None]]
@@ -202,7 +215,11 @@ class Conversation:
         return msgs
 
     def to_ollama(self, modelfile_system: str = "") -> dict[str, Any]:
-        """The data Ollama gives the TEMPLATE (template.Values after collate)."""
+        """The data Ollama gives the TEMPLATE (template.Values after collate).
+
+        Ollama merges consecutive turns of one role with a blank line and HF templates do not, so
+        conversations meant to compare the two alternate roles.
+        """
         messages: list[dict[str, str]] = []
         for role, content, thinking in self._messages(modelfile_system):
             if messages and messages[-1]["Role"] == role and role != "tool":
@@ -237,18 +254,31 @@ _STATUTE = "《中华人民共和国著作权法》第十条第一款第（十�
 
 TEST_CONVERSATIONS: list[Conversation] = [
     Conversation(None, [("user", "什么是专利的新颖性？", None)], label="single-user"),
-    Conversation("你是一名知识产权律师。", [("user", "商标注册需要哪些材料？", None)], think=False, label="system-think-off"),
+    Conversation(
+        "你是一名知识产权律师。",
+        [("user", "商标注册需要哪些材料？", None)],
+        think=False,
+        label="system-think-off",
+    ),
     Conversation("你是一名知识产权律师。", [("user", _CASE, None)], think=True, label="system-think-on"),
     Conversation(
         None,
-        [("user", _CASE, None), ("assistant", _STATUTE, None), ("user", "赔偿数额怎么计算？请引用法条。", None)],
+        [
+            ("user", _CASE, None),
+            ("assistant", _STATUTE, None),
+            ("user", "赔偿数额怎么计算？请引用法条。", None),
+        ],
         label="multi-turn",
     ),
     Conversation(
         LEGAL_SYSTEM_PROMPT,
         [
             ("user", _CASE, None),
-            ("assistant", "权利人可以主张信息网络传播权受到侵害。", "用户问的是在线播放电影……\n应适用著作权法第十条。"),
+            (
+                "assistant",
+                "权利人可以主张信息网络传播权受到侵害。",
+                "用户问的是在线播放电影……\n应适用著作权法第十条。",
+            ),
             ("user", "如果对方主张合理使用呢？", None),
         ],
         think=True,
@@ -268,12 +298,22 @@ TEST_CONVERSATIONS: list[Conversation] = [
     ),
     Conversation(
         'Answer in "plain" text; never say """.',
-        [("user", '  he wrote "{{ .System }}" and {% raw %}{{ x }}{% endraw %} }}\n\n""" done """  \n', None)],
+        [
+            (
+                "user",
+                '  he wrote "{{ .System }}" and {% raw %}{{ x }}{% endraw %} }}\n\n""" done """  \n',
+                None,
+            )
+        ],
         label="quotes-braces",
     ),
     Conversation(
         "\n  leading and trailing whitespace  \n",
-        [("user", "\n\t第一行\n\n第二行 \n", None), ("assistant", "  好的。  ", None), ("user", "  ？  ", None)],
+        [
+            ("user", "\n\t第一行\n\n第二行 \n", None),
+            ("assistant", "  好的。  ", None),
+            ("user", "  ？  ", None),
+        ],
         think=True,
         label="whitespace",
     ),
@@ -305,7 +345,11 @@ TEST_CONVERSATIONS: list[Conversation] = [
     ),
     Conversation(
         None,
-        [("user", "“反不正当竞争法”第九条——商业秘密（含技术信息、经营信息）……", None), ("assistant", "", None), ("user", "继续。", None)],
+        [
+            ("user", "“反不正当竞争法”第九条——商业秘密（含技术信息、经营信息）……", None),
+            ("assistant", "", None),
+            ("user", "继续。", None),
+        ],
         label="fullwidth-empty-assistant",
     ),
 ]
@@ -340,7 +384,9 @@ def go_render(template_text: str, cases: Sequence[dict[str, Any]]) -> list[str]:
         timeout=300,
     )
     if proc.returncode != 0:
-        raise EcmiipError(f"rendering the Go template failed: {proc.stderr.decode(errors='replace').strip()}")
+        raise VerificationError(
+            f"rendering the Go template failed: {proc.stderr.decode(errors='replace').strip()}"
+        )
     return json.loads(proc.stdout)
 
 
@@ -365,7 +411,8 @@ def template_mismatches(
 
 # --- Modelfile writing and parsing ----------------------------------------------------------------
 
-_COMMANDS = {"from", "license", "template", "system", "adapter", "draft", "renderer", "parser", "parameter", "message", "requires"}
+_COMMANDS = {"from", "license", "template", "system", "adapter", "draft", "renderer", "parser"}
+_COMMANDS |= {"parameter", "message", "requires"}  # Ollama's isValidCommand
 _ROLES = {"system", "user", "assistant"}
 _NIL, _NAME, _VALUE, _PARAMETER, _MESSAGE, _COMMENT = range(6)
 
@@ -433,7 +480,9 @@ def _parse_commands(text: str) -> list[tuple[str, str]]:
     if state == _VALUE:
         value, ok = _unquote("".join(buf).strip(" \t\r\n"))
         if not ok:
-            raise InputError(f"Modelfile: unexpected end of file in an unclosed quoted value: {''.join(buf)[:80]!r}")
+            raise InputError(
+                f"Modelfile: unexpected end of file in an unclosed quoted value: {''.join(buf)[:80]!r}"
+            )
         commands.append((name, f"{role}: {value}" if role else value))
     elif state not in (_NIL, _COMMENT):
         raise InputError("Modelfile: unexpected end of file")
@@ -476,10 +525,13 @@ def quote_value(s: str, *, what: str = "value", allow_bare: bool = False) -> str
     complete "..." or \"\"\"...\"\"\" string, and it drops non-printable runes. So try the forms and keep
     the first that round-trips through the port of the parser.
     """
-    forms = ['"""' + s + '"""', '"' + s + '"'] if ("\n" in s or "\r" in s) else ['"' + s + '"', '"""' + s + '"""']
+    forms = (
+        ['"""' + s + '"""', '"' + s + '"'] if ("\n" in s or "\r" in s) else ['"' + s + '"', '"""' + s + '"""']
+    )
     for form in ([s] if allow_bare else []) + forms:
-        if _parse_commands(f"SYSTEM {form}\n") == [("system", s)]:
-            return form
+        with contextlib.suppress(InputError):  # the form ends early and the rest does not parse
+            if _parse_commands(f"SYSTEM {form}\n") == [("system", s)]:
+                return form
     raise InputError(_why_unquotable(s, what))
 
 
@@ -504,13 +556,18 @@ def render_modelfile(
     license_text: str | None = None,
     num_ctx: int = DEFAULT_NUM_CTX,
 ) -> str:
-    """The Modelfile text. ``num_ctx`` is always explicit: without it Ollama picks a context by VRAM
-    and may silently truncate long prompts. A list value in ``parameters`` gives repeated lines."""
-    if Path(gguf_name).name != gguf_name:
-        raise InputError(f"gguf_name must be a file name next to the Modelfile, not {gguf_name!r}")
+    """The Modelfile text; ``gguf_name`` is relative to the Modelfile's folder.
+
+    ``num_ctx`` is always written: without it Ollama picks a context by VRAM and may silently
+    truncate long prompts; a ``num_ctx`` in ``parameters`` wins. A list value gives repeated lines.
+    """
+    if Path(gguf_name).is_absolute() or "\\" in gguf_name:
+        raise InputError(f"gguf_name must be a path relative to the Modelfile's folder, not {gguf_name!r}")
+    gguf_name = gguf_name.removeprefix("./")
     lines = [
         f"# Ollama Modelfile written by ec-miip {__version__}.",
-        f"# TEMPLATE: the {template.family!r} family, checked to render exactly as the model's Hugging Face chat template.",
+        f"# TEMPLATE: Go template of the {template.family!r} family, written to render exactly what the model's",
+        "# Hugging Face chat template renders.",
         "# Create the model with: ollama create <name> -f Modelfile",
         f"FROM {quote_value('./' + gguf_name, what='FROM path', allow_bare=True)}",
         f"TEMPLATE {quote_value(template.text, what='TEMPLATE')}",

@@ -87,7 +87,7 @@ def check_tokenizer(gguf_path: Path, hf_tokenizer, texts: list[str] | None = Non
             hf_ids = hf_tokenizer(text, add_special_tokens=False)["input_ids"]
             ll_ids = _llama_tokenize(llm, text, special=True)
             if hf_ids != ll_ids:
-                first = next((i for i, (a, b) in enumerate(zip(hf_ids, ll_ids)) if a != b), min(len(hf_ids), len(ll_ids)))
+                first = next((i for i, (a, b) in enumerate(zip(hf_ids, ll_ids, strict=False)) if a != b), min(len(hf_ids), len(ll_ids)))
                 mismatches.append({"text": text[:80], "position": first, "hf": hf_ids[first : first + 5], "llama": ll_ids[first : first + 5]})
         # add_bos / add_eos flags: the same special tokens around a plain text.
         total += 1
@@ -231,26 +231,21 @@ def check_chat_template(gguf_path: Path, hf_tokenizer, conversations) -> Check:
 
 
 def check_modelfile_template(template, hf_tokenizer, conversations, system: str) -> Check:
-    """Go's own text/template renders the Modelfile TEMPLATE exactly as HF renders the chat template."""
+    """Go's own text/template renders the Modelfile TEMPLATE exactly as HF renders the chat template,
+    with the Modelfile's SYSTEM applied the way Ollama applies it."""
     import shutil
 
-    from ecmiip.quantize.modelfile import go_render, hf_render
+    from ecmiip.quantize.modelfile import template_mismatches
 
     if shutil.which("go") is None:
         return Check("Modelfile TEMPLATE parity", None, "skipped: Go is not installed (apt install golang-go)")
-    cases = [conv.with_default_system(system) for conv in conversations]
-    rendered = go_render(template.text, [c.to_ollama() for c in cases])
-    mismatches = []
-    for i, (conv, got) in enumerate(zip(cases, rendered)):
-        expected = hf_render(hf_tokenizer, conv)
-        if got != expected:
-            mismatches.append({"conversation": i, "hf": expected[-160:], "go": got[-160:]})
-    n = len(cases)
+    mismatches = template_mismatches(template, hf_tokenizer, conversations, modelfile_system=system)
+    n = len(conversations)
     return Check(
         "Modelfile TEMPLATE parity",
         not mismatches,
         f"{n - len(mismatches)}/{n} conversations rendered identically by Go text/template",
-        {"mismatches": mismatches},
+        {"mismatches": [{"conversation": c.label, "hf": hf[-160:], "go": go[-160:]} for c, hf, go in mismatches]},
     )
 
 

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
 from ecmiip.bench.models import cached_model
 
 

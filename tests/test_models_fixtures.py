@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from ecmiip.bench.models import (
     QWEN3_ADDED_TOKENS,
     QWEN3_CHAT_TEMPLATE,
@@ -15,7 +16,6 @@ from ecmiip.bench.models import (
     cached_model,
     make_lora_adapter,
 )
-
 from ecmiip.core.statutes import all_articles
 
 
@@ -165,6 +165,10 @@ def test_tiny_qwen3_is_deterministic(tmp_path: Path):
 
 def test_cached_model_returns_the_same_folder(tiny_qwen3_dir):
     assert cached_model("tiny-qwen3") == tiny_qwen3_dir
+    assert cached_model("tiny-qwen3", seed=0, num_hidden_layers=2) == tiny_qwen3_dir  # defaults spelled out
+    assert (tiny_qwen3_dir / "ecmiip_build.json").is_file()
+    with pytest.raises(TypeError):
+        cached_model("tiny-qwen3", sed=0)
     with pytest.raises(ValueError, match="unknown model kind"):
         cached_model("gpt-5")
 

@@ -1,0 +1,366 @@
+"""The Ollama Modelfile: its Go TEMPLATE renders exactly what the HF chat template renders, and every
+value survives Ollama's Modelfile parser."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import jinja2.sandbox
+import pytest
+
+from ecmiip.core.errors import InputError, UnsupportedError
+from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
+from ecmiip.quantize import modelfile as mf
+from ecmiip.quantize.modelfile import (
+    TEST_CONVERSATIONS,
+    Conversation,
+    GoMissingError,
+    go_render,
+    hf_render,
+    parse_modelfile,
+    quote_value,
+    read_modelfile,
+    render_modelfile,
+    template_for,
+    template_for_tokenizer,
+    template_mismatches,
+    write_modelfile,
+)
+
+needs_go = pytest.mark.skipif(
+    shutil.which("go") is None,
+    reason="Go is not installed (apt install golang-go): the TEMPLATE is checked with Go's text/template",
+)
+
+SMOLLM_DEFAULT = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+
+# Conversations that end with an assistant turn: the Qwen3 template's "loop.last" branch, which shows
+# an (even empty) think block and strips '\n' around reasoning and before content.
+TRAILING_ASSISTANT = [
+    Conversation(
+        None, [("user", "问题", None), ("assistant", "\n\n回答\n", "\n\n推理\n\n")], label="last-reasoning"
+    ),
+    Conversation(
+        "S", [("user", "问题", None), ("assistant", "回答", None)], think=False, label="last-empty-reasoning"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def qwen3_tokenizer(tiny_qwen3_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_qwen3_dir)
+
+
+@pytest.fixture(scope="module")
+def smollm2_tokenizer(smollm2_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm2_dir)
+
+
+def jinja_renderer(chat_template: str) -> mf.RenderHF:
+    """Render a Jinja chat template the way transformers does, without a tokenizer."""
+    compiled = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).from_string(
+        chat_template
+    )
+
+    def render(messages, **kwargs):
+        return compiled.render(messages=messages, add_generation_prompt=True, bos_token="<s>", **kwargs)
+
+    return render
+
+
+def _report(mismatches) -> str:
+    return "\n".join(f"[{c.label}]\n  HF: {hf!r}\n  Go: {go!r}" for c, hf, go in mismatches)
+
+
+# --- template families -----------------------------------------------------------------------------
+
+
+def test_families_are_recognised(qwen3_tokenizer, smollm2_tokenizer):
+    qwen3 = template_for_tokenizer(qwen3_tokenizer)
+    assert (qwen3.family, qwen3.default_system, qwen3.stops) == (
+        "qwen3",
+        None,
+        ("<|im_end|>", "<|im_start|>"),
+    )
+    smol = template_for_tokenizer(smollm2_tokenizer)
+    assert smol.family == "chatml"
+    assert smol.default_system == SMOLLM_DEFAULT  # derived by rendering the HF template, not hard-coded
+    assert SMOLLM_DEFAULT in smol.text
+
+
+def test_test_conversations_cover_the_template_branches(qwen3_tokenizer):
+    by_label = {c.label: c for c in TEST_CONVERSATIONS}
+    assert len(TEST_CONVERSATIONS) >= 10 and len(by_label) == len(TEST_CONVERSATIONS)
+    assert all(c.turns[-1][0] == "user" for c in TEST_CONVERSATIONS)
+    assert {c.think for c in TEST_CONVERSATIONS} == {None, True, False}
+    render = {label: hf_render(qwen3_tokenizer, c) for label, c in by_label.items()}
+    # Reasoning after the last real query is shown, stripped; reasoning before it is dropped.
+    assert "<think>\n需要查询第十条。\n</think>\n\n我将查询法条库。<|im_end|>" in render["after-last-query"]
+    assert "用户问的是" not in render["history-thinking-on"]
+    assert render["system-think-off"].endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert render["system-think-on"].endswith("<|im_start|>assistant\n")
+    assert "《" in render["multi-turn"] and "{{ .System }}" in render["quotes-braces"]
+
+
+@needs_go
+@pytest.mark.parametrize("modelfile_system", ["", LEGAL_SYSTEM_PROMPT], ids=["no-SYSTEM", "legal-SYSTEM"])
+def test_qwen3_template_renders_like_hf(qwen3_tokenizer, modelfile_system):
+    template = template_for_tokenizer(qwen3_tokenizer)
+    conversations = TEST_CONVERSATIONS + TRAILING_ASSISTANT
+    mismatches = template_mismatches(
+        template, qwen3_tokenizer, conversations, modelfile_system=modelfile_system
+    )
+    assert not mismatches, _report(mismatches)
+
+
+@needs_go
+@pytest.mark.parametrize("modelfile_system", ["", LEGAL_SYSTEM_PROMPT], ids=["no-SYSTEM", "legal-SYSTEM"])
+def test_smollm2_template_renders_like_hf(smollm2_tokenizer, modelfile_system):
+    template = template_for_tokenizer(smollm2_tokenizer)
+    conversations = TEST_CONVERSATIONS + TRAILING_ASSISTANT
+    mismatches = template_mismatches(
+        template, smollm2_tokenizer, conversations, modelfile_system=modelfile_system
+    )
+    assert not mismatches, _report(mismatches)
+    # Without a SYSTEM, a conversation with no system message gets SmolLM2's own default system turn.
+    single = go_render(template.text, [TEST_CONVERSATIONS[0].to_ollama()])[0]
+    assert single.startswith(f"<|im_start|>system\n{SMOLLM_DEFAULT}<|im_end|>\n<|im_start|>user\n")
+
+
+@needs_go
+def test_check_catches_a_one_newline_difference(qwen3_tokenizer):
+    template = template_for_tokenizer(qwen3_tokenizer)
+    broken = dataclasses.replace(
+        template, text=template.text.replace("</think>\n\n{{ end }}", "</think>\n{{ end }}")
+    )
+    assert broken.text != template.text
+    labels = {c.label for c, _, _ in template_mismatches(broken, qwen3_tokenizer)}
+    assert {"system-think-off", "history-thinking-off"} <= labels
+    assert "system-think-on" not in labels
+
+
+@needs_go
+def test_default_system_with_awkward_characters_is_a_go_string():
+    """A default system text with quotes, braces and U+3000 (which a Modelfile would drop) still renders."""
+    default = 'You are "Bot" {{ .System }}\u3000ok'
+    hf_template = (
+        "{% for m in messages %}{% if loop.first and m['role'] != 'system' %}"
+        "{{ '<|im_start|>system\\n" + default + "<|im_end|>\\n' }}{% endif %}"
+        "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+    render = jinja_renderer(hf_template)
+    template = template_for(hf_template, render)
+    assert template.family == "chatml" and template.default_system == default
+    assert "\u3000" not in template.text and "\\u3000" in template.text
+    written = parse_modelfile(render_modelfile(gguf_name="m.gguf", template=template))
+    assert ("template", template.text) in written
+    conversations = TEST_CONVERSATIONS[:4]
+    got = go_render(template.text, [c.to_ollama() for c in conversations])
+    want = []
+    for c in conversations:
+        messages, kwargs = c.to_hf()
+        want.append(render(messages, **kwargs))
+    assert got == want
+
+
+@needs_go
+def test_go_render_gives_zero_values_for_missing_fields():
+    text = "{{ .System }}|{{ .Think }}|{{ .IsThinkSet }}|{{ range .Messages }}{{ .Role }}:{{ .Thinking }}{{ end }}"
+    assert go_render(text, [{"Messages": [{"Role": "user", "Content": "x"}]}, {}]) == [
+        "|false|false|user:",
+        "|false|false|",
+    ]
+
+
+def test_go_render_without_go_says_so(monkeypatch):
+    monkeypatch.setattr(mf.shutil, "which", lambda name: None)
+    with pytest.raises(GoMissingError, match="golang-go"):
+        go_render("{{ .System }}", [{}])
+
+
+def test_to_ollama_mirrors_ollama_chat_handler():
+    conv = Conversation(
+        None, [("user", "a", None), ("user", "b", None), ("assistant", "c", "t")], think=False
+    )
+    data = conv.to_ollama("SYS")
+    assert data == {
+        "System": "SYS",
+        "Messages": [
+            {"Role": "system", "Content": "SYS", "Thinking": ""},
+            {"Role": "user", "Content": "a\n\nb", "Thinking": ""},  # collate merges consecutive roles
+            {"Role": "assistant", "Content": "c", "Thinking": "t"},
+        ],
+        "Think": False,
+        "IsThinkSet": True,
+    }
+    # A request that starts with a system message keeps it and drops the Modelfile SYSTEM.
+    own = Conversation("mine", [("user", "a", None)]).to_ollama("SYS")
+    assert [m["Content"] for m in own["Messages"]] == ["mine", "a"] and own["IsThinkSet"] is False
+    messages, kwargs = conv.to_hf("SYS")
+    assert messages[-1] == {"role": "assistant", "content": "c", "reasoning_content": "t"} and kwargs == {
+        "enable_thinking": False
+    }
+
+
+# --- unsupported templates -------------------------------------------------------------------------
+
+LLAMA3 = (
+    "{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + m['content'] + '<|eot_id|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+CHATML_WITH_BOS = (
+    "{{ bos_token }}{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+@pytest.mark.parametrize("hf_template", [LLAMA3, CHATML_WITH_BOS], ids=["llama3", "chatml-with-bos"])
+def test_unknown_template_lists_the_families(hf_template):
+    with pytest.raises(UnsupportedError) as err:
+        template_for(hf_template, jinja_renderer(hf_template))
+    assert "qwen3" in str(err.value) and "chatml" in str(err.value)
+
+
+# --- Modelfile values ------------------------------------------------------------------------------
+
+NASTY_SYSTEMS = [
+    LEGAL_SYSTEM_PROMPT,
+    'He said "hi".',
+    '"quoted at both ends"',
+    '""starts with two quotes',
+    'ends with a quote"',
+    'a """ in the middle of a line',
+    '"""',
+    '"',
+    "",
+    "  leading and trailing spaces  ",
+    "\n\nleading and trailing newlines\n\n",
+    'line ending with a quote"\nnext line',
+    "tab\there\r\nCRLF line\r\nand 《专利法》第十一条：“未经许可”（不得实施）。",
+    "# not a comment\nPARAMETER stop not-a-parameter\nFROM nowhere",
+    "{{ .System }} {{- end }}",
+]
+
+
+def _modelfile(
+    system: str, template: mf.OllamaTemplate, license_text: str | None = "Apache License 2.0"
+) -> str:
+    return render_modelfile(
+        gguf_name="ec-miip-q4_k_m.gguf",
+        template=template,
+        system=system,
+        parameters=dict(SAMPLING_DEFAULTS),
+        license_text=license_text,
+    )
+
+
+@pytest.fixture(scope="module")
+def qwen3_template() -> mf.OllamaTemplate:
+    from ecmiip.bench.models import QWEN3_CHAT_TEMPLATE
+
+    return template_for(QWEN3_CHAT_TEMPLATE, jinja_renderer(QWEN3_CHAT_TEMPLATE))
+
+
+@pytest.mark.parametrize("system", NASTY_SYSTEMS, ids=range(len(NASTY_SYSTEMS)))
+def test_modelfile_reads_back_exactly(qwen3_template, system):
+    license_text = 'Apache License\nVersion 2.0, January 2004\n  "AS IS" BASIS  \n'
+    commands = parse_modelfile(_modelfile(system, qwen3_template, license_text))
+    assert commands == [
+        ("model", "./ec-miip-q4_k_m.gguf"),
+        ("template", qwen3_template.text),
+        ("system", system),
+        ("stop", "<|im_end|>"),
+        ("stop", "<|im_start|>"),
+        ("num_ctx", str(DEFAULT_NUM_CTX)),
+        *((k, str(v)) for k, v in SAMPLING_DEFAULTS.items()),
+        ("license", license_text),
+    ]
+
+
+def test_modelfile_layout(qwen3_template, tmp_path):
+    path = tmp_path / "Modelfile"
+    text = write_modelfile(path, gguf_name="m.gguf", template=qwen3_template, parameters={"temperature": 0.6})
+    assert path.read_bytes() == text.encode()
+    lines = text.splitlines()
+    assert lines[0].startswith("# ") and "FROM ./m.gguf" in lines
+    assert 'PARAMETER stop "<|im_end|>"' in lines and 'PARAMETER stop "<|im_start|>"' in lines
+    assert f"PARAMETER num_ctx {DEFAULT_NUM_CTX}" in lines and "PARAMETER temperature 0.6" in lines
+    assert text.count('TEMPLATE """') == 1 and not any(ln.startswith("LICENSE") for ln in lines)
+    assert ("system", LEGAL_SYSTEM_PROMPT) in read_modelfile(path)
+    nested = render_modelfile(
+        gguf_name="./dist/m.gguf", template=qwen3_template, parameters={"num_ctx": 4096}
+    )
+    assert parse_modelfile(nested)[0] == ("model", "./dist/m.gguf")
+    assert [v for k, v in parse_modelfile(nested) if k == "num_ctx"] == ["4096"]
+    with pytest.raises(InputError, match="relative"):
+        render_modelfile(gguf_name="/abs/m.gguf", template=qwen3_template)
+
+
+@pytest.mark.parametrize(
+    ("system", "named"),
+    [
+        ("第一条\u3000著作权", "U+3000 IDEOGRAPHIC SPACE"),
+        ("zero\u200bwidth", "U+200B ZERO WIDTH SPACE"),
+        ("bell\x07", "U+0007"),
+        ('first line ends with """\nsecond line', 'line 1 ends with \'"""\''),
+    ],
+)
+def test_unrepresentable_system_names_the_problem(qwen3_template, system, named):
+    with pytest.raises(InputError) as err:
+        _modelfile(system, qwen3_template)
+    assert named in str(err.value) and "SYSTEM" in str(err.value)
+
+
+def test_quote_value_forms():
+    assert quote_value("<|im_end|>") == '"<|im_end|>"'
+    assert quote_value("./m.gguf", allow_bare=True) == "./m.gguf"
+    assert quote_value("two\nlines") == '"""two\nlines"""'
+    assert quote_value('a "quote" at the end of line"\nx') == '"""a "quote" at the end of line"\nx"""'
+    assert quote_value('say """hi"""') == '"say """hi""""'
+    assert quote_value('""x') == '"""""x"""'
+
+
+# --- the parser port agrees with Ollama's documented behaviour ---------------------------------------
+
+
+def test_parser_port_matches_ollama_behaviour():
+    text = (
+        "\ufeff# comment\nFROM llama3.2\nparameter temperature 1\n"
+        'PARAMETER stop "<|eot_id|>"\n'
+        'TEMPLATE """{{ .System }}\n{{ .Prompt }}"""\n'
+        "MESSAGE user Hi there\n"
+        'SYSTEM "multi\nline value"\n'
+        'LICENSE "a\u3000b"\n'  # non-printable runes are silently dropped
+        "adapter   ./lora.gguf   \n"
+    )
+    assert parse_modelfile(text) == [
+        ("model", "llama3.2"),
+        ("temperature", "1"),
+        ("stop", "<|eot_id|>"),
+        ("template", "{{ .System }}\n{{ .Prompt }}"),
+        ("message", "user: Hi there"),
+        ("system", "multi\nline value"),
+        ("license", "ab"),
+        ("adapter", "./lora.gguf"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SYSTEM hi\n", "no FROM line"),
+        ("FROM x\nBOGUS y\n", "unknown command"),
+        ("FROM x\nSYSTEM\n", "command must be one of"),
+        ('FROM x\nSYSTEM """never closed\n', "unexpected end of file"),
+        ("FROM x\nMESSAGE robot hi\n", "message role"),
+    ],
+)
+def test_parser_port_rejects_what_ollama_rejects(text, message):
+    with pytest.raises(InputError, match=message):
+        parse_modelfile(text)
