@@ -103,12 +103,12 @@ class LoraAdapter:
     def check_against(self, base: Checkpoint) -> None:
         """Every adapter tensor must land on a base tensor of a matching shape; the first mismatch is named."""
         for name, pair in self.pairs.items():
-            if name not in base:
+            shape = _base_shape(name, base)
+            if shape is None:
                 raise InputError(
                     f"{self.path}: adapter targets {name}, which the base model {base.dir} does not have "
                     "(adapter trained for another base?)"
                 )
-            shape = base.entries[name].shape
             out_dim, in_dim = (shape[1], shape[0]) if pair.embedding else (shape[0], shape[1])
             if pair.b.shape[0] != out_dim or pair.a.shape[1] != in_dim:
                 raise InputError(
@@ -119,11 +119,11 @@ class LoraAdapter:
             if pair.b_bias is not None and name.removesuffix(".weight") + ".bias" not in base:
                 raise UnsupportedError(f"{self.path}: lora_bias on {name}, but the base layer has no bias to merge it into")
         for name, value in self.replacements.items():
-            if name not in base and not _is_tied_head(name, base):
+            base_shape = _base_shape(name, base)
+            if base_shape is None:
                 raise InputError(
                     f"{self.path}: adapter holds a full tensor {name} that the base model {base.dir} does not have"
                 )
-            base_shape = base.entries[name].shape if name in base else base.entries["model.embed_tokens.weight"].shape
             if tuple(value.shape) != tuple(base_shape):
                 raise InputError(
                     f"{self.path}: adapter tensor {name} has shape {list(value.shape)}, base tensor is {list(base_shape)} "
@@ -156,8 +156,13 @@ def _pattern_value(patterns: dict, module: str, default: float) -> float:
     return default
 
 
-def _is_tied_head(name: str, base: Checkpoint) -> bool:
-    return name == "lm_head.weight" and base.config.get("tie_word_embeddings", False)
+def _base_shape(name: str, base: Checkpoint) -> tuple[int, ...] | None:
+    """Shape of the base tensor ``name``; a tied model's head is its embedding matrix."""
+    if name in base:
+        return base.entries[name].shape
+    if name == "lm_head.weight" and base.config.get("tie_word_embeddings") and "model.embed_tokens.weight" in base:
+        return base.entries["model.embed_tokens.weight"].shape
+    return None
 
 
 def _check_supported(adapter_dir: Path, config: dict) -> None:
