@@ -588,3 +588,25 @@ def write_modelfile(path: Path, **kwargs: Any) -> str:
     text = render_modelfile(**kwargs)
     write_text_atomic(path, text)
     return text
+
+
+# --- The repository's canonical Modelfile -----------------------------------------------------------
+
+CANONICAL_GGUF = "./dist/ec-miip-Q4_K_M.gguf"
+QWEN3_LICENSE = """Qwen3-4B is licensed under the Apache License, Version 2.0 (the "License"); you may not use
+this model except in compliance with the License. You may obtain a copy of the License at
+http://www.apache.org/licenses/LICENSE-2.0. Unless required by applicable law or agreed to in writing,
+the model is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either
+express or implied. See the License for the specific language governing permissions and limitations."""
+
+
+def canonical_modelfile(template: OllamaTemplate) -> str:
+    """The top-level ``Modelfile`` of the repository: the Qwen3-4B export in ``dist/``."""
+    from ecmiip.core.prompts import SAMPLING_DEFAULTS
+
+    return render_modelfile(
+        gguf_name=CANONICAL_GGUF,
+        template=template,
+        parameters=dict(SAMPLING_DEFAULTS),
+        license_text=QWEN3_LICENSE,
+    )
