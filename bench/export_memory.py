@@ -221,6 +221,7 @@ class Row:
     returncode: int | None = None
     note: str = ""
     info: dict = field(default_factory=dict)
+    key: str = ""  # stable name of the route, for the report and the JSON
 
     @property
     def ok(self) -> bool:
@@ -375,6 +376,7 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
     def step(label: str, cmd: list[str], slug: str, outputs: Sequence[Path] = ()) -> Row:
         print(f"running: {label} ...", flush=True)
         row = measure(label, cmd, logs / f"{slug}.log", outputs=outputs)
+        row.key = slug
         rows.append(row)
         if row.ok:
             print(f"  {row.wall_s:.1f} s, peak RSS {row.peak_rss_bytes / GIB:.2f} GiB", flush=True)
@@ -451,6 +453,7 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
             llama_row.output_bytes,
             0,
             "wall: sum; peak: max of the two processes",
+            key="peft-route",
         ))
     if not args.keep:
         shutil.rmtree(merged, ignore_errors=True)
@@ -525,7 +528,19 @@ def print_report(result: dict) -> None:
                 f"(peak {v['peak_rss_gib']:.2f} GiB = {v['ratio']:.2f}×)",
                 highlight=False,
             )
-    convert = next((r for r in result["rows"] if r["path"].startswith("ecmiip merge+convert") and r["ok"]), None)
+    by_key = {r["key"]: r for r in result["rows"] if r["ok"]}
+    for mine, theirs, what in [
+        ("ecmiip-convert", "peft-route", "ecmiip merge+convert vs peft + llama.cpp (both end at an F16 GGUF)"),
+    ]:
+        a, b = by_key.get(mine), by_key.get(theirs)
+        if a and b:
+            con.print(
+                f"{what}: peak {a['peak_rss_bytes'] / GIB:.2f} vs {b['peak_rss_bytes'] / GIB:.2f} GiB "
+                f"({b['peak_rss_bytes'] / a['peak_rss_bytes']:.2f}× less), wall {a['wall_s']:.1f} vs {b['wall_s']:.1f} s "
+                f"({b['wall_s'] / a['wall_s']:.2f}× faster)",
+                highlight=False,
+            )
+    convert = by_key.get("ecmiip-convert")
     if convert and convert["info"].get("hwm_trace"):
         trace = Table(title="ecmiip merge+convert: peak RSS (VmHWM) as the conversion goes")
         trace.add_column("after")

@@ -15,6 +15,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import torch
+from gguf.utility import model_weight_count_rounded_notation
 
 from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import atomic_path
@@ -22,13 +23,14 @@ from ecmiip.quantize.adapter import LoraAdapter
 from ecmiip.quantize.arch import SKIPPED_SUFFIXES, ArchSpec, spec_for, tensor_transform, write_hparams
 from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.modelcard import read_model_card
-from ecmiip.quantize.vocab import load_vocab
+from ecmiip.quantize.vocab import Vocab, load_vocab
 
 OUTTYPES = {
     "f32": (gguf.GGMLQuantizationType.F32, gguf.LlamaFileType.ALL_F32, torch.float32),
     "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16, torch.float16),
     "bf16": (gguf.GGMLQuantizationType.BF16, gguf.LlamaFileType.MOSTLY_BF16, torch.bfloat16),
 }
+_NUMPY = {gguf.GGMLQuantizationType.F32: np.float32, gguf.GGMLQuantizationType.F16: np.float16, gguf.GGMLQuantizationType.BF16: np.int16}
 EMBED, HEAD = "model.embed_tokens.weight", "lm_head.weight"
 
 
@@ -108,73 +110,101 @@ def iter_merged(ckpt: Checkpoint, adapter: LoraAdapter | None, plan: list[Planne
         yield t, value
 
 
-def _add_tokenizer_flags(vocab, model_dir: Path) -> None:
+def _add_tokenizer_flags(vocab: Vocab, tokenizer) -> None:
     """add_bos/add_eos as the HF tokenizer really behaves, not as its config claims."""
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    except Exception as e:  # noqa: BLE001 - transformers raises many kinds
-        raise InputError(f"{model_dir}: the tokenizer cannot be loaded by transformers ({e})") from e
-    with_special = tok("a")["input_ids"]
-    plain = tok("a", add_special_tokens=False)["input_ids"]
+    with_special = tokenizer("a")["input_ids"]
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
     extra = len(with_special) - len(plain)
     vocab.special.add_special_token["bos"] = extra > 0 and with_special[0] != plain[0]
     vocab.special.add_special_token["eos"] = extra > 0 and with_special[-1] != plain[-1]
 
 
-def convert(
-    base_dir: Path,
-    out_path: Path,
-    *,
-    adapter: LoraAdapter | None = None,
-    outtype: str = "f16",
-    tokenizer_pre: str | None = None,
-    metadata: Metadata | None = None,
-    on_tensor: Callable[[PlannedTensor], None] | None = None,
-) -> list[PlannedTensor]:
-    """Write ``out_path`` (atomically) and return the tensor plan it followed."""
-    base_dir = Path(base_dir)
-    ckpt = Checkpoint(base_dir)
-    spec = spec_for(ckpt.architecture)
-    if adapter is not None:
-        adapter.check_against(ckpt)
-    vocab = load_vocab(base_dir, ckpt.config["vocab_size"], tokenizer_pre)
-    _add_tokenizer_flags(vocab, base_dir)
-    plan = plan_tensors(ckpt, spec, adapter, outtype)
-    meta = metadata or Metadata()
-    card = read_model_card(base_dir)
+def load_tokenizer(model_dir: Path):
+    """The HF tokenizer of a model directory, with an error naming the files when it cannot load."""
+    from transformers import AutoTokenizer
 
-    with atomic_path(out_path) as tmp:
-        writer = gguf.GGUFWriter(tmp, spec.name)
+    try:
+        return AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    except Exception as e:  # noqa: BLE001 - transformers raises many kinds
+        files = ", ".join(sorted(p.name for p in Path(model_dir).glob("tokenizer*"))) or "none"
+        raise InputError(f"{model_dir}: the tokenizer cannot be loaded ({e}); tokenizer files found: {files}") from e
+
+
+class Conversion:
+    """A checked conversion: everything that can fail on bad input fails in the constructor,
+    before any output exists; ``write`` then streams the tensors."""
+
+    def __init__(
+        self,
+        base_dir: Path,
+        *,
+        adapter: LoraAdapter | None = None,
+        outtype: str = "f16",
+        tokenizer_pre: str | None = None,
+        metadata: Metadata | None = None,
+        tokenizer=None,
+    ) -> None:
+        if outtype not in OUTTYPES:
+            raise InputError(f"unknown output type {outtype}; choose from {', '.join(OUTTYPES)}")
+        self.base_dir = Path(base_dir)
+        self.ckpt = Checkpoint(self.base_dir)
+        self.spec = spec_for(self.ckpt.architecture)
+        self.adapter = adapter
+        if adapter is not None:
+            adapter.check_against(self.ckpt)
+        self.outtype = outtype
+        self.vocab = load_vocab(self.base_dir, self.ckpt.config["vocab_size"], tokenizer_pre)
+        _add_tokenizer_flags(self.vocab, tokenizer or load_tokenizer(self.base_dir))
+        self.plan = plan_tensors(self.ckpt, self.spec, adapter, outtype)
+        self.metadata = metadata or Metadata()
+        self.card = read_model_card(self.base_dir)
+
+    @property
+    def n_params(self) -> int:
+        return sum(int(np.prod(t.shape, dtype=np.int64)) for t in self.plan)
+
+    def _write_metadata(self, writer: gguf.GGUFWriter) -> None:
+        meta, card, config = self.metadata, self.card, self.ckpt.config
         writer.add_type(gguf.GGUFType.MODEL)
         writer.add_name(meta.name)
         writer.add_basename(meta.basename or meta.name)
         if meta.finetune:
             writer.add_finetune(meta.finetune)
+        writer.add_size_label(model_weight_count_rounded_notation(self.n_params))
         if card.license:
             writer.add_license(card.license)
-        base_name = meta.base_model or card.base_model or ckpt.config.get("_name_or_path") or base_dir.name
+        base_name = meta.base_model or card.base_model or config.get("_name_or_path") or self.base_dir.name
         writer.add_base_model_count(1)
         writer.add_base_model_name(0, str(base_name))
         writer.add_tags(meta.tags)
         writer.add_languages(meta.languages)
-        writer.add_file_type(OUTTYPES[outtype][1])
-        write_hparams(writer, ckpt.config, spec)
-        vocab.write(writer)
-        for t in plan:
-            dtype = np.int16 if t.qtype == gguf.GGMLQuantizationType.BF16 else np.float16 if t.qtype == gguf.GGMLQuantizationType.F16 else np.float32
-            writer.add_tensor_info(t.gguf_name, t.shape, np.dtype(dtype), _nbytes(t), raw_dtype=t.qtype)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_ti_data_to_file()
-        for t, value in iter_merged(ckpt, adapter, plan):
-            transform = tensor_transform(spec, ckpt.config, t.target)
-            if transform is not None:
-                value = transform(value)
-            writer.write_tensor_data(_to_numpy(value, t.qtype))
-            del value
-            if on_tensor:
-                on_tensor(t)
-        writer.close()
-    return plan
+        writer.add_file_type(OUTTYPES[self.outtype][1])
+        write_hparams(writer, config, self.spec)
+        self.vocab.write(writer)
+
+    def write(self, out_path: Path, on_tensor: Callable[[PlannedTensor], None] | None = None) -> None:
+        """Header and tensor table from shapes alone, then each tensor merged, converted and appended."""
+        with atomic_path(out_path) as tmp:
+            writer = gguf.GGUFWriter(tmp, self.spec.name)
+            self._write_metadata(writer)
+            for t in self.plan:
+                writer.add_tensor_info(t.gguf_name, t.shape, np.dtype(_NUMPY[t.qtype]), _nbytes(t), raw_dtype=t.qtype)
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_ti_data_to_file()
+            for t, value in iter_merged(self.ckpt, self.adapter, self.plan):
+                transform = tensor_transform(self.spec, self.ckpt.config, t.target)
+                if transform is not None:
+                    value = transform(value)
+                writer.write_tensor_data(_to_numpy(value, t.qtype))
+                del value
+                if on_tensor:
+                    on_tensor(t)
+            writer.close()
+
+
+def convert(base_dir: Path, out_path: Path, *, on_tensor: Callable[[PlannedTensor], None] | None = None, **kwargs) -> Conversion:
+    """Check, then write ``out_path`` atomically; keyword arguments as for ``Conversion``."""
+    conversion = Conversion(base_dir, **kwargs)
+    conversion.write(out_path, on_tensor)
+    return conversion

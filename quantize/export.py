@@ -18,9 +18,7 @@ from ecmiip.core.outputs import check_free_disk, refuse_existing, write_text_ato
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
 from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
-from ecmiip.quantize.arch import spec_for
-from ecmiip.quantize.checkpoint import Checkpoint
-from ecmiip.quantize.convert import OUTTYPES, Metadata, convert, estimate_gguf_bytes, plan_tensors
+from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes, load_tokenizer
 from ecmiip.quantize.modelcard import read_model_card
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
 
@@ -63,20 +61,24 @@ def export(opts: ExportOptions) -> ExportResult:
     from ecmiip.quantize.modelfile import template_for_tokenizer
 
     # 1. Everything that can fail on bad input fails here, before any output exists.
-    ckpt = Checkpoint(opts.base)
-    spec = spec_for(ckpt.architecture)
     adapter = LoraAdapter.load(opts.adapter) if opts.adapter else None
-    if adapter is not None:
-        adapter.check_against(ckpt)
-    tokenizer = _load_tokenizer(opts.base)
+    if not Path(opts.base).is_dir():
+        raise InputError(f"model directory not found: {opts.base}")
+    tokenizer = load_tokenizer(opts.base)
+    conversion = Conversion(
+        opts.base,
+        adapter=adapter,
+        outtype=opts.outtype,
+        tokenizer_pre=opts.tokenizer_pre,
+        metadata=Metadata(name=opts.name, finetune="ip-law" if adapter else None),
+        tokenizer=tokenizer,
+    )
     if not tokenizer.chat_template:
         raise InputError(f"{opts.base}: the tokenizer has no chat template; a chat model needs one")
     template = template_for_tokenizer(tokenizer)
     reference, quant_paths, modelfile, report = output_paths(opts, quants)
     refuse_existing([reference, *quant_paths.values(), modelfile, report], opts.force)
-    plan = plan_tensors(ckpt, spec, adapter, opts.outtype)
-    n_params = sum(_numel(t.shape) for t in plan)
-    needed = estimate_gguf_bytes(plan) + sum(int(n_params * BITS_PER_WEIGHT[q] / 8) for q in quants)
+    needed = estimate_gguf_bytes(conversion.plan) + sum(int(conversion.n_params * BITS_PER_WEIGHT[q] / 8) for q in quants)
     check_free_disk(opts.out, needed)
     opts.out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -84,23 +86,15 @@ def export(opts: ExportOptions) -> ExportResult:
     # 2. Merge + convert, tensor by tensor.
     t0 = time.perf_counter()
     with progress() as bar:
-        task = bar.add_task(f"GGUF {opts.outtype.upper()} ({spec.name})", total=len(plan))
-        convert(
-            opts.base,
-            reference,
-            adapter=adapter,
-            outtype=opts.outtype,
-            tokenizer_pre=opts.tokenizer_pre,
-            metadata=Metadata(name=opts.name, finetune="ip-law" if adapter else None),
-            on_tensor=lambda t: bar.advance(task),
-        )
+        task = bar.add_task(f"GGUF {opts.outtype.upper()} ({conversion.spec.name})", total=len(conversion.plan))
+        conversion.write(reference, on_tensor=lambda t: bar.advance(task))
     timings["convert_s"] = time.perf_counter() - t0
 
     # 3. llama.cpp's quantizer.
     for q, path in quant_paths.items():
         t0 = time.perf_counter()
         with progress() as bar:
-            task = bar.add_task(f"quantize {q}", total=len(plan))
+            task = bar.add_task(f"quantize {q}", total=len(conversion.plan))
             quantize(reference, path, q, on_progress=lambda i, n, task=task: bar.update(task, completed=i, total=n))
         timings[f"quantize_{q}_s"] = time.perf_counter() - t0
 
@@ -109,7 +103,7 @@ def export(opts: ExportOptions) -> ExportResult:
 
     served = quant_paths[quants[0]] if quants else reference
     card = read_model_card(opts.base)
-    num_ctx = min(opts.num_ctx, int(ckpt.config.get("max_position_embeddings") or opts.num_ctx))
+    num_ctx = min(opts.num_ctx, int(conversion.ckpt.config.get("max_position_embeddings") or opts.num_ctx))
     write_modelfile(
         modelfile,
         gguf_name=served.name,
@@ -181,30 +175,13 @@ def print_summary(checks, reference, quant_paths, modelfile) -> None:
     console.print(table)
 
 
-def _load_tokenizer(model_dir: Path):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    except Exception as e:  # noqa: BLE001 - transformers raises many kinds
-        files = ", ".join(p.name for p in model_dir.glob("tokenizer*")) or "none"
-        raise InputError(f"{model_dir}: the tokenizer cannot be loaded ({e}); tokenizer files found: {files}") from e
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
 def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quants: list[Path], report: Path | None) -> int:
     """``ecmiip verify``: the export's checks on files that already exist."""
     from ecmiip.quantize.modelfile import template_for_tokenizer
 
     if not gguf_path.is_file():
         raise InputError(f"GGUF not found: {gguf_path}")
-    tokenizer = _load_tokenizer(hf_dir)
+    tokenizer = load_tokenizer(hf_dir)
     if not tokenizer.chat_template:
         raise InputError(f"{hf_dir}: the tokenizer has no chat template")
     template = template_for_tokenizer(tokenizer)

@@ -124,7 +124,9 @@ def llama_logits(gguf_path: Path, tokens: list[int]) -> np.ndarray:
 def load_hf_model(hf_dir: Path, adapter_dir: Path | None):
     """The model as trained: base plus the unmerged adapter. fp32 up to 2B parameters, bf16 above."""
     from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our own status line says what is loading
     config = AutoConfig.from_pretrained(hf_dir, trust_remote_code=False)
     big = getattr(config, "num_hidden_layers", 0) * getattr(config, "hidden_size", 0) ** 2 * 12 > 2e9
     model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.bfloat16 if big else torch.float32, trust_remote_code=False)
