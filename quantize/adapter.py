@@ -42,9 +42,11 @@ class LoraPair:
     embedding: bool = False
     b_bias: torch.Tensor | None = None
 
-    def delta(self) -> torch.Tensor:
-        d = self.b.float() @ self.a.float()
-        return (d.T if self.embedding else d) * self.scale
+    def delta_rows(self, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` of the delta, without forming the whole delta."""
+        if self.embedding:  # (B @ A)ᵀ = Aᵀ @ Bᵀ, rows of Aᵀ are columns of A
+            return (self.a[:, start:stop].T.float() @ self.b.T.float()) * self.scale
+        return (self.b[start:stop].float() @ self.a.float()) * self.scale
 
 
 @dataclass
@@ -130,13 +132,15 @@ class LoraAdapter:
                     "(adapter trained for another base, or a resized vocabulary?)"
                 )
 
-    def merge(self, name: str, base_value: torch.Tensor) -> torch.Tensor:
-        """The merged value of one base tensor, computed in float32."""
+    def merge(self, name: str, base_value: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """The merged value of rows ``start:start + len(base_value)`` of one base tensor, in float32."""
+        stop = start + (base_value.shape[0] if base_value.dim() else 1)
         # A saved base layer (peft's save_embedding_layers) or modules_to_save copy replaces the base
         # value; a LoRA delta on the same tensor still applies on top of it.
-        out = self.replacements.get(name, base_value).float()
+        replacement = self.replacements.get(name)
+        out = (base_value if replacement is None else replacement[start:stop]).float()
         if name in self.pairs:
-            out = out + self.pairs[name].delta()
+            out = out + self.pairs[name].delta_rows(start, stop)
         elif name.endswith(".bias"):
             pair = self.pairs.get(name.removesuffix(".bias") + ".weight")
             if pair is not None and pair.b_bias is not None:

@@ -1,8 +1,9 @@
-"""Lazy, tensor-at-a-time access to a Hugging Face model directory (config + sharded safetensors).
+"""Lazy access to a Hugging Face model directory (config + sharded safetensors), by tensor or by rows.
 
-Tensors are read one at a time through ``gguf.utility.SafetensorsLocal`` (a private copy-on-write
-memory map per tensor, dropped as soon as the tensor is converted), so reading a model never keeps
-more than one tensor resident: a whole-file mmap would leave every page it touched in RSS.
+Headers are parsed by ``gguf.utility.SafetensorsLocal``; data is read with plain positioned reads
+into buffers we own, never through a memory map: a mapped file leaves every page it touched in RSS,
+and mapping plus copying holds a tensor twice. ``read_rows`` lets the converter stream the largest
+tensors (the embedding) in blocks, so peak memory does not even follow the largest tensor.
 """
 
 from __future__ import annotations
@@ -64,12 +65,24 @@ def open_safetensors(path: Path) -> dict[str, LocalTensor]:
     return tensors
 
 
+def read_local_rows(t: LocalTensor, start: int, stop: int) -> torch.Tensor:
+    """Rows ``start:stop`` (along the first axis) of a stored tensor, read into a fresh buffer."""
+    row_elems = int(np.prod(t.shape[1:], dtype=np.int64))
+    itemsize = _ITEMSIZE[t.dtype]
+    out = torch.empty(((stop - start) * row_elems * itemsize,), dtype=torch.uint8)
+    with open(t.data_range.filename, "rb") as f:
+        f.seek(t.data_range.offset + start * row_elems * itemsize)
+        got = f.readinto(memoryview(out.numpy()))
+    if got != out.numel():
+        raise ValueError(f"short read: {got} of {out.numel()} bytes")
+    return out.view(_TORCH_DTYPES[t.dtype]).reshape((stop - start, *t.shape[1:]))
+
+
 def load_local_tensor(t: LocalTensor) -> torch.Tensor:
-    """Read one tensor into a fresh torch tensor (the map is released when this returns)."""
-    raw = t.mmap_bytes()
-    arr = torch.from_numpy(np.array(raw, copy=True)).view(_TORCH_DTYPES[t.dtype])
-    del raw
-    return arr.reshape(t.shape)
+    """A whole stored tensor, read into a fresh buffer."""
+    if not t.shape:
+        return read_local_rows(LocalTensor(t.dtype, (1,), t.data_range), 0, 1).reshape(())
+    return read_local_rows(t, 0, t.shape[0])
 
 
 @dataclass(frozen=True)
@@ -138,11 +151,18 @@ class Checkpoint:
         return name in self.entries
 
     def load(self, name: str) -> torch.Tensor:
+        return self.read_rows(name, 0, self.entries[name].shape[0]) if self.entries[name].shape else self._read_scalar(name)
+
+    def read_rows(self, name: str, start: int, stop: int) -> torch.Tensor:
         entry = self.entries[name]
         try:
-            return load_local_tensor(self._files[entry.file][name])
+            return read_local_rows(self._files[entry.file][name], start, stop)
         except (OSError, ValueError) as e:
             raise InputError(f"{entry.file}: cannot read tensor {name} ({e})") from e
+
+    def _read_scalar(self, name: str) -> torch.Tensor:
+        entry = self.entries[name]
+        return load_local_tensor(self._files[entry.file][name])
 
     def nbytes(self) -> int:
         return sum(int(np.prod(e.shape, dtype=np.int64)) * _ITEMSIZE[e.dtype] for e in self.entries.values())

@@ -1,8 +1,8 @@
-"""HF checkpoint (+ optional LoRA adapter) → GGUF, one tensor at a time.
+"""HF checkpoint (+ optional LoRA adapter) → GGUF, streamed.
 
-The GGUF header and tensor table are written first from shapes alone; then each tensor is read,
-merged with its adapter delta, converted and appended, and dropped. Peak memory therefore follows
-the largest tensor, not the model.
+The GGUF header and tensor table are written first from shapes alone; then each tensor is read in
+blocks of rows, merged with its adapter delta, converted and appended. Peak memory is one block
+(plus the adapter), neither the model nor its largest tensor.
 """
 
 from __future__ import annotations
@@ -101,13 +101,47 @@ def _to_numpy(value: torch.Tensor, qtype: gguf.GGMLQuantizationType) -> np.ndarr
     return value.to(torch.bfloat16).view(torch.int16).numpy()
 
 
+# Rows per block when streaming a tensor: about 4 M values, so a block in float32 is ~16 MiB.
+BLOCK_VALUES = 1 << 22
+
+
+def row_blocks(shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    rows = shape[0] if shape else 1
+    per_block = max(1, BLOCK_VALUES // max(1, int(np.prod(shape[1:], dtype=np.int64))))
+    return [(r, min(r + per_block, rows)) for r in range(0, rows, per_block)]
+
+
+def merged_rows(ckpt: Checkpoint, adapter: LoraAdapter | None, t: PlannedTensor, start: int, stop: int) -> torch.Tensor:
+    """Rows ``start:stop`` of a planned tensor, with its adapter merged, in HF layout."""
+    value = ckpt.read_rows(t.source, start, stop) if ckpt.entries[t.source].shape else ckpt.load(t.source)
+    if adapter is not None and adapter.touches(t.target):
+        value = adapter.merge(t.target, value, start)
+    return value
+
+
 def iter_merged(ckpt: Checkpoint, adapter: LoraAdapter | None, plan: list[PlannedTensor]):
-    """(planned tensor, merged HF-layout value) pairs, one at a time."""
+    """(planned tensor, whole merged value) pairs, one tensor at a time."""
     for t in plan:
-        value = ckpt.load(t.source)
-        if adapter is not None and adapter.touches(t.target):
-            value = adapter.merge(t.target, value)
-        yield t, value
+        yield t, merged_rows(ckpt, adapter, t, 0, t.shape[0] if t.shape else 1)
+
+
+class StreamedTensor:
+    """What ``GGUFWriter.write_tensor_data`` needs of a tensor (``nbytes``, ``tofile``), produced
+    block by block: read rows, merge, convert, write, forget. Memory stays at one block."""
+
+    def __init__(self, conversion: Conversion, t: PlannedTensor) -> None:
+        self.conversion, self.t = conversion, t
+        self.nbytes = _nbytes(t)
+
+    def tofile(self, fout) -> None:
+        c, t = self.conversion, self.t
+        transform = tensor_transform(c.spec, c.ckpt.config, t.target)
+        if transform is not None:  # q/k row permutation mixes rows across blocks: whole tensor (small)
+            value = transform(merged_rows(c.ckpt, c.adapter, t, 0, t.shape[0]))
+            _to_numpy(value, t.qtype).tofile(fout)
+            return
+        for start, stop in row_blocks(t.shape):
+            _to_numpy(merged_rows(c.ckpt, c.adapter, t, start, stop), t.qtype).tofile(fout)
 
 
 def _add_tokenizer_flags(vocab: Vocab, tokenizer) -> None:
@@ -192,12 +226,8 @@ class Conversion:
             writer.write_header_to_file()
             writer.write_kv_data_to_file()
             writer.write_ti_data_to_file()
-            for t, value in iter_merged(self.ckpt, self.adapter, self.plan):
-                transform = tensor_transform(self.spec, self.ckpt.config, t.target)
-                if transform is not None:
-                    value = transform(value)
-                writer.write_tensor_data(_to_numpy(value, t.qtype))
-                del value
+            for t in self.plan:
+                writer.write_tensor_data(StreamedTensor(self, t))
                 if on_tensor:
                     on_tensor(t)
             writer.close()
