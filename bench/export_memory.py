@@ -296,26 +296,23 @@ base, adapter_dir, out = map(Path, sys.argv[1:4])
 trace['after imports'] = hwm()
 adapter = LoraAdapter.load(adapter_dir)
 trace['after adapter load'] = hwm()
-plain = conv.iter_merged
 largest = {'bytes': 0}
+state = {'i': 0, 'before': None}
 
-def traced(ckpt, adapter, plan):
-    # convert() calls iter_merged once the vocabulary, tokenizer and GGUF header are done.
-    trace['after vocab, tokenizer, header'] = hwm()
-    before = hwm()
-    for i, (t, value) in enumerate(plain(ckpt, adapter, plan)):
-        yield t, value
-        # The consumer has converted and written this tensor when it asks for the next one.
-        after = hwm()
-        if i == 0:
-            trace[f'after first tensor ({t.source})'] = after
-        if after - before > largest['bytes']:
-            largest.update(bytes=after - before, tensor=t.source, shape=list(t.shape))
-        before = after
-    trace['after all tensors'] = hwm()
+def on_tensor(t):
+    # Called after each tensor has been merged, converted and written.
+    after = hwm()
+    if state['i'] == 0:
+        trace[f'after first tensor ({t.source})'] = after
+    if state['before'] is not None and after - state['before'] > largest['bytes']:
+        largest.update(bytes=after - state['before'], tensor=t.source, shape=list(t.shape))
+    state['i'] += 1
+    state['before'] = after
 
-conv.iter_merged = traced
-conv.convert(base, out, adapter=adapter, outtype='f16')
+conversion = conv.Conversion(base, adapter=adapter, outtype='f16')
+trace['after vocab, tokenizer, plan'] = state['before'] = hwm()
+conversion.write(out, on_tensor=on_tensor)
+trace['after all tensors'] = hwm()
 print('BENCH_INFO ' + json.dumps({'hwm_trace': trace, 'largest_hwm_step': largest}), flush=True)
 """
 )

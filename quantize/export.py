@@ -7,6 +7,7 @@ complete, so an interruption never leaves a half-written file under a final name
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ def export(opts: ExportOptions) -> ExportResult:
     if not Path(opts.base).is_dir():
         raise InputError(f"model directory not found: {opts.base}")
     tokenizer = load_tokenizer(opts.base)
+    if not tokenizer.chat_template:
+        raise InputError(f"{opts.base}: the tokenizer has no chat template; a chat model needs one")
+    template = template_for_tokenizer(tokenizer)
     conversion = Conversion(
         opts.base,
         adapter=adapter,
@@ -73,9 +77,6 @@ def export(opts: ExportOptions) -> ExportResult:
         metadata=Metadata(name=opts.name, finetune="ip-law" if adapter else None),
         tokenizer=tokenizer,
     )
-    if not tokenizer.chat_template:
-        raise InputError(f"{opts.base}: the tokenizer has no chat template; a chat model needs one")
-    template = template_for_tokenizer(tokenizer)
     reference, quant_paths, modelfile, report = output_paths(opts, quants)
     refuse_existing([reference, *quant_paths.values(), modelfile, report], opts.force)
     needed = estimate_gguf_bytes(conversion.plan) + sum(int(conversion.n_params * BITS_PER_WEIGHT[q] / 8) for q in quants)
@@ -89,12 +90,17 @@ def export(opts: ExportOptions) -> ExportResult:
         task = bar.add_task(f"GGUF {opts.outtype.upper()} ({conversion.spec.name})", total=len(conversion.plan))
         conversion.write(reference, on_tensor=lambda t: bar.advance(task))
     timings["convert_s"] = time.perf_counter() - t0
+    # Free the converter's state before llama.cpp maps the GGUF: verify reloads what it needs.
+    n_tensors = len(conversion.plan)
+    max_positions = int(conversion.ckpt.config.get("max_position_embeddings") or opts.num_ctx)
+    del conversion, adapter, tokenizer
+    gc.collect()
 
     # 3. llama.cpp's quantizer.
     for q, path in quant_paths.items():
         t0 = time.perf_counter()
         with progress() as bar:
-            task = bar.add_task(f"quantize {q}", total=len(conversion.plan))
+            task = bar.add_task(f"quantize {q}", total=n_tensors)
             quantize(reference, path, q, on_progress=lambda i, n, task=task: bar.update(task, completed=i, total=n))
         timings[f"quantize_{q}_s"] = time.perf_counter() - t0
 
@@ -103,7 +109,7 @@ def export(opts: ExportOptions) -> ExportResult:
 
     served = quant_paths[quants[0]] if quants else reference
     card = read_model_card(opts.base)
-    num_ctx = min(opts.num_ctx, int(conversion.ckpt.config.get("max_position_embeddings") or opts.num_ctx))
+    num_ctx = min(opts.num_ctx, max_positions)
     write_modelfile(
         modelfile,
         gguf_name=served.name,
@@ -116,6 +122,7 @@ def export(opts: ExportOptions) -> ExportResult:
     # 5. Verification.
     checks: list[verify.Check] = []
     if opts.verify:
+        tokenizer = load_tokenizer(opts.base)
         checks = run_checks(reference, opts.base, opts.adapter, quant_paths, template, opts.system, tokenizer, opts.outtype)
     write_report(report, opts, reference, quant_paths, modelfile, checks, timings)
     print_summary(checks, reference, quant_paths, modelfile)

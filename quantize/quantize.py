@@ -22,6 +22,10 @@ QUANT_TYPES: dict[str, int] = {
 # Bits per weight of each type's bulk tensors, for the free-disk estimate (llama.cpp's figures, rounded up).
 BITS_PER_WEIGHT = {"Q4_K_M": 5.0, "Q5_K_M": 5.8, "Q6_K": 6.6, "Q8_0": 8.5}
 
+# llama.cpp quantizes each tensor in slabs of rows whose buffers stay below this size (its default,
+# 8 GiB, turns a whole embedding matrix into float32 at once: twice its F16 size in RAM).
+MAX_BUF_BYTES = 64 * 2**20
+
 _TENSOR_LINE = re.compile(r"\[\s*(\d+)/\s*(\d+)\]")
 
 
@@ -45,6 +49,7 @@ def quantize(
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANT_TYPES[qtype]
     params.nthread = nthread
+    params.max_buf_size = MAX_BUF_BYTES
 
     def progress(line: str) -> None:
         m = _TENSOR_LINE.search(line)
