@@ -109,11 +109,9 @@ def _plan_shards(tensors: dict[str, tuple[int, ...]], max_bytes: int) -> list[li
 
 
 def _qwen3_config(shape: Shape):
-    from transformers import Qwen3Config
+    from ecmiip.bench.models import qwen3_config
 
-    from ecmiip.bench.models import QWEN3_BOS_ID, QWEN3_EOS_ID, QWEN3_MAX_POSITIONS
-
-    config = Qwen3Config(
+    config = qwen3_config(
         vocab_size=shape.vocab,
         hidden_size=shape.hidden,
         intermediate_size=shape.intermediate,
@@ -121,17 +119,7 @@ def _qwen3_config(shape: Shape):
         num_attention_heads=shape.heads,
         num_key_value_heads=shape.kv_heads,
         head_dim=shape.head_dim,
-        hidden_act="silu",
-        max_position_embeddings=QWEN3_MAX_POSITIONS,
-        initializer_range=0.02,
-        rms_norm_eps=1e-6,
-        rope_theta=1_000_000.0,
-        use_sliding_window=False,
-        sliding_window=None,
-        attention_bias=False,
         tie_word_embeddings=shape.tied,
-        bos_token_id=QWEN3_BOS_ID,
-        eos_token_id=QWEN3_EOS_ID,
     )
     config.architectures = ["Qwen3ForCausalLM"]
     config.dtype = "bfloat16"

@@ -451,6 +451,26 @@ def _write_license(out_dir: Path, *, title: str, what: str, body: str) -> None:
     (out_dir / "LICENSE").write_text(_APACHE_NOTICE.format(what=what), encoding="utf-8")
 
 
+def qwen3_config(*, vocab_size: int = QWEN3_VOCAB_SIZE, **dims: Any) -> Any:
+    """A ``Qwen3Config`` with Qwen3's fixed settings (RoPE base, norms, special ids) and the given widths."""
+    from transformers import Qwen3Config
+
+    return Qwen3Config(
+        vocab_size=vocab_size,
+        hidden_act="silu",
+        max_position_embeddings=QWEN3_MAX_POSITIONS,
+        initializer_range=0.02,
+        rms_norm_eps=1e-6,
+        rope_theta=1_000_000.0,
+        use_sliding_window=False,
+        sliding_window=None,
+        attention_bias=False,
+        bos_token_id=QWEN3_BOS_ID,
+        eos_token_id=QWEN3_EOS_ID,
+        **dims,
+    )
+
+
 def build_tiny_qwen3(
     out_dir: Path,
     *,
@@ -470,29 +490,18 @@ def build_tiny_qwen3(
     Keep ``hidden_size``, ``intermediate_size`` and ``num_attention_heads * head_dim`` multiples of 256:
     llama.cpp applies K-quants only to rows of 256-element blocks and falls back to other types otherwise.
     """
-    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+    from transformers import GenerationConfig, Qwen3ForCausalLM
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = Qwen3Config(
-        vocab_size=QWEN3_VOCAB_SIZE,
+    config = qwen3_config(
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
         num_hidden_layers=num_hidden_layers,
         num_attention_heads=num_attention_heads,
         num_key_value_heads=num_key_value_heads,
         head_dim=head_dim,
-        hidden_act="silu",
-        max_position_embeddings=QWEN3_MAX_POSITIONS,
-        initializer_range=0.02,
-        rms_norm_eps=1e-6,
-        rope_theta=1_000_000.0,
-        use_sliding_window=False,
-        sliding_window=None,
-        attention_bias=False,
         tie_word_embeddings=tie_word_embeddings,
-        bos_token_id=QWEN3_BOS_ID,
-        eos_token_id=QWEN3_EOS_ID,
     )
     torch.manual_seed(seed)  # initialise in float32 then cast, so the weights do not depend on dtype
     model = Qwen3ForCausalLM(config).to(dtype).eval()
