@@ -1,0 +1,157 @@
+"""Subcommands ``data validate``, ``data stats`` and ``data hardness`` for MIPLD files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich_argparse import RichHelpFormatter
+
+from ecmiip.core.console import console, progress
+from ecmiip.core.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "data",
+        help="MIPLD data tools: validate records, corpus statistics, hardness labels",
+        description="Check and describe MIPLD training data (JSONL records of kind statute, case, knowledge "
+        "and exemption; statute records may omit `kind`), and label each record's hardness for HKRE.",
+        formatter_class=RichHelpFormatter,
+    )
+    dsub = p.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+
+    v = dsub.add_parser(
+        "validate",
+        help="check MIPLD files and print every problem as file:line: field: reason",
+        description="Check every record of every file against the MIPLD schema and the shipped statute corpus; "
+        "print every problem, not just the first. Exits 1 if any file has an error (warnings do not count).",
+        formatter_class=RichHelpFormatter,
+    )
+    v.add_argument("files", type=Path, nargs="+", metavar="FILE", help="MIPLD JSONL files")
+    v.add_argument("--no-warnings", action="store_true", help="print errors only")
+    v.set_defaults(handler=_validate)
+
+    s = dsub.add_parser(
+        "stats",
+        help="counts per kind, law, right type; text lengths; most cited articles",
+        formatter_class=RichHelpFormatter,
+    )
+    s.add_argument("files", type=Path, nargs="+", metavar="FILE", help="MIPLD JSONL files (must validate)")
+    s.add_argument("--top", type=int, default=15, help="how many of the most cited articles to list [default: 15]")
+    s.set_defaults(handler=_stats)
+
+    h = dsub.add_parser(
+        "hardness",
+        help="label each record L1–L4 with its α_hard and the reasons",
+        description="Write IN's records to OUT with `hardness` (L1 statute … L4 doctrine), `alpha_hard` and "
+        "`hardness_reasons` added. Rules and weights are documented in ecmiip.train.hardness.",
+        formatter_class=RichHelpFormatter,
+    )
+    h.add_argument("input", type=Path, metavar="IN", help="MIPLD JSONL file (must validate)")
+    h.add_argument("output", type=Path, metavar="OUT", help="labelled JSONL file to write")
+    h.add_argument("--config", type=Path, metavar="YAML", help="HardnessConfig settings (α values, term lists)")
+    h.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    h.set_defaults(handler=_hardness)
+
+
+def _require_files(paths: list[Path]) -> None:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(f"file not found: {', '.join(missing)}")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ecmiip.train.mipld import scan_file
+
+    _require_files(args.files)
+    table = Table(title="MIPLD validation")
+    for column in ("file", "valid records", "errors", "warnings"):
+        table.add_column(column, justify="left" if column == "file" else "right", overflow="fold")
+    total_errors = 0
+    for path in args.files:
+        records, problems = scan_file(path)
+        errors = [e for e in problems if not e.is_warning]
+        for e in problems:
+            if not (e.is_warning and args.no_warnings):
+                print(e)
+        total_errors += len(errors)
+        warnings = len(problems) - len(errors)
+        table.add_row(str(path), str(len(records)), f"[red]{len(errors)}[/]" if errors else "0",
+                      f"[yellow]{warnings}[/]" if warnings else "0")
+    console.print(table)
+    if total_errors:
+        console.print(f"[bold red]{total_errors} error(s)[/] in {len(args.files)} file(s)")
+        return 1
+    console.print(f"[green]valid[/]: {len(args.files)} file(s)")
+    return 0
+
+
+def _counter_table(title: str, header: str, counts: Counter, limit: int | None = None, unit: str = "records") -> Table:
+    table = Table(title=title)
+    table.add_column(header, overflow="fold")
+    table.add_column(unit, justify="right")
+    for key, n in counts.most_common(limit):
+        table.add_row(str(key), str(n))
+    return table
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from ecmiip.train.mipld import load_records, stats
+
+    _require_files(args.files)
+    st = stats(load_records(args.files))
+    out = Console()  # the tables are this command's answer: stdout
+
+    kinds = Table(title=f"MIPLD records: {st.total}")
+    for column in ("kind", "records", "min chars", "median", "mean", "p90", "max"):
+        kinds.add_column(column, justify="left" if column == "kind" else "right")
+    for kind, n in st.per_kind.most_common():
+        t = st.text_length[kind]
+        kinds.add_row(kind, str(n), str(t.min), f"{t.median:g}", f"{t.mean:.0f}", str(t.p90), str(t.max))
+    out.print(kinds)
+    if st.per_law:
+        out.print(_counter_table("statute articles per law", "law", st.per_law))
+    if st.per_right_type:
+        out.print(_counter_table("records per right type", "right type", st.per_right_type))
+    if st.per_area:
+        out.print(_counter_table("exemption areas", "area", st.per_area))
+    if st.articles_cited:
+        cited = _counter_table(
+            f"most cited articles ({len(st.articles_cited)} distinct, {sum(st.articles_cited.values())} citations)",
+            "article", st.articles_cited, args.top, unit="citations",
+        )
+        out.print(cited)
+        out.print(_counter_table("citations per law", "law", st.laws_cited, unit="citations"))
+        out.print(f"{len(st.uncited_laws)} law(s) of the shipped corpus are never cited")
+    return 0
+
+
+def _hardness(args: argparse.Namespace) -> int:
+    from ecmiip.core.outputs import atomic_path, refuse_existing
+    from ecmiip.train.hardness import HardnessConfig, label, load_config
+    from ecmiip.train.mipld import load_records
+
+    _require_files([args.input])
+    refuse_existing([args.output], args.force)
+    config = load_config(args.config) if args.config else HardnessConfig()
+    records = load_records([args.input])
+    levels: Counter = Counter()
+    with atomic_path(args.output) as tmp, open(tmp, "w", encoding="utf-8") as f, progress() as bar:
+        task = bar.add_task("labelling hardness", total=len(records))
+        for r in records:
+            h = label(r, config)
+            levels[h.level] += 1
+            f.write(json.dumps({**r.data, **h.as_fields()}, ensure_ascii=False) + "\n")
+            bar.advance(task)
+    table = Table(title=f"hardness of {len(records)} records → {args.output}")
+    for column in ("level", "α_hard", "records"):
+        table.add_column(column, justify="right")
+    for level in ("L1", "L2", "L3", "L4"):
+        table.add_row(level, f"{config.alpha(level):g}", str(levels[level]))
+    console.print(table)
+    return 0

@@ -1,0 +1,243 @@
+"""Rule-based hardness labels for MIPLD records, for HKRE's hardness-weighted training.
+
+Legal knowledge is not equally rigid. A statute article must be reproduced verbatim; a doctrinal
+comment may be paraphrased freely. Each record gets one of four levels and the weight α_hard that
+training puts on holding it exactly:
+
+* **L1** absolute hard: articles of laws and administrative regulations (rights, penalties, time
+  limits), to be memorised verbatim. α = 1.0.
+* **L2** judicial interpretations and normative documents (最高人民法院关于…解释/规定/批复, 意见, 通知…):
+  binding in practice, but rules about applying the law rather than the law. α = 0.7.
+* **L3** structured holdings and consistent adjudication patterns: cases, exemption rules drawn from
+  effective cases. α = 0.4 by default.
+* **L4** soft: doctrine, value balancing, commentary. α = 0.1 by default.
+
+The L3/L4 defaults continue L1 → L2's step of 0.3, so the levels are evenly spaced, and keep L4
+above zero: soft knowledge still anchors terminology and citations, but the model is left free to
+phrase it. Both are in :class:`HardnessConfig` and can be set from YAML.
+
+Statute records are levelled by the law's title alone (the text of a law is hard whatever it says).
+Other records start from their kind (case and exemption L3, knowledge L4) and move by one level on
+the balance of hard signals (article citations, time limits, penalties, amounts, enumerated
+structure, legal-term density) against soft markers (通说, 利益平衡, 酌情 …): a knowledge record that is
+mostly quantified, cited rules rises to L3; a case or exemption that is mostly value balancing
+falls to L4. Every decision is written into the reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ecmiip.core.errors import InputError
+from ecmiip.train.mipld import Record, citations_of, parse_citation, record_kind
+
+_NUM = "零〇一二三四五六七八九十百千万两\\d"
+
+
+@dataclass(frozen=True)
+class HardnessConfig:
+    """Weights, thresholds and the word lists the rules use. Lists replace the defaults when set."""
+
+    alpha_l1: float = 1.0
+    alpha_l2: float = 0.7
+    alpha_l3: float = 0.4
+    alpha_l4: float = 0.1
+    #: Statute titles that make a record L2 as a judicial interpretation (regular expressions).
+    interpretation_titles: tuple[str, ...] = (r"^最高人民(法院|检察院).*(解释|规定|批复|决定)(（[^）]*）)?$",)
+    #: Statute titles that make a record L2 as a normative document (regular expressions).
+    normative_titles: tuple[str, ...] = (r"(意见|通知|指南|指引|纪要|答复|公告)(（[^）]*）)?$",)
+    #: Phrases that state a time limit (regular expressions).
+    time_limit_patterns: tuple[str, ...] = (
+        rf"[{_NUM}]+个?(年|月|日|天|工作日)(内|以内|之内|届满)",
+        rf"(期限|保护期|期间|时效)为?[^。；，\n]{{0,12}}?[{_NUM}]+个?(年|月|日|天|工作日)",
+        r"自[^。；\n]{1,20}之日起",
+    )
+    #: Phrases that state an amount or a multiple (regular expressions).
+    amount_patterns: tuple[str, ...] = (rf"[{_NUM}]+万?元(以上|以下)?", rf"[{_NUM}]+倍(以上|以下)")
+    #: Words of sanctions.
+    penalty_terms: tuple[str, ...] = ("罚款", "没收", "拘留", "刑事责任", "吊销", "惩罚性赔偿", "销毁", "罚金")
+    #: Terms of art whose density marks precise legal content.
+    legal_terms: tuple[str, ...] = (
+        "专利权", "权利要求", "保护范围", "技术特征", "等同", "现有技术", "新颖性", "创造性", "外观设计",
+        "实用新型", "注册商标", "商标专用权", "近似", "混淆", "显著性", "驰名商标", "在先使用", "著作权",
+        "复制权", "发行权", "信息网络传播权", "独创性", "合理使用", "法定许可", "商业秘密", "保密措施",
+        "不为公众所知悉", "反向工程", "不正当竞争", "侵权", "侵犯", "停止侵害", "赔偿", "法定赔偿",
+        "合理开支", "许可使用费", "合法来源", "举证", "诉讼时效", "无效宣告", "权利用尽", "先用权",
+        "通知", "必要措施", "过错", "明知", "应知", "故意", "情节严重", "被诉侵权", "权利人",
+    )
+    #: Markers of doctrine, value judgements and discretion.
+    soft_markers: tuple[str, ...] = (
+        "利益平衡", "价值判断", "价值取向", "政策", "一般认为", "通说", "学界", "学说", "有观点认为", "有学者",
+        "存在争议", "有争议",
+        "分歧", "理论上", "酌情", "综合考虑", "个案", "自由裁量", "比例原则", "公共利益", "激励",
+        "兼顾", "宽严", "衡量",
+    )
+    #: Legal terms per 100 characters from which the text counts as dense.
+    term_density: float = 3.0
+    #: At most this many points for citations (each distinct article is one).
+    citation_points: int = 2
+    #: Hard minus soft points needed to raise a knowledge record to L3.
+    promote_margin: int = 3
+    #: Soft minus hard points needed to lower a case or exemption to L4.
+    demote_margin: int = 2
+
+    def alpha(self, level: str) -> float:
+        return {"L1": self.alpha_l1, "L2": self.alpha_l2, "L3": self.alpha_l3, "L4": self.alpha_l4}[level]
+
+
+@dataclass(frozen=True)
+class Hardness:
+    level: str  # "L1" … "L4"
+    alpha_hard: float
+    reasons: tuple[str, ...]
+
+    def as_fields(self) -> dict[str, Any]:
+        """The fields ``ecmiip data hardness`` adds to a record."""
+        return {"hardness": self.level, "alpha_hard": self.alpha_hard, "hardness_reasons": list(self.reasons)}
+
+
+def load_config(path: Path) -> HardnessConfig:
+    """A config from YAML: any subset of HardnessConfig's fields; unknown keys are errors."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise InputError(f"cannot read hardness config {path}: {e.strerror or e}") from e
+    except yaml.YAMLError as e:
+        raise InputError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    return config_from_mapping(raw, str(path))
+
+
+def config_from_mapping(raw: Mapping[str, Any], where: str = "config") -> HardnessConfig:
+    """Check types and ranges of each setting, so a typo fails loudly instead of being ignored."""
+    defaults = HardnessConfig()
+    known = {f.name: getattr(defaults, f.name) for f in fields(HardnessConfig)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise InputError(f"{where}: unknown setting {key!r}; known: {', '.join(known)}")
+        default = known[key]
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise InputError(f"{where}: {key} must be a list of strings")
+            if key.endswith(("_titles", "_patterns")):
+                for pattern in value:
+                    try:
+                        re.compile(pattern)
+                    except re.error as e:
+                        raise InputError(f"{where}: {key}: bad regular expression {pattern!r} ({e})") from e
+            value = tuple(value)
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"{where}: {key} must be a number")
+            if key.startswith("alpha_") and not 0 <= value <= 1:
+                raise InputError(f"{where}: {key} must be between 0 and 1, got {value}")
+            value = float(value)
+        elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InputError(f"{where}: {key} must be an integer")
+        values[key] = value
+    return HardnessConfig(**values)
+
+
+# ---------------------------------------------------------------- rules
+
+# Text each kind is judged on: for a case its holding, not the parties' claims.
+_JUDGED_FIELDS = {
+    "statute": ("text",),
+    "case": ("reasoning", "grounds", "judgment"),
+    "knowledge": ("concept", "analysis"),
+    "exemption": ("explanation",),
+}
+_BASE_LEVEL = {"case": "L3", "exemption": "L3", "knowledge": "L4"}
+_IN_TEXT_CITATION = re.compile(r"(《[^》]+》|本法|[\u4e00-\u9fff]{1,12}法)第[零〇一二三四五六七八九十百千]+条")
+_ENUMERATED = re.compile(r"（[一二三四五六七八九十]+）|\([一二三四五六七八九十]+\)")
+
+
+def _first_matches(patterns: tuple[str, ...], text: str) -> list[str]:
+    found = []
+    for p in patterns:
+        m = re.search(p, text)
+        if m:
+            found.append(m.group(0))
+    return found
+
+
+def _hard_signals(text: str, record: Mapping[str, Any], config: HardnessConfig) -> list[tuple[int, str]]:
+    """(points, reason) for each sign of rigid content."""
+    signals = []
+    cited = {c.key for c in citations_of(record)}
+    for m in _IN_TEXT_CITATION.finditer(text):
+        c = parse_citation(m.group(0))
+        cited.add(c.key if c else m.group(0))
+    if cited:
+        signals.append((min(len(cited), config.citation_points), f"cites {len(cited)} article(s)"))
+    times = _first_matches(config.time_limit_patterns, text)
+    if times:
+        signals.append((1, f"time limit: {times[0]}"))
+    penalties = [t for t in config.penalty_terms if t in text]
+    if penalties:
+        signals.append((1, f"penalty: {', '.join(penalties)}"))
+    amounts = _first_matches(config.amount_patterns, text)
+    if amounts:
+        signals.append((1, f"amount: {amounts[0]}"))
+    items = len(_ENUMERATED.findall(text))
+    if items >= 2:
+        signals.append((1, f"enumerated structure: {items} items"))
+    hits = sum(text.count(t) for t in config.legal_terms)
+    density = 100 * hits / max(len(text), 1)
+    if density >= config.term_density:
+        signals.append((1, f"legal-term density {density:.1f}/100 chars"))
+    return signals
+
+
+def _soft_signals(text: str, config: HardnessConfig) -> list[str]:
+    return [m for m in config.soft_markers if m in text]
+
+
+def _statute_level(law: str, config: HardnessConfig) -> tuple[str, str]:
+    if any(re.search(p, law) for p in config.interpretation_titles):
+        return "L2", f"judicial interpretation: 《{law}》"
+    if any(re.search(p, law) for p in config.normative_titles):
+        return "L2", f"normative document: 《{law}》"
+    return "L1", f"article of a law or regulation: 《{law}》, verbatim"
+
+
+def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = None) -> Hardness:
+    """The hardness level, α_hard and the reasons for one valid record."""
+    config = config or HardnessConfig()
+    data = record.data if isinstance(record, Record) else record
+    kind = record.kind if isinstance(record, Record) else record_kind(data)
+    if kind not in _JUDGED_FIELDS:
+        raise ValueError(f"not a MIPLD record kind: {kind!r}")
+    text = "\n".join(data[f] for f in _JUDGED_FIELDS[kind] if isinstance(data.get(f), str))
+    hard = _hard_signals(text, data, config)
+
+    if kind == "statute":
+        level, why = _statute_level(data["law"], config)
+        reasons = [why] + [r for _, r in hard if not r.startswith(("cites", "legal-term"))]
+        return Hardness(level, config.alpha(level), tuple(reasons))
+
+    level = _BASE_LEVEL[kind]
+    soft = _soft_signals(text, config)
+    hard_points = sum(p for p, _ in hard)
+    soft_points = len(soft)
+    reasons = [f"{kind}: base {level}"] + [r for _, r in hard]
+    if soft:
+        reasons.append(f"soft markers: {', '.join(soft)}")
+    balance = f"hard {hard_points} vs soft {soft_points}"
+    if level == "L4" and hard_points - soft_points >= config.promote_margin:
+        level = "L3"
+        reasons.append(f"{balance}: raised to L3")
+    elif level == "L3" and soft_points - hard_points >= config.demote_margin:
+        level = "L4"
+        reasons.append(f"{balance}: lowered to L4")
+    else:
+        reasons.append(balance)
+    return Hardness(level, config.alpha(level), tuple(reasons))
