@@ -1,0 +1,152 @@
+"""What every training stage shares: HF TrainingArguments from a recipe stage, a train/validation
+split, rich progress, an overfitting warning, resumable checkpoints and the loss-curve PNG."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from transformers import TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from ecmiip.core.console import console, progress
+from ecmiip.core.errors import InputError
+from ecmiip.train.recipe import StageSection
+
+T = TypeVar("T")
+
+
+def split_train_val(items: Sequence[T], val_fraction: float, seed: int) -> tuple[list[T], list[T]]:
+    """A seeded split; at least one validation item whenever there are two or more items."""
+    if not items:
+        raise InputError("the dataset is empty: nothing to train on")
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction))) if len(items) > 1 else 0
+    return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]]
+
+
+def use_bf16(stage: StageSection) -> bool:
+    if stage.precision == "bf16":
+        return True
+    return stage.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def training_arguments(stage: StageSection, output_dir: Path, seed: int, **overrides: Any) -> TrainingArguments:
+    args = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=stage.epochs,
+        max_steps=stage.max_steps,
+        learning_rate=stage.lr,
+        per_device_train_batch_size=stage.batch_size,
+        per_device_eval_batch_size=stage.batch_size,
+        gradient_accumulation_steps=stage.grad_accum,
+        warmup_steps=stage.warmup_ratio,  # transformers 5: a float < 1 is a ratio of the total steps
+        lr_scheduler_type=stage.scheduler,
+        eval_strategy="epoch",
+        save_strategy="epoch" if stage.save_every_epoch else "no",
+        save_total_limit=2,
+        logging_strategy="steps",
+        logging_steps=1,
+        seed=seed,
+        data_seed=seed,
+        bf16=use_bf16(stage),
+        report_to=[],
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    if stage.max_steps > 0:  # capped runs: evaluate and save at the cap too
+        args.update(eval_strategy="steps", eval_steps=stage.max_steps, save_strategy="steps", save_steps=stage.max_steps)
+    args.update(overrides)
+    return TrainingArguments(**args)
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+class RichProgress(TrainerCallback):
+    """A rich progress bar with the latest loss, in place of the Trainer's tqdm."""
+
+    def __init__(self, title: str) -> None:
+        self.title, self.bar, self.task = title, None, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = progress()
+        self.bar.start()
+        self.task = self.bar.add_task(self.title, total=state.max_steps, completed=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and "loss" in logs:
+            self.bar.update(self.task, description=f"{self.title} · loss {logs['loss']:.4f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+class OverfitWarning(TrainerCallback):
+    """Says so when validation loss rises from one evaluation to the next."""
+
+    def __init__(self) -> None:
+        self.best: float | None = None
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        loss = (metrics or {}).get("eval_loss")
+        if loss is None or math.isnan(loss):
+            return
+        if self.best is not None and loss > self.best:
+            console.print(
+                f"[yellow]warning:[/] validation loss rose to {loss:.4f} (best {self.best:.4f}) at epoch "
+                f"{state.epoch:.2f}: the model may be overfitting; consider fewer epochs or a lower learning rate"
+            )
+        self.best = loss if self.best is None else min(self.best, loss)
+
+
+def epoch_losses(log_history: list[dict]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(epoch, mean training loss) per epoch and (epoch, validation loss) per evaluation."""
+    train: dict[int, list[float]] = {}
+    for entry in log_history:
+        if "loss" in entry and "epoch" in entry:
+            train.setdefault(math.ceil(entry["epoch"] - 1e-9) or 1, []).append(entry["loss"])
+    evals = [(e["epoch"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
+    return [(ep, sum(v) / len(v)) for ep, v in sorted(train.items())], evals
+
+
+def plot_losses(log_history: list[dict], path: Path, title: str) -> Path:
+    """Training and validation loss per epoch (the paper's Fig. 4), as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, evals = epoch_losses(log_history)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    if train:
+        ax.plot([e for e, _ in train], [v for _, v in train], marker="o", label="training loss")
+    if evals:
+        ax.plot([e for e, _ in evals], [v for _, v in evals], marker="s", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_history(log_history: list[dict], path: Path) -> None:
+    path.write_text(json.dumps(log_history, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
