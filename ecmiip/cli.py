@@ -20,12 +20,14 @@ Everything runs on your machine; nothing is sent anywhere."""
 def build_parser() -> argparse.ArgumentParser:
     from ecmiip.quantize import cli as quantize_cli
     from ecmiip.train import cli as train_cli
+    from ecmiip.train import commands as train_commands
 
     parser = argparse.ArgumentParser(prog="ecmiip", description=DESCRIPTION, formatter_class=RichHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ec-miip {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     quantize_cli.register(sub)
     train_cli.register(sub)
+    train_commands.register(sub)
     return parser
 
 

@@ -137,6 +137,12 @@ def span_logprob(model, batch: dict[str, torch.Tensor], logp: torch.Tensor | Non
     return _masked_mean(logp, batch["judgment_mask"][:, 1:])
 
 
+def hinge_loss(model, positive: dict, negatives: Sequence[dict], *, margin: float = 1.0, logp: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over negatives of max(0, m − (logp(pos) − logp(neg))) on the judgment span."""
+    pos = span_logprob(model, positive, logp)
+    return torch.stack([F.relu(margin - (pos - span_logprob(model, neg))).mean() for neg in negatives]).mean()
+
+
 def contrastive_loss(
     model, positive: dict, negatives: Sequence[dict], *, lam: float = 0.5, margin: float = 1.0
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -148,6 +154,5 @@ def contrastive_loss(
     logp = token_logprobs(model, positive)
     in_loss = positive["labels"][:, 1:] != -100 if "labels" in positive else positive["attention_mask"][:, 1:].bool()
     lm = -(logp * in_loss).sum() / in_loss.sum().clamp(min=1)
-    pos = span_logprob(model, positive, logp)
-    hinge = torch.stack([F.relu(margin - (pos - span_logprob(model, neg))).mean() for neg in negatives]).mean()
+    hinge = hinge_loss(model, positive, negatives, margin=margin, logp=logp)
     return lm + lam * hinge, {"lm": lm.item(), "hinge": hinge.item()}

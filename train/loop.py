@@ -68,6 +68,14 @@ def training_arguments(stage: StageSection, output_dir: Path, seed: int, **overr
     return TrainingArguments(**args)
 
 
+def quiet(trainer):
+    """Drop the Trainer's printing of every log dict: RichProgress shows the loss instead."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
 def last_checkpoint(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
 

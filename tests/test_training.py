@@ -1,0 +1,113 @@
+"""Training on real tiny models: recipes, QLoRA SFT on 4-bit layers, and the whole pipeline to a GGUF."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ecmiip.cli import main
+from ecmiip.core.errors import InputError
+from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+from ecmiip.core.statutes import all_articles
+from ecmiip.train.recipe import load_recipe
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_shipped_recipes_load_with_the_papers_values():
+    r = load_recipe("qwen3-4b")
+    assert (r.sft.lora.r, r.sft.lora.alpha, r.sft.lora.dropout, r.sft.lr, r.sft.batch_size, r.sft.grad_accum, r.seed) == (
+        64, 128, 0.05, 2e-5, 8, 8, 42,
+    )
+    assert r.sft.quantization.quant_type == "nf4" and r.sft.quantization.double_quant
+    assert r.hardware.requires_cuda
+    assert load_recipe("tiny-cpu").sft.max_steps > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("base: x\nsft: {lr: 1e-4, lerning_rate: 2}\n", "unknown key sft.lerning_rate"),
+        ("base: x\nsft: {batch_size: eight}\n", "sft.batch_size = 'eight' is not a int"),
+        ("base: x\npretrain: {stage1: [1, 2]}\n", "pretrain.stage1 must be a mapping"),
+        ("seed: 1\n", "missing 1 required positional argument: 'base'"),
+        ("base: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_recipes_are_refused_with_the_key(tmp_path, text, message):
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_recipe(path)
+    assert message in str(e.value) and str(path) in str(e.value)
+
+
+def _qa_file(path: Path, n: int = 8) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for a in all_articles()[:n]:
+            messages = [
+                {"role": "system", "content": LEGAL_SYSTEM_PROMPT},
+                {"role": "user", "content": f"{a.citation}规定了什么？"},
+                {"role": "assistant", "content": f"{a.citation}规定：{a.text[:60]}"},
+            ]
+            f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+    return path
+
+
+def test_sft_trains_real_nf4_layers_on_cpu(tiny_qwen3_dir, tmp_path):
+    import bitsandbytes as bnb
+
+    from ecmiip.train.sft import load_qlora_model, run_sft
+
+    recipe = load_recipe("tiny-cpu")
+    model = load_qlora_model(tiny_qwen3_dir, recipe.sft.quantization, recipe.sft.lora)
+    four_bit = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert len(four_bit) == 2 * 7  # every projection of both layers is NF4
+    assert four_bit[0].weight.quant_type == "nf4"
+    del model
+
+    recipe.sft.max_steps, recipe.sft.lr = 12, 3e-3
+    adapter = run_sft(recipe, tiny_qwen3_dir, [_qa_file(tmp_path / "qa.jsonl")], tmp_path / "sft")
+    assert (adapter / "adapter_model.safetensors").is_file()
+    losses = [e["loss"] for e in json.loads((tmp_path / "sft" / "history.json").read_text()) if "loss" in e]
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+    assert (tmp_path / "sft" / "loss.png").read_bytes()[:8] == PNG
+
+
+def test_bad_qa_lines_are_reported_with_file_and_line(tmp_path):
+    from ecmiip.train.sft import load_conversations
+
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": "hi"}]}\nnot json\n', encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_conversations([path])
+    assert f"{path}:1:" in str(e.value) and f"{path}:2:" in str(e.value)
+
+
+@pytest.mark.slow
+def test_pretrain_sft_export_end_to_end(tiny_qwen3_dir, tmp_path):
+    """Both pre-training stages → QLoRA SFT → adapter → ecmiip export → llama.cpp answers."""
+    from llama_cpp import Llama
+
+    from ecmiip.quantize.llama_log import captured_llama_log
+
+    pre, sft, dist = tmp_path / "pre", tmp_path / "sft", tmp_path / "dist"
+    assert main(["train", "pretrain", "--config", "tiny-cpu", "--base", str(tiny_qwen3_dir), "--out", str(pre)]) == 0
+    for stage in ("stage1", "stage2"):
+        assert (pre / f"{stage}-loss.png").read_bytes()[:8] == PNG
+        history = json.loads((pre / f"{stage}-history.json").read_text())
+        assert any("eval_loss" in e for e in history)  # validation loss was measured
+    assert any("hkre_alpha" in e for e in json.loads((pre / "stage1-history.json").read_text()))
+    model_dir = pre / "model"
+    qa = _qa_file(tmp_path / "qa.jsonl")
+    assert main(["train", "sft", "--config", "tiny-cpu", "--base", str(model_dir), "--qa", str(qa), "--out", str(sft)]) == 0
+    assert main(["export", str(model_dir), "--adapter", str(sft / "adapter"), "--out", str(dist)]) == 0
+    report = json.loads((dist / "export-report.json").read_text())
+    assert report["passed"]
+    with captured_llama_log():
+        llm = Llama(str(dist / "ec-miip-Q4_K_M.gguf"), n_ctx=512, verbose=False, seed=0)
+    out = llm.create_chat_completion([{"role": "user", "content": "什么是专利权？"}], max_tokens=8, temperature=0)
+    assert out["usage"]["completion_tokens"] > 0
+    llm.close()

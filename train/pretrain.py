@@ -1,0 +1,216 @@
+"""Two-stage continued pre-training (the paper's HKRE stage 1, then in-context learning on cases).
+
+Stage 1 reads statutes, knowledge and exemption records, labels each with its hardness and trains
+on homogeneous-hardness batches whose weight decay HKRE sets per layer band (``train/hkre.py``).
+Stage 2 trains on case texts: the LM loss covers the graded-masking selection (``train/cases.py``)
+and a hinge term makes the right articles and judgment likelier than wrong ones
+(``train/contrastive.py``):  loss = LM_graded(case text) + λ · mean_neg max(0, m − (logp(pos) − logp(neg))).
+
+The result is a 16-bit model directory that SFT quantizes and trains adapters on.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+from transformers import Trainer
+
+from ecmiip.core.console import console
+from ecmiip.core.errors import InputError
+from ecmiip.core.paths import STATUTES_DIR
+from ecmiip.core.statutes import read_articles
+from ecmiip.train import hardness
+from ecmiip.train.cases import MaskingConfig, graded_mask, swap_variants, token_labels
+from ecmiip.train.contrastive import CaseExample, build_triples, encode, hinge_loss
+from ecmiip.train.hkre import HKREConfig, HKRETrainer
+from ecmiip.train.loop import (
+    OverfitWarning,
+    RichProgress,
+    last_checkpoint,
+    plot_losses,
+    quiet,
+    split_train_val,
+    training_arguments,
+    write_history,
+)
+from ecmiip.train.mipld import load_records, record_text
+from ecmiip.train.recipe import Recipe, resolve
+from ecmiip.train.sft import PadCollator
+
+
+def _data_files(recipe: Recipe, names: list[str]) -> list[Path]:
+    return [resolve(recipe, n) for n in names]
+
+
+def stage1_records(recipe: Recipe) -> list[dict]:
+    """Statutes (the shipped corpus unless the recipe lists files), knowledge and exemptions."""
+    data = recipe.data
+    if data.statutes == "builtin":
+        statute_files = sorted(STATUTES_DIR.glob("*.jsonl"))
+    else:
+        statute_files = _data_files(recipe, [data.statutes] if isinstance(data.statutes, str) else data.statutes)
+    records = [
+        {"kind": "statute", "law": a.law, "version": a.version, "chapter": a.chapter, "article": a.article, "text": a.text}
+        for path in statute_files
+        for a in read_articles(path)
+    ]
+    records += [r.data | {"kind": r.kind} for r in load_records(_data_files(recipe, data.knowledge + data.exemptions))]
+    return records
+
+
+def stage1_text(record: dict) -> str:
+    if record["kind"] == "statute":
+        return f"《{record['law']}》{record['article']}：{record['text']}"
+    return record_text(record)
+
+
+def stage1_examples(tokenizer, records: list[dict], max_length: int) -> list[dict]:
+    out = []
+    for record in records:
+        alpha = hardness.label(record).alpha_hard
+        ids = tokenizer(stage1_text(record), add_special_tokens=False)["input_ids"][:max_length]
+        if len(ids) < max_length and tokenizer.eos_token_id is not None:
+            ids.append(tokenizer.eos_token_id)  # a statute ends: learn where
+        out.append({"input_ids": ids, "labels": list(ids), "alpha_hard": alpha})
+    return out
+
+
+def stage2_examples(tokenizer, recipe: Recipe) -> list[dict]:
+    """Per case: the graded-masked case text, and its contrastive triple."""
+    stage = recipe.pretrain.stage2
+    m = stage.masking
+    config = MaskingConfig(
+        keep={"facts": m.keep_facts, "analysis": m.keep_analysis, "citation": m.keep_citation, "reasoning": m.keep_reasoning},
+        key_terms=tuple(MaskingConfig().key_terms) + tuple(m.key_terms),
+        variant_rate=m.variant_rate,
+    )
+    cases = [r for r in load_records(_data_files(recipe, recipe.data.cases)) if r.kind == "case"]
+    if not cases:
+        raise InputError("stage 2 needs case records (recipe data.cases)")
+    rng = random.Random(recipe.seed)
+    # Facts and judgment are shortened (in characters) so the rendered triple keeps its judgment span
+    # within max_length tokens.
+    n = stage.max_length
+    triples = build_triples(
+        [CaseExample(c.data["facts"][: n // 2], tuple(c.data["cited_articles"]), c.data["judgment"][: n // 4]) for c in cases],
+        seed=recipe.seed,
+    )
+    out = []
+    for case, triple in zip(cases, triples, strict=True):
+        text = swap_variants(record_text(case), config, rng)
+        flags = graded_mask(text, config, rng)
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=True, max_length=stage.max_length)
+        labels = token_labels(enc["input_ids"], enc["offset_mapping"], flags)
+        parts = {}
+        for key, t in (("pos", triple.positive), ("neg", triple.negative), ("hard", triple.hard_negative)):
+            e = encode(tokenizer, [t])
+            parts[key] = {k: v[0, : stage.max_length].tolist() for k, v in e.items()}
+        out.append({"input_ids": enc["input_ids"], "labels": labels, **parts})
+    return out
+
+
+class Stage2Collator:
+    def __init__(self, pad_id: int) -> None:
+        self.pad = PadCollator(pad_id)
+        self.pad_id = pad_id
+
+    def _pad_part(self, parts: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(p["input_ids"]) for p in parts)
+        out = {}
+        for key, fill in (("input_ids", self.pad_id), ("attention_mask", 0), ("judgment_mask", False)):
+            rows = [p[key] + [fill] * (width - len(p[key])) for p in parts]
+            out[key] = torch.tensor(rows, dtype=torch.bool if key == "judgment_mask" else torch.long)
+        return out
+
+    def __call__(self, batch: list[dict]) -> dict:
+        out = self.pad([{"input_ids": b["input_ids"], "labels": b["labels"]} for b in batch])
+        for key in ("pos", "neg", "hard"):
+            out[key] = self._pad_part([b[key] for b in batch])
+        return out
+
+
+class Stage2Trainer(Trainer):
+    """Graded-masking LM loss plus the contrastive hinge; evaluation reports the same loss."""
+
+    def __init__(self, *args, weight: float = 0.5, margin: float = 1.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.weight, self.margin = weight, margin
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        lm = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=inputs["labels"]).loss
+        loss = lm + self.weight * hinge_loss(model, inputs["pos"], [inputs["neg"], inputs["hard"]], margin=self.margin)
+        return (loss, None) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss = self.compute_loss(model, inputs)
+        return loss.detach(), None, None
+
+
+def _load_model(base: Path, recipe: Recipe):
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, trust_remote_code=False)
+    if recipe.pretrain.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = recipe.pretrain.lora
+        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules))
+    elif recipe.pretrain.method != "full":
+        raise InputError(f"pretrain.method must be full or lora, not {recipe.pretrain.method!r}")
+    return model
+
+
+def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = False) -> Path:
+    """Stage 1 then stage 2; returns the directory of the resulting 16-bit model."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    s1, s2 = recipe.pretrain.stage1, recipe.pretrain.stage2
+    # Build both datasets first: bad data fails before any training starts.
+    ex1 = stage1_examples(tokenizer, stage1_records(recipe), s1.max_length)
+    ex2 = stage2_examples(tokenizer, recipe)
+    model = _load_model(base, recipe)
+
+    train, val = split_train_val(ex1, recipe.data.val_fraction, recipe.seed)
+    hkre = HKREConfig(lambda_base=s1.hkre.lambda_base, hard_threshold=s1.hkre.hard_threshold)
+    t1 = HKRETrainer(
+        model=model,
+        args=training_arguments(s1, out_dir / "stage1", recipe.seed),
+        train_dataset=train,
+        eval_dataset=val or None,
+        data_collator=PadCollator(pad_id),
+        callbacks=[RichProgress("stage 1 · HKRE"), OverfitWarning()],
+        hkre=hkre,
+    )
+    quiet(t1).train(resume_from_checkpoint=last_checkpoint(out_dir / "stage1") if resume else None)
+    write_history(t1.state.log_history, out_dir / "stage1-history.json")
+    plot_losses(t1.state.log_history, out_dir / "stage1-loss.png", "stage 1 · HKRE continued pre-training")
+
+    train, val = split_train_val(ex2, recipe.data.val_fraction, recipe.seed)
+    t2 = Stage2Trainer(
+        model=model,
+        args=training_arguments(s2, out_dir / "stage2", recipe.seed),
+        train_dataset=train,
+        eval_dataset=val or None,
+        data_collator=Stage2Collator(pad_id),
+        callbacks=[RichProgress("stage 2 · cases"), OverfitWarning()],
+        weight=s2.contrastive.weight,
+        margin=s2.contrastive.margin,
+    )
+    quiet(t2).train(resume_from_checkpoint=last_checkpoint(out_dir / "stage2") if resume else None)
+    write_history(t2.state.log_history, out_dir / "stage2-history.json")
+    plot_losses(t2.state.log_history, out_dir / "stage2-loss.png", "stage 2 · in-context learning on cases")
+
+    final = out_dir / "model"
+    if recipe.pretrain.method == "lora":
+        model = model.merge_and_unload()  # into the 16-bit weights it was trained on
+    model.save_pretrained(final, safe_serialization=True)
+    tokenizer.save_pretrained(final)
+    console.print(f"[green]pre-trained model[/] → {final}")
+    return final

@@ -1,0 +1,153 @@
+"""QLoRA supervised fine-tuning on QA pairs, with the loss on the assistant's tokens only.
+
+The base is loaded in 4-bit NF4 with double quantization (bitsandbytes ``Linear4bit``); LoRA adapters
+on every linear projection are trained in higher precision on top and saved alone — export later
+merges them into the 16-bit base, never into the 4-bit one.
+
+QA pairs are JSONL, one conversation per line: ``{"messages": [{"role": "system"|"user"|"assistant",
+"content": ...}, ...]}`` ending with the assistant answer (``ecmiip data build-qa`` writes them).
+The prompt is the chat template's rendering of everything before the answer with a generation
+prompt; the labels are the tokens that follow it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ecmiip.core.console import console
+from ecmiip.core.errors import InputError
+from ecmiip.train.loop import (
+    OverfitWarning,
+    RichProgress,
+    last_checkpoint,
+    plot_losses,
+    quiet,
+    split_train_val,
+    training_arguments,
+    write_history,
+)
+from ecmiip.train.recipe import LoraSection, QuantSection, Recipe
+
+IGNORE = -100
+
+
+def load_conversations(paths: list[Path]) -> list[list[dict]]:
+    """Conversations from QA JSONL files; every problem is reported as file:line."""
+    conversations, errors = [], []
+    for path in paths:
+        if not Path(path).is_file():
+            raise InputError(f"QA file not found: {path}")
+        for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                messages = json.loads(line)["messages"]
+                ok = isinstance(messages, list) and messages and all(
+                    isinstance(m, dict) and m.get("role") in ("system", "user", "assistant") and isinstance(m.get("content"), str)
+                    for m in messages
+                )
+                if not ok or messages[-1]["role"] != "assistant":
+                    raise ValueError("messages must be role/content objects ending with an assistant answer")
+                conversations.append(messages)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                errors.append(f"{path}:{lineno}: messages: {e}")
+    if errors:
+        raise InputError("bad QA data:\n" + "\n".join(errors[:20]) + (f"\n… and {len(errors) - 20} more" if len(errors) > 20 else ""))
+    if not conversations:
+        raise InputError(f"no QA pairs in {', '.join(map(str, paths))}")
+    return conversations
+
+
+def tokenize_conversation(tokenizer, messages: list[dict], max_length: int) -> dict[str, list[int]] | None:
+    """input_ids and labels, with every token before the final answer left out of the loss;
+    None when the prompt alone fills ``max_length`` (nothing of the answer would be learned)."""
+    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not full.startswith(prompt):
+        raise InputError("the chat template renders the answer's prompt differently from the whole conversation")
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"]
+    if len(prompt_ids) >= max_length:
+        return None
+    input_ids = (prompt_ids + answer_ids)[:max_length]
+    labels = ([IGNORE] * len(prompt_ids) + answer_ids)[:max_length]
+    return {"input_ids": input_ids, "labels": labels}
+
+
+class PadCollator:
+    """Right-pads input_ids with the pad token and labels with -100."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, b in enumerate(batch):
+            n = len(b["input_ids"])
+            ids[i, :n] = torch.tensor(b["input_ids"])
+            labels[i, :n] = torch.tensor(b["labels"])
+            mask[i, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def load_qlora_model(base: Path, quant: QuantSection, lora: LoraSection):
+    """The base in NF4 (double quantization) with trainable LoRA adapters on every linear layer."""
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    compute = getattr(torch, quant.compute_dtype)
+    bnb = BitsAndBytesConfig(
+        load_in_4bit=quant.load_in_4bit,
+        bnb_4bit_quant_type=quant.quant_type,
+        bnb_4bit_use_double_quant=quant.double_quant,
+        bnb_4bit_compute_dtype=compute,
+    )
+    device = {"": torch.cuda.current_device()} if torch.cuda.is_available() else {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(base, quantization_config=bnb, device_map=device, dtype=compute, trust_remote_code=False)
+    model = prepare_model_for_kbit_training(model, gradient_checkpointing_kwargs={"use_reentrant": False})
+    config = LoraConfig(
+        task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules
+    )
+    return get_peft_model(model, config)
+
+
+def run_sft(recipe: Recipe, base: Path, qa_files: list[Path], out_dir: Path, *, resume: bool = False) -> Path:
+    """Train, evaluate each epoch, save checkpoints, the adapter and the loss curve; return the adapter dir."""
+    from transformers import AutoTokenizer, Trainer
+
+    stage = recipe.sft
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    if not tokenizer.chat_template:
+        raise InputError(f"{base}: the tokenizer has no chat template; SFT trains through it")
+    conversations = load_conversations(qa_files)
+    examples = [e for e in (tokenize_conversation(tokenizer, m, stage.max_length) for m in conversations) if e]
+    if not examples:
+        raise InputError(f"every QA prompt is longer than sft.max_length = {stage.max_length} tokens; raise it")
+    if len(examples) < len(conversations):
+        console.print(f"[yellow]warning:[/] {len(conversations) - len(examples)} QA pairs skipped: prompt longer than {stage.max_length} tokens")
+    train, val = split_train_val(examples, recipe.data.val_fraction, recipe.seed)
+    if resume and last_checkpoint(out_dir) is None:
+        console.print(f"[yellow]no checkpoint in {out_dir}; starting from the beginning[/]")
+    model = load_qlora_model(base, stage.quantization, stage.lora)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(stage, out_dir / "checkpoints", recipe.seed),
+        train_dataset=train,
+        eval_dataset=val or None,
+        data_collator=PadCollator(pad_id),
+        callbacks=[RichProgress("SFT (QLoRA)"), OverfitWarning()],
+    )
+    quiet(trainer).train(resume_from_checkpoint=last_checkpoint(out_dir / "checkpoints") if resume else None)
+    adapter_dir = out_dir / "adapter"
+    model.save_pretrained(adapter_dir)
+    tokenizer.save_pretrained(adapter_dir)
+    write_history(trainer.state.log_history, out_dir / "history.json")
+    plot_losses(trainer.state.log_history, out_dir / "loss.png", "SFT (QLoRA)")
+    return adapter_dir
