@@ -111,3 +111,38 @@ def test_pretrain_sft_export_end_to_end(tiny_qwen3_dir, tmp_path):
     out = llm.create_chat_completion([{"role": "user", "content": "什么是专利权？"}], max_tokens=8, temperature=0)
     assert out["usage"]["completion_tokens"] > 0
     llm.close()
+
+
+@pytest.mark.slow
+def test_killed_sft_resumes_from_its_last_checkpoint(tiny_qwen3_dir, tmp_path):
+    """A hard kill mid-training loses at most the steps since the last checkpoint."""
+    import subprocess
+    import sys
+    import time
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        (Path(__file__).resolve().parents[1] / "train" / "recipes" / "tiny-cpu.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  max_steps: 6\n", "  max_steps: 30\n  save_steps: 2\n")
+        .replace("../samples/", str(Path(__file__).resolve().parents[1] / "train" / "samples") + "/"),
+        encoding="utf-8",
+    )
+    qa, out = _qa_file(tmp_path / "qa.jsonl"), tmp_path / "sft"
+    cmd = [sys.executable, "-m", "ecmiip", "train", "sft", "--config", str(recipe), "--base", str(tiny_qwen3_dir), "--qa", str(qa), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((out / "checkpoints").glob("checkpoint-4")) and time.time() < deadline:
+        assert proc.poll() is None, "training ended before it could be killed"
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    done = sorted(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*"))
+    assert done and done[-1] < 30 and not (out / "adapter").exists()
+
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"checkpoint-{done[-1]}" in resumed.stderr.replace("\n", "")  # continued from the last checkpoint
+    history = json.loads((out / "history.json").read_text())
+    assert [e["step"] for e in history if "loss" in e] == list(range(1, 31))  # every step once, none redone
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()

@@ -1,4 +1,4 @@
-"""Subcommands ``data validate``, ``data stats`` and ``data hardness`` for MIPLD files."""
+"""Subcommands ``data validate``, ``data stats``, ``data hardness`` and ``data build-qa`` for MIPLD files."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from ecmiip.core.errors import InputError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "data",
-        help="MIPLD data tools: validate records, corpus statistics, hardness labels",
+        help="MIPLD data tools: validate records, corpus statistics, hardness labels, SFT QA pairs",
         description="Check and describe MIPLD training data (JSONL records of kind statute, case, knowledge "
-        "and exemption; statute records may omit `kind`), and label each record's hardness for HKRE.",
+        "and exemption; statute records may omit `kind`), label each record's hardness for HKRE, and build "
+        "the question–answer pairs of supervised fine-tuning.",
         formatter_class=RichHelpFormatter,
     )
     dsub = p.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
@@ -57,6 +58,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--config", type=Path, metavar="YAML", help="HardnessConfig settings (α values, term lists)")
     h.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     h.set_defaults(handler=_hardness)
+
+    q = dsub.add_parser(
+        "build-qa",
+        help="question–answer pairs for SFT (JSONL of chat messages), optionally polished by a teacher model",
+        description="Build QA pairs from MIPLD records by templates: 2 per statute article (its meaning; a "
+        "scenario applying it), 2–5 per case, knowledge and exemption record. A --cot-ratio share carries "
+        "reasoning in Qwen3's <think> form. A --teacher (an OpenAI-compatible URL, or a local GGUF) may rewrite "
+        "the answers; an answer it fails on keeps its template text. Format: ecmiip.train.qa.",
+        formatter_class=RichHelpFormatter,
+    )
+    q.add_argument("inputs", nargs="+", metavar="IN",
+                   help="MIPLD JSONL files (must validate); `builtin` stands for the shipped statute corpus")
+    q.add_argument("--out", type=Path, required=True, metavar="FILE", help="JSONL file of pairs to write")
+    q.add_argument("--seed", type=int, default=42, help="seed of wording and CoT choice \\[default: 42]")
+    q.add_argument("--cot-ratio", type=float, default=0.2, metavar="R",
+                   help="share of pairs with chain-of-thought, 0–1 \\[default: 0.2, i.e. 1 : 4]")
+    q.add_argument("--teacher", metavar="URL_OR_GGUF",
+                   help="http(s)://host:port/v1 of an OpenAI-compatible server (API key from "
+                   "ECMIIP_TEACHER_API_KEY if set), or a .gguf file run by llama.cpp")
+    q.add_argument("--teacher-model", metavar="NAME", help="model name sent to a teacher URL \\[default: default]")
+    q.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    q.set_defaults(handler=_build_qa)
 
 
 def _require_files(paths: list[Path]) -> None:
@@ -154,4 +177,53 @@ def _hardness(args: argparse.Namespace) -> int:
     for level in ("L1", "L2", "L3", "L4"):
         table.add_row(level, f"{config.alpha(level):g}", str(levels[level]))
     console.print(table)
+    return 0
+
+
+def _build_qa(args: argparse.Namespace) -> int:
+    from ecmiip.core.outputs import refuse_existing
+    from ecmiip.train.mipld import KINDS, load_records
+    from ecmiip.train.qa import (
+        build_pairs,
+        check_ratio,
+        input_paths,
+        make_teacher,
+        polish,
+        summarize,
+        write_pairs,
+    )
+
+    files = input_paths(args.inputs)
+    _require_files(files)
+    refuse_existing([args.out], args.force)
+    check_ratio(args.cot_ratio)
+    if args.teacher_model and not args.teacher:
+        raise InputError("--teacher-model needs --teacher")
+    teacher = make_teacher(args.teacher, args.teacher_model) if args.teacher else None
+    records = load_records(files)
+    with progress() as bar:
+        task = bar.add_task("building QA pairs", total=len(records))
+        pairs = build_pairs(records, args.seed, args.cot_ratio, on_record=lambda _: bar.advance(task))
+        if teacher:
+            ask = bar.add_task(f"polishing with {teacher.name}", total=len(pairs))
+            taught = polish(pairs, teacher, on_pair=lambda _: bar.advance(ask))
+    write_pairs(pairs, args.out, args.force)
+
+    s = summarize(records, pairs)
+    table = Table(title=f"{sum(s.pairs.values())} QA pairs → {args.out}")
+    for column in ("kind", "records", "pairs", "CoT", "CoT share"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for kind in KINDS:
+        if s.pairs[kind]:
+            table.add_row(kind, str(s.records[kind]), str(s.pairs[kind]), str(s.cot[kind]),
+                          f"{s.cot[kind] / s.pairs[kind]:.1%}")
+    table.add_row("[bold]all[/]", str(sum(s.records.values())), str(sum(s.pairs.values())),
+                  str(sum(s.cot.values())), f"[bold]{s.cot_share:.1%}[/]")
+    console.print(table)
+    if teacher:
+        colour = "yellow" if taught.failed else "green"
+        console.print(f"teacher {teacher.name}: {taught.polished} polished, "
+                      f"[{colour}]{taught.failed} failed[/] (template answer kept)", highlight=False)
+        for reason, n in taught.reasons.most_common(5):
+            console.print(f"  {n} × {reason}", highlight=False)
     return 0

@@ -64,6 +64,8 @@ def training_arguments(stage: StageSection, output_dir: Path, seed: int, **overr
     )
     if stage.max_steps > 0:  # capped runs: evaluate and save at the cap too
         args.update(eval_strategy="steps", eval_steps=stage.max_steps, save_strategy="steps", save_steps=stage.max_steps)
+    if stage.save_steps > 0:
+        args.update(save_strategy="steps", save_steps=stage.save_steps)
     args.update(overrides)
     return TrainingArguments(**args)
 
@@ -78,6 +80,18 @@ def quiet(trainer):
 
 def last_checkpoint(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+def resume_from(output_dir: Path, resume: bool) -> str | None:
+    """The checkpoint to continue from when ``resume`` is asked, saying which (or that there is none)."""
+    if not resume:
+        return None
+    checkpoint = last_checkpoint(output_dir)
+    if checkpoint is None:
+        console.print(f"[yellow]no checkpoint in {output_dir}; starting from the beginning[/]")
+    else:
+        console.print(f"resuming from {checkpoint}")
+    return checkpoint
 
 
 class RichProgress(TrainerCallback):

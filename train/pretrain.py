@@ -28,9 +28,9 @@ from ecmiip.train.hkre import HKREConfig, HKRETrainer
 from ecmiip.train.loop import (
     OverfitWarning,
     RichProgress,
-    last_checkpoint,
     plot_losses,
     quiet,
+    resume_from,
     split_train_val,
     training_arguments,
     write_history,
@@ -188,7 +188,7 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
         callbacks=[RichProgress("stage 1 · HKRE"), OverfitWarning()],
         hkre=hkre,
     )
-    quiet(t1).train(resume_from_checkpoint=last_checkpoint(out_dir / "stage1") if resume else None)
+    quiet(t1).train(resume_from_checkpoint=resume_from(out_dir / "stage1", resume))
     write_history(t1.state.log_history, out_dir / "stage1-history.json")
     plot_losses(t1.state.log_history, out_dir / "stage1-loss.png", "stage 1 · HKRE continued pre-training")
 
@@ -203,7 +203,7 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
         weight=s2.contrastive.weight,
         margin=s2.contrastive.margin,
     )
-    quiet(t2).train(resume_from_checkpoint=last_checkpoint(out_dir / "stage2") if resume else None)
+    quiet(t2).train(resume_from_checkpoint=resume_from(out_dir / "stage2", resume))
     write_history(t2.state.log_history, out_dir / "stage2-history.json")
     plot_losses(t2.state.log_history, out_dir / "stage2-loss.png", "stage 2 · in-context learning on cases")
 

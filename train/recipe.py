@@ -48,6 +48,7 @@ class StageSection:
     scheduler: str = "cosine"
     max_steps: int = -1  # > 0 caps the run (tests, smoke runs)
     save_every_epoch: bool = True
+    save_steps: int = 0  # > 0: also checkpoint every N optimizer steps (what a crash can lose)
     precision: str = "auto"  # auto: bf16 on CUDA GPUs that have it, else fp32
 
 

@@ -22,9 +22,9 @@ from ecmiip.core.errors import InputError
 from ecmiip.train.loop import (
     OverfitWarning,
     RichProgress,
-    last_checkpoint,
     plot_losses,
     quiet,
+    resume_from,
     split_train_val,
     training_arguments,
     write_history,
@@ -132,8 +132,6 @@ def run_sft(recipe: Recipe, base: Path, qa_files: list[Path], out_dir: Path, *, 
     if len(examples) < len(conversations):
         console.print(f"[yellow]warning:[/] {len(conversations) - len(examples)} QA pairs skipped: prompt longer than {stage.max_length} tokens")
     train, val = split_train_val(examples, recipe.data.val_fraction, recipe.seed)
-    if resume and last_checkpoint(out_dir) is None:
-        console.print(f"[yellow]no checkpoint in {out_dir}; starting from the beginning[/]")
     model = load_qlora_model(base, stage.quantization, stage.lora)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = Trainer(
@@ -144,7 +142,7 @@ def run_sft(recipe: Recipe, base: Path, qa_files: list[Path], out_dir: Path, *, 
         data_collator=PadCollator(pad_id),
         callbacks=[RichProgress("SFT (QLoRA)"), OverfitWarning()],
     )
-    quiet(trainer).train(resume_from_checkpoint=last_checkpoint(out_dir / "checkpoints") if resume else None)
+    quiet(trainer).train(resume_from_checkpoint=resume_from(out_dir / "checkpoints", resume))
     adapter_dir = out_dir / "adapter"
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
