@@ -143,6 +143,15 @@ def test_the_whole_shipped_corpus_gives_valid_pairs():
         assert unknown_citations(_assistant(p.to_json()), p.source_text) == [], p.id
 
 
+def test_unknown_citations_are_invented_articles_not_quoted_ones():
+    assert unknown_citations("依照《专利法》第十一条和《中华人民共和国专利法》第六十四条") == []
+    assert unknown_citations("《中华人民共和国专利法》第九百条") == ["《中华人民共和国专利法》第九百条"]
+    assert unknown_citations("《最高人民法院关于涉网络知识产权侵权纠纷几个法律适用问题的批复》第二条") == []
+    outside = "《中华人民共和国民事诉讼法》第一百一十九条"
+    assert unknown_citations(outside) == [outside]
+    assert unknown_citations(outside, allowed=f"符合{outside}的规定") == []
+
+
 def test_deterministic_per_seed(records, pairs):
     again = build_pairs(records, seed=42)
     assert [p.to_json() for p in again] == [p.to_json() for p in pairs]

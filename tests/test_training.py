@@ -71,9 +71,9 @@ def test_sft_trains_real_nf4_layers_on_cpu(tiny_qwen3_dir, tmp_path):
     recipe.sft.max_steps, recipe.sft.lr = 12, 3e-3
     adapter = run_sft(recipe, tiny_qwen3_dir, [_qa_file(tmp_path / "qa.jsonl")], tmp_path / "sft")
     assert (adapter / "adapter_model.safetensors").is_file()
-    losses = [e["loss"] for e in json.loads((tmp_path / "sft" / "history.json").read_text()) if "loss" in e]
+    losses = [e["loss"] for e in json.loads((tmp_path / "sft" / "sft-history.json").read_text()) if "loss" in e]
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
-    assert (tmp_path / "sft" / "loss.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "sft" / "sft-loss.png").read_bytes()[:8] == PNG
 
 
 def test_bad_qa_lines_are_reported_with_file_and_line(tmp_path):
@@ -143,6 +143,6 @@ def test_killed_sft_resumes_from_its_last_checkpoint(tiny_qwen3_dir, tmp_path):
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"checkpoint-{done[-1]}" in resumed.stderr.replace("\n", "")  # continued from the last checkpoint
-    history = json.loads((out / "history.json").read_text())
+    history = json.loads((out / "sft-history.json").read_text())
     assert [e["step"] for e in history if "loss" in e] == list(range(1, 31))  # every step once, none redone
     assert (out / "adapter" / "adapter_model.safetensors").is_file()

@@ -172,3 +172,10 @@ def plot_losses(log_history: list[dict], path: Path, title: str) -> Path:
 
 def write_history(log_history: list[dict], path: Path) -> None:
     path.write_text(json.dumps(log_history, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def record_run(trainer, out_dir: Path, name: str, title: str) -> None:
+    """History JSON and loss PNG of a finished stage, written once (by the main process)."""
+    if trainer.is_world_process_zero():
+        write_history(trainer.state.log_history, out_dir / f"{name}-history.json")
+        plot_losses(trainer.state.log_history, out_dir / f"{name}-loss.png", title)

@@ -28,12 +28,11 @@ from ecmiip.train.hkre import HKREConfig, HKRETrainer
 from ecmiip.train.loop import (
     OverfitWarning,
     RichProgress,
-    plot_losses,
     quiet,
+    record_run,
     resume_from,
     split_train_val,
     training_arguments,
-    write_history,
 )
 from ecmiip.train.mipld import load_records, record_text
 from ecmiip.train.recipe import Recipe, resolve
@@ -165,7 +164,7 @@ def _load_model(base: Path, recipe: Recipe):
     return model
 
 
-def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = False) -> Path:
+def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = False, callbacks: list | None = None) -> Path:
     """Stage 1 then stage 2; returns the directory of the resulting 16-bit model."""
     from transformers import AutoTokenizer
 
@@ -185,12 +184,11 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
         train_dataset=train,
         eval_dataset=val or None,
         data_collator=PadCollator(pad_id),
-        callbacks=[RichProgress("stage 1 · HKRE"), OverfitWarning()],
+        callbacks=[RichProgress("stage 1 · HKRE"), OverfitWarning(), *(callbacks or [])],
         hkre=hkre,
     )
     quiet(t1).train(resume_from_checkpoint=resume_from(out_dir / "stage1", resume))
-    write_history(t1.state.log_history, out_dir / "stage1-history.json")
-    plot_losses(t1.state.log_history, out_dir / "stage1-loss.png", "stage 1 · HKRE continued pre-training")
+    record_run(t1, out_dir, "stage1", "stage 1 · HKRE continued pre-training")
 
     train, val = split_train_val(ex2, recipe.data.val_fraction, recipe.seed)
     t2 = Stage2Trainer(
@@ -199,18 +197,18 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
         train_dataset=train,
         eval_dataset=val or None,
         data_collator=Stage2Collator(pad_id),
-        callbacks=[RichProgress("stage 2 · cases"), OverfitWarning()],
+        callbacks=[RichProgress("stage 2 · cases"), OverfitWarning(), *(callbacks or [])],
         weight=s2.contrastive.weight,
         margin=s2.contrastive.margin,
     )
     quiet(t2).train(resume_from_checkpoint=resume_from(out_dir / "stage2", resume))
-    write_history(t2.state.log_history, out_dir / "stage2-history.json")
-    plot_losses(t2.state.log_history, out_dir / "stage2-loss.png", "stage 2 · in-context learning on cases")
+    record_run(t2, out_dir, "stage2", "stage 2 · in-context learning on cases")
 
     final = out_dir / "model"
-    if recipe.pretrain.method == "lora":
-        model = model.merge_and_unload()  # into the 16-bit weights it was trained on
-    model.save_pretrained(final, safe_serialization=True)
-    tokenizer.save_pretrained(final)
-    console.print(f"[green]pre-trained model[/] → {final}")
+    if t2.is_world_process_zero():
+        if recipe.pretrain.method == "lora":
+            model = model.merge_and_unload()  # into the 16-bit weights it was trained on
+        model.save_pretrained(final, safe_serialization=True)
+        tokenizer.save_pretrained(final)
+        console.print(f"[green]pre-trained model[/] → {final}")
     return final

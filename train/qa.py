@@ -2,7 +2,8 @@
 
 SFT teaches the model to *answer* in the shape the legal system prompt asks for (facts → applicable
 law → conclusion, citations as 《法律名》第X条), so every pair is derived from a record's own text and
-cites only what the record cites: a template answer cannot invent an article.
+cites only the article itself, what the record cites, or what those texts quote verbatim: a template
+answer cannot invent an article. Cited articles found in the shipped corpus are quoted in full.
 
 Pairs per record:
 
@@ -32,18 +33,22 @@ Output, one JSON object per line (what ``ecmiip.train.sft`` reads)::
 
 ``source`` of other kinds is ``{"kind": "case" | "knowledge" | "exemption", "id": record id}`` (a record
 without ``id`` is named ``file:line``). When ``cot`` is true the assistant content is
-``<think>\\n{reasoning steps}\\n</think>\\n\\n{answer}``; otherwise it is the answer alone, with no think block.
+``<think>\\n{reasoning steps}\\n</think>\\n\\n{answer}``; otherwise it is the answer alone, with no think block
+(Qwen3's chat template renders such a final turn with an empty ``<think>\\n\\n</think>``, its non-thinking form).
 
 An optional teacher model rewrites each template answer into fluent prose: an OpenAI-compatible chat
 completions endpoint (``http(s)://…/v1``, the only case in which anything goes over the network) or a
 local GGUF run by llama.cpp. The teacher sees the source text, the question and the template answer.
 Its answer replaces the template's only if it is non-empty and every article it cites exists in the
 corpus or in the source; otherwise the template answer is kept and the failure counted. The reasoning
-steps of a CoT pair are never rewritten.
+steps of a CoT pair are never rewritten. After ``MAX_CONSECUTIVE_FAILURES`` failures in a row the
+teacher is no longer asked (a server that is down would otherwise cost a timeout per pair). A URL
+teacher sends ``ECMIIP_TEACHER_API_KEY`` as a bearer token when that variable is set.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -156,21 +161,17 @@ def corpus_article(law: str, article: str) -> Article | None:
 
 
 def unknown_citations(text: str, allowed: str = "") -> list[str]:
-    """Citations in ``text`` that name no corpus article and do not appear in ``allowed`` either.
+    """Citations in ``text`` of articles that are neither in the corpus nor cited in ``allowed``.
 
-    A citation of a corpus law must name an article the corpus has; a citation of another law is
-    accepted only when the source material (``allowed``) cites the same article.
+    ``allowed`` is the source material: a case may cite a law the corpus lacks (民事诉讼法) or an
+    article beyond the corpus's excerpt of a law (民法典), and repeating it invents nothing.
     """
-    known_elsewhere = {(m["law"], m["article"]) for m in CITATION_RE.finditer(allowed)}
-    bad = []
-    for m in CITATION_RE.finditer(text):
-        law = resolve_law(m["law"])
-        if law is not None:
-            if corpus_article(law, m["article"]) is None:
-                bad.append(m.group(0))
-        elif (m["law"], m["article"]) not in known_elsewhere:
-            bad.append(m.group(0))
-    return bad
+    def key(m: re.Match) -> tuple[str, str]:
+        return (resolve_law(m["law"]) or m["law"], m["article"])
+
+    in_source = {key(m) for m in CITATION_RE.finditer(allowed)}
+    return [m.group(0) for m in CITATION_RE.finditer(text)
+            if corpus_article(m["law"], m["article"]) is None and key(m) not in in_source]
 
 
 def _quoted_articles(citations: Iterable[str]) -> list[str]:
@@ -346,7 +347,8 @@ def statute_pairs(record: Record, seed: int) -> list[QAPair]:
     source = {"kind": "statute", "law": law, "version": version, "article": article}
     base_id = f"statute/{law}（{version}）/{article}"
     source_text = f"{ref}（{version}）：{text}"
-    note = VERSION_NOTE.format(version=f"{version}年" if version.isdigit() else version)
+    label = f"{version}年" if version.isdigit() else version  # 2020年文本, 2020修正文本
+    note = VERSION_NOTE.format(version=label)
     norms = article_norms(text)
     units = article_units(text)
     chapter = re.sub(r"^(?:第.+?章|[一二三四五六七八九十]+、)\s*", "", (d.get("chapter") or "").strip()).strip()
@@ -367,7 +369,7 @@ def statute_pairs(record: Record, seed: int) -> list[QAPair]:
         f"1. 定位条文：问题问的是{ref}{where}，应当以条文原文为准，不能凭印象概括。",
         f"2. 分析结构：该条共{len(units)}款，" + "、".join(sorted({_NORM_ZH[n.kind] for n in norms})) + "。",
         "3. 逐款解读：" + "".join(p.split(". ", 1)[1] for p in points[:3]) + ("……" if len(points) > 3 else ""),
-        f"4. 组织回答：先引用条文原文，再分款说明要点，并提示以{version}文本为准。",
+        f"4. 组织回答：先引用条文原文，再分款说明要点，并提示以{label}文本为准。",
     ]
     meaning = QAPair(f"{base_id}/meaning", source, "statute-meaning", question.format(r=ref), answer, reasoning,
                      source_text)
@@ -769,7 +771,7 @@ class HttpTeacher:
                 reply = json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as e:
             raise TeacherError(f"HTTP {e.code}") from e
-        except (urllib.error.URLError, OSError) as e:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             raise TeacherError(f"unreachable ({getattr(e, 'reason', e)})") from e
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise TeacherError("reply is not JSON") from e
@@ -791,7 +793,7 @@ class LlamaCppTeacher:
         self.name = path.name
         self._llm = None
 
-    def _load(self):  # noqa: ANN202
+    def _load(self) -> Any:
         if self._llm is None:
             from llama_cpp import Llama
 
@@ -806,7 +808,7 @@ class LlamaCppTeacher:
         try:
             reply = llm.create_chat_completion(messages=messages, max_tokens=self.max_tokens,
                                                temperature=self.temperature, seed=self.seed)
-        except (ValueError, RuntimeError) as e:  # e.g. the prompt exceeds the context
+        except Exception as e:  # e.g. the prompt exceeds the context: this item only
             raise TeacherError(str(e).splitlines()[0][:120] if str(e) else type(e).__name__) from e
         return reply["choices"][0]["message"]["content"] or ""
 
@@ -836,8 +838,10 @@ def teacher_messages(pair: QAPair) -> list[dict[str, str]]:
 def polish_answer(pair: QAPair, teacher: Teacher) -> str:
     """The teacher's version of the answer; TeacherError when it is unusable."""
     text = _THINK.sub("", teacher.complete(teacher_messages(pair)))
-    text = text.split("</think>")[-1].strip()  # a reply cut inside its thinking keeps only what follows
-    if not text or "<think>" in text:
+    text = text.split("</think>")[-1].strip()  # a stray closing tag: keep what follows it
+    if "<think>" in text:
+        raise TeacherError("reply cut off inside its thinking")
+    if not text:
         raise TeacherError("empty answer")
     bad = unknown_citations(text, pair.source_text + "\n" + pair.answer)
     if bad:

@@ -22,12 +22,11 @@ from ecmiip.core.errors import InputError
 from ecmiip.train.loop import (
     OverfitWarning,
     RichProgress,
-    plot_losses,
     quiet,
+    record_run,
     resume_from,
     split_train_val,
     training_arguments,
-    write_history,
 )
 from ecmiip.train.recipe import LoraSection, QuantSection, Recipe
 
@@ -117,7 +116,9 @@ def load_qlora_model(base: Path, quant: QuantSection, lora: LoraSection):
     return get_peft_model(model, config)
 
 
-def run_sft(recipe: Recipe, base: Path, qa_files: list[Path], out_dir: Path, *, resume: bool = False) -> Path:
+def run_sft(
+    recipe: Recipe, base: Path, qa_files: list[Path], out_dir: Path, *, resume: bool = False, callbacks: list | None = None
+) -> Path:
     """Train, evaluate each epoch, save checkpoints, the adapter and the loss curve; return the adapter dir."""
     from transformers import AutoTokenizer, Trainer
 
@@ -140,12 +141,12 @@ def run_sft(recipe: Recipe, base: Path, qa_files: list[Path], out_dir: Path, *, 
         train_dataset=train,
         eval_dataset=val or None,
         data_collator=PadCollator(pad_id),
-        callbacks=[RichProgress("SFT (QLoRA)"), OverfitWarning()],
+        callbacks=[RichProgress("SFT (QLoRA)"), OverfitWarning(), *(callbacks or [])],
     )
     quiet(trainer).train(resume_from_checkpoint=resume_from(out_dir / "checkpoints", resume))
     adapter_dir = out_dir / "adapter"
-    model.save_pretrained(adapter_dir)
-    tokenizer.save_pretrained(adapter_dir)
-    write_history(trainer.state.log_history, out_dir / "history.json")
-    plot_losses(trainer.state.log_history, out_dir / "loss.png", "SFT (QLoRA)")
+    record_run(trainer, out_dir, "sft", "SFT (QLoRA)")
+    if trainer.is_world_process_zero():
+        model.save_pretrained(adapter_dir)
+        tokenizer.save_pretrained(adapter_dir)
     return adapter_dir
