@@ -22,11 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecmiip-chat", description="Offline IP-law assistant over llama.cpp.", formatter_class=RichHelpFormatter)
     p.add_argument("--model", type=Path, required=True, help="GGUF file (e.g. dist/ec-miip-Q4_K_M.gguf)")
     p.add_argument("-p", "--prompt", help="answer this question and exit (also: pipe it on stdin)")
-    p.add_argument("--ctx", type=int, default=4096, help="context length in tokens [default: 4096]")
+    p.add_argument("--ctx", type=int, default=4096, help="context length in tokens (default: 4096)")
     p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload to a GPU (-1: all, when there is one)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads [default: llama.cpp's choice]")
-    p.add_argument("--max-tokens", type=int, default=1024, help="longest answer in tokens [default: 1024]")
-    p.add_argument("--system", default=LEGAL_SYSTEM_PROMPT, help="system prompt [default: the legal assistant prompt]")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: llama.cpp's choice)")
+    p.add_argument("--max-tokens", type=int, default=1024, help="longest answer in tokens (default: 1024)")
+    p.add_argument("--system", default=LEGAL_SYSTEM_PROMPT, help="system prompt (default: the legal assistant prompt)")
     return p
 
 

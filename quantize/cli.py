@@ -21,12 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("base", type=Path, help="HF model directory of the 16-bit (or fp32) base model")
     p.add_argument("--adapter", type=Path, help="peft LoRA adapter directory to merge")
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--name", default="ec-miip", help="model name (file names and GGUF metadata) [default: ec-miip]")
+    p.add_argument("--name", default="ec-miip", help="model name (file names and GGUF metadata) (default: ec-miip)")
     p.add_argument(
         "--quant", action="append", metavar="TYPE",
-        help=f"llama.cpp quantization, repeatable: {', '.join(QUANT_TYPES)} [default: Q4_K_M]",
+        help=f"llama.cpp quantization, repeatable: {', '.join(QUANT_TYPES)} (default: Q4_K_M)",
     )
-    p.add_argument("--outtype", choices=["f16", "bf16", "f32"], default="f16", help="type of the unquantized GGUF [default: f16]")
+    p.add_argument("--outtype", choices=["f16", "bf16", "f32"], default="f16", help="type of the unquantized GGUF (default: f16)")
     p.add_argument("--tokenizer-pre", help="llama.cpp pre-tokenizer name, overriding the detected one")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-verify", action="store_true", help="skip the verification checks (not recommended)")
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "create", help="register an exported model with Ollama (or print the commands)", formatter_class=RichHelpFormatter
     )
     c.add_argument("dir", type=Path, help="export directory holding the Modelfile")
-    c.add_argument("--name", default="ec-miip", help="Ollama model name [default: ec-miip]")
+    c.add_argument("--name", default="ec-miip", help="Ollama model name (default: ec-miip)")
     c.set_defaults(handler=_ollama_create)
 
 

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=RichHelpFormatter,
     )
     s.add_argument("files", type=Path, nargs="+", metavar="FILE", help="MIPLD JSONL files (must validate)")
-    s.add_argument("--top", type=int, default=15, help="how many of the most cited articles to list [default: 15]")
+    s.add_argument("--top", type=int, default=15, help="how many of the most cited articles to list (default: 15)")
     s.set_defaults(handler=_stats)
 
     h = dsub.add_parser(
@@ -71,13 +71,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("inputs", nargs="+", metavar="IN",
                    help="MIPLD JSONL files (must validate); `builtin` stands for the shipped statute corpus")
     q.add_argument("--out", type=Path, required=True, metavar="FILE", help="JSONL file of pairs to write")
-    q.add_argument("--seed", type=int, default=42, help="seed of wording and CoT choice \\[default: 42]")
+    q.add_argument("--seed", type=int, default=42, help="seed of wording and CoT choice (default: 42)")
     q.add_argument("--cot-ratio", type=float, default=0.2, metavar="R",
-                   help="share of pairs with chain-of-thought, 0–1 \\[default: 0.2, i.e. 1 : 4]")
+                   help="share of pairs with chain-of-thought, 0–1 (default: 0.2, i.e. 1 : 4)")
     q.add_argument("--teacher", metavar="URL_OR_GGUF",
                    help="http(s)://host:port/v1 of an OpenAI-compatible server (API key from "
                    "ECMIIP_TEACHER_API_KEY if set), or a .gguf file run by llama.cpp")
-    q.add_argument("--teacher-model", metavar="NAME", help="model name sent to a teacher URL \\[default: default]")
+    q.add_argument("--teacher-model", metavar="NAME", help="model name sent to a teacher URL (default: default)")
     q.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     q.set_defaults(handler=_build_qa)
 
