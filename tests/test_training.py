@@ -101,7 +101,9 @@ def test_pretrain_sft_export_end_to_end(tiny_qwen3_dir, tmp_path):
         assert any("eval_loss" in e for e in history)  # validation loss was measured
     assert any("hkre_alpha" in e for e in json.loads((pre / "stage1-history.json").read_text()))
     model_dir = pre / "model"
-    qa = _qa_file(tmp_path / "qa.jsonl")
+    samples = Path(__file__).resolve().parents[1] / "train" / "samples"
+    qa = tmp_path / "qa.jsonl"
+    assert main(["data", "build-qa", str(samples / "knowledge.jsonl"), str(samples / "exemptions.jsonl"), "--out", str(qa)]) == 0
     assert main(["train", "sft", "--config", "tiny-cpu", "--base", str(model_dir), "--qa", str(qa), "--out", str(sft)]) == 0
     assert main(["export", str(model_dir), "--adapter", str(sft / "adapter"), "--out", str(dist)]) == 0
     report = json.loads((dist / "export-report.json").read_text())
@@ -146,3 +148,30 @@ def test_killed_sft_resumes_from_its_last_checkpoint(tiny_qwen3_dir, tmp_path):
     history = json.loads((out / "sft-history.json").read_text())
     assert [e["step"] for e in history if "loss" in e] == list(range(1, 31))  # every step once, none redone
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def _recipe_with(tmp_path: Path, **data_lines: str) -> Path:
+    text = "base: ''\ndata:\n" + "".join(f"  {k}: {v}\n" for k, v in data_lines.items())
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text + "pretrain: {stage1: {max_steps: 1}, stage2: {max_steps: 1}}\n", encoding="utf-8")
+    return path
+
+
+def test_bad_training_input_fails_before_training(tiny_qwen3_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    broken = tmp_path / "cases.jsonl"
+    broken.write_text('{"kind": "case", "facts": "x"}\n{not json\n', encoding="utf-8")
+    recipe = _recipe_with(tmp_path, cases=f"['{broken}']")
+    assert main(["train", "pretrain", "--config", str(recipe), "--base", str(tiny_qwen3_dir), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"{broken}:1" in err and f"{broken}:2" in err
+    assert not out.exists()  # nothing trained, nothing written
+
+    empty = tmp_path / "none.jsonl"
+    empty.write_text("", encoding="utf-8")
+    recipe = _recipe_with(tmp_path, cases=f"['{empty}']")
+    assert main(["train", "pretrain", "--config", str(recipe), "--base", str(tiny_qwen3_dir), "--out", str(out)]) == 1
+    assert "stage 2 needs case records" in capsys.readouterr().err.replace("\n", "")
+
+    assert main(["train", "sft", "--config", "tiny-cpu", "--base", str(tmp_path / "missing"), "--qa", str(empty)]) == 1
+    assert "base model directory not found" in capsys.readouterr().err.replace("\n", "")

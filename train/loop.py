@@ -61,6 +61,7 @@ def training_arguments(stage: StageSection, output_dir: Path, seed: int, **overr
         remove_unused_columns=False,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
+        include_num_input_tokens_seen="non_padding",  # logged: what throughput figures are computed from
     )
     if stage.max_steps > 0:  # capped runs: evaluate and save at the cap too
         args.update(eval_strategy="steps", eval_steps=stage.max_steps, save_strategy="steps", save_steps=stage.max_steps)
