@@ -44,6 +44,25 @@ def test_bad_recipes_are_refused_with_the_key(tmp_path, text, message):
     assert message in str(e.value) and str(path) in str(e.value)
 
 
+def test_recipe_hkre_section_builds_the_hkre_config(tmp_path):
+    from ecmiip.train.hkre import HKREConfig
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "base: x\npretrain:\n  stage1:\n    hkre: {band_edges: [0.2, 0.4], relative_edges: true, "
+        "hard_factors: {embedding: 0.0, low: 0.1, mid: 0.3, high: 0.7}, beta_schedule: cosine}\n",
+        encoding="utf-8",
+    )
+    section = load_recipe(path).pretrain.stage1.hkre
+    import dataclasses
+
+    config = HKREConfig(**{**dataclasses.asdict(section), "band_edges": tuple(section.band_edges)})
+    assert config.edges(20) == (4, 8) and config.hard_factors["low"] == 0.1 and config.beta_schedule == "cosine"
+    path.write_text("base: x\npretrain: {stage1: {hkre: {hard_factors: {low: high}}}}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="hard_factors"):
+        load_recipe(path)
+
+
 def _qa_file(path: Path, n: int = 8) -> Path:
     with path.open("w", encoding="utf-8") as f:
         for a in all_articles()[:n]:

@@ -11,6 +11,7 @@ The result is a 16-bit model directory that SFT quantizes and trains adapters on
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
     model = _load_model(base, recipe)
 
     train, val = split_train_val(ex1, recipe.data.val_fraction, recipe.seed)
-    hkre = HKREConfig(lambda_base=s1.hkre.lambda_base, hard_threshold=s1.hkre.hard_threshold)
+    hkre = HKREConfig(**{**dataclasses.asdict(s1.hkre), "band_edges": tuple(s1.hkre.band_edges)})
     t1 = HKRETrainer(
         model=model,
         args=training_arguments(s1, out_dir / "stage1", recipe.seed),

@@ -54,8 +54,17 @@ class StageSection:
 
 @dataclass
 class HKRESection:
+    """Mirrors ``ecmiip.train.hkre.HKREConfig`` (its docstring explains each value)."""
+
     lambda_base: float = 0.01
     hard_threshold: float = 0.7
+    band_edges: list[float] = field(default_factory=lambda: [5, 9])
+    relative_edges: bool = False
+    hard_factors: dict[str, float] = field(default_factory=lambda: {"embedding": 0.0, "low": 0.0, "mid": 0.3, "high": 0.7})
+    combine: str = "product"
+    beta_schedule: str = "constant"
+    warmup_steps: int = 0
+    min_beta: float = 0.0
 
 
 @dataclass
@@ -139,6 +148,9 @@ def _matches(value: object, hint: object) -> bool:
     if origin is list:
         (item,) = typing.get_args(hint)
         return isinstance(value, list) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(_matches(k, key) and _matches(v, item) for k, v in value.items())
     if hint is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if hint is type(None):
