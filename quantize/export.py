@@ -21,6 +21,7 @@ from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
 from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes, load_tokenizer
 from ecmiip.quantize.modelcard import read_model_card
+from ecmiip.quantize.modelfile import TEST_CONVERSATIONS, template_for_tokenizer, write_modelfile
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
 
 REPORT_NAME = "export-report.json"
@@ -59,7 +60,6 @@ def export(opts: ExportOptions) -> ExportResult:
     if opts.outtype not in OUTTYPES:
         raise InputError(f"unknown --outtype {opts.outtype}; choose from {', '.join(OUTTYPES)}")
     quants = parse_quant_types(opts.quants)
-    from ecmiip.quantize.modelfile import template_for_tokenizer
 
     # 1. Everything that can fail on bad input fails here, before any output exists.
     adapter = LoraAdapter.load(opts.adapter) if opts.adapter else None
@@ -105,8 +105,6 @@ def export(opts: ExportOptions) -> ExportResult:
         timings[f"quantize_{q}_s"] = time.perf_counter() - t0
 
     # 4. Ollama Modelfile.
-    from ecmiip.quantize.modelfile import write_modelfile
-
     served = quant_paths[quants[0]] if quants else reference
     card = read_model_card(opts.base)
     num_ctx = min(opts.num_ctx, max_positions)
@@ -133,8 +131,6 @@ def export(opts: ExportOptions) -> ExportResult:
 
 
 def run_checks(reference, base, adapter_dir, quant_paths, template, system, tokenizer, outtype) -> list[verify.Check]:
-    from ecmiip.quantize.modelfile import TEST_CONVERSATIONS
-
     with console.status("verifying: tokenizer parity on the statute corpus"):
         checks = [verify.check_tokenizer(reference, tokenizer)]
     with console.status("verifying: logits against the HF model"):
@@ -184,8 +180,6 @@ def print_summary(checks, reference, quant_paths, modelfile) -> None:
 
 def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quants: list[Path], report: Path | None) -> int:
     """``ecmiip verify``: the export's checks on files that already exist."""
-    from ecmiip.quantize.modelfile import template_for_tokenizer
-
     if not gguf_path.is_file():
         raise InputError(f"GGUF not found: {gguf_path}")
     tokenizer = load_tokenizer(hf_dir)

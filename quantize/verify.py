@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -253,7 +252,3 @@ def check_modelfile_template(template, hf_tokenizer, conversations, system: str)
 
 def report_dict(checks: list[Check]) -> list[dict]:
     return [asdict(c) for c in checks]
-
-
-def threads() -> int:
-    return max(1, (os.cpu_count() or 2))
