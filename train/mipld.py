@@ -15,6 +15,7 @@ Chinese numerals, optionally ``之Y`` and ``第Y款``/``第Y项``, and optionall
 parentheses after the title (``《中华人民共和国专利法》（2008修正）第六十五条``). A reference to a law of
 the shipped corpus is checked against it: an article beyond the law's last article is an error;
 a reference with another version, or to the 民法典 excerpt, is not checked (at most a warning).
+The parsing and checking live in ``ecmiip.core.citations``, shared with the chat client.
 """
 
 from __future__ import annotations
@@ -26,12 +27,23 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+# The citation machinery lives in ecmiip.core.citations (the chat client checks answers with it);
+# its names stay importable from here.
+from ecmiip.core.citations import CITATION_RE as CITATION_RE
+from ecmiip.core.citations import CN_NUM as _CN_NUM
+from ecmiip.core.citations import Citation as Citation
+from ecmiip.core.citations import LawIndex as LawIndex
+from ecmiip.core.citations import article_number as _article_number
+from ecmiip.core.citations import canonical_number as _canonical_number
+from ecmiip.core.citations import check_citation as check_citation
+from ecmiip.core.citations import corpus_index as corpus_index
+from ecmiip.core.citations import int_to_chinese as int_to_chinese
+from ecmiip.core.citations import parse_citation as parse_citation
+from ecmiip.core.citations import resolve_law as resolve_law
 from ecmiip.core.errors import InputError
-from ecmiip.core.statutes import all_articles, chinese_to_int
 
 #: The format samples shipped with the package (hand-written, fictitious; see samples/README.md).
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -183,131 +195,7 @@ def record_text(record: Record | Mapping[str, Any]) -> str:
     return "\n".join(data[n] for n in names if isinstance(data.get(n), str))
 
 
-# ---------------------------------------------------------------- numbers and citations
-
-_CN_NUM = "零〇一二三四五六七八九十百千"
-_CN_DIGITS = "零一二三四五六七八九"
-
-CITATION_RE = re.compile(
-    rf"《(?P<law>.+?)》(?:（(?P<version>[^（）]+)）)?"
-    rf"(?P<article>第(?P<num>[{_CN_NUM}\d]+)条(?:之(?P<sub>[{_CN_NUM}]+))?)"
-    rf"(?P<tail>(?:第[{_CN_NUM}]+款)?(?:第[{_CN_NUM}]+项)?)"
-)
-
-
-def int_to_chinese(n: int) -> str:
-    """123 → ``"一百二十三"``, the way statutes number articles (10 → 十, 110 → 一百一十)."""
-    if not 0 < n < 10000:
-        raise ValueError(f"article number out of range: {n}")
-    out, pending_zero = "", False
-    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        d = n // value % 10
-        if d == 0:
-            pending_zero = bool(out)
-            continue
-        if pending_zero:
-            out += "零"
-            pending_zero = False
-        if not (value == 10 and d == 1 and not out):
-            out += _CN_DIGITS[d]
-        out += unit
-    return out
-
-
-def _canonical_number(text: str) -> int | None:
-    """The numeral's value if it is written the canonical Chinese way, else None."""
-    try:
-        n = chinese_to_int(text)
-    except ValueError:
-        return None
-    return n if not text.isdigit() and 0 < n < 10000 and int_to_chinese(n) == text else None
-
-
-def _article_number(label: str) -> int | None:
-    """``"第十一条"`` or ``"十一"`` (a 批复's item) → 11; anything else → None."""
-    m = re.fullmatch(rf"第([{_CN_NUM}]+)条", label) or re.fullmatch(rf"([{_CN_NUM}]+)", label)
-    return _canonical_number(m.group(1)) if m else None
-
-
-@dataclass(frozen=True)
-class LawIndex:
-    """What the shipped corpus knows about one law, for checking references to it."""
-
-    law: str
-    version: str
-    labels: frozenset[str]
-    last: int  # highest numbered article, 0 when none is numbered
-    complete: bool  # articles run 1..last without gaps (not an excerpt)
-
-
-@lru_cache(maxsize=1)
-def corpus_index() -> dict[str, LawIndex]:
-    """The shipped statute corpus, by law title."""
-    by_law: dict[str, list] = {}
-    for a in all_articles():
-        by_law.setdefault(a.law, []).append(a)
-    index = {}
-    for law, arts in by_law.items():
-        numbers = {n for n in (_article_number(a.article) for a in arts) if n is not None}
-        last = max(numbers, default=0)
-        index[law] = LawIndex(law, arts[0].version, frozenset(a.article for a in arts), last,
-                              bool(numbers) and numbers == set(range(1, last + 1)))
-    return index
-
-
-def resolve_law(name: str) -> str | None:
-    """The corpus title a citation means: exact, or without the 中华人民共和国 prefix; nested 〈〉 allowed."""
-    name = name.replace("〈", "《").replace("〉", "》").strip()
-    index = corpus_index()
-    for candidate in (name, f"中华人民共和国{name}"):
-        if candidate in index:
-            return candidate
-    return None
-
-
-@dataclass(frozen=True)
-class Citation:
-    law: str  # as written
-    article: str  # "第十一条" (or "第十条之一")
-    resolved_law: str | None  # corpus title, None when the law is not in the corpus
-    version: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Normalised ``《full title》第X条`` (paragraph and item dropped), for counting."""
-        return f"《{self.resolved_law or self.law}》{self.article}"
-
-
-def parse_citation(text: str) -> Citation | None:
-    """A ``《法名》第X条`` reference, or None when the string is not exactly one."""
-    m = CITATION_RE.fullmatch(text.strip())
-    if not m:
-        return None
-    return Citation(m["law"], m["article"], resolve_law(m["law"]), m["version"])
-
-
-def check_citation(text: str) -> list[tuple[str, str]]:
-    """Problems of one reference as ``(severity, reason)`` pairs; empty when it is fine."""
-    m = CITATION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not m:
-        return [("error", f"not an article reference of the form 《法名》第X条: {text!r}")]
-    if _canonical_number(m["num"]) is None or (m["sub"] and _canonical_number(m["sub"]) is None):
-        return [("error", f"article number must be a Chinese numeral written as statutes write it "
-                          f"(第十一条, 第一百零一条): {text!r}")]
-    law = resolve_law(m["law"])
-    if law is None:
-        return []  # not in the shipped corpus: nothing to check against
-    info = corpus_index()[law]
-    if m["version"] and m["version"].replace("年", "") != info.version:
-        return []  # another version of the law: its numbering may differ
-    number = _canonical_number(m["num"])
-    if info.complete and number > info.last:
-        return [("error", f"{m['article']} is beyond 《{law}》, which has {info.last} articles")]
-    if info.complete and m["sub"] and m["article"] not in info.labels:
-        return [("error", f"《{law}》 has no {m['article']}")]
-    if not info.complete and m["article"] not in info.labels:
-        return [("warning", f"{m['article']} is not in the shipped text of 《{law}》; not checked")]
-    return []
+# ---------------------------------------------------------------- citations
 
 
 def citations_of(record: Record | Mapping[str, Any]) -> list[Citation]:

@@ -1,0 +1,89 @@
+"""``/draft`` templates and the chat presets: each template asks for what its document needs, the
+draft prompt carries every answer and only articles that exist, and the presets are what they say."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecmiip.chat.templates import TEMPLATES, Template, draft_prompt, missing_fields
+from ecmiip.core.citations import verify_citations
+from ecmiip.core.errors import InputError
+from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, MODES, SAMPLING_DEFAULTS, TASKS, system_prompt
+
+REQUIRED = ("律师函", "侵权警告函", "著作权许可合同", "商标许可合同", "保密协议")
+ALL = list(TEMPLATES.values())
+
+
+def _examples(t: Template) -> dict[str, str]:
+    return {f.name: f.example for f in t.fields}
+
+
+def test_the_required_templates_exist():
+    assert set(REQUIRED) <= set(TEMPLATES)
+    assert all(name == t.name for name, t in TEMPLATES.items())
+
+
+@pytest.mark.parametrize("template", ALL, ids=lambda t: t.name)
+def test_fields_are_complete(template):
+    assert len(template.fields) >= 5 and template.instruction and template.articles
+    names = [f.name for f in template.fields]
+    assert len(set(names)) == len(names)
+    for f in template.fields:
+        assert f.name.isidentifier() and f.label and f.example.strip()
+        assert "？" in f.prompt, f.prompt  # a question put to the user
+
+
+@pytest.mark.parametrize("template", ALL, ids=lambda t: t.name)
+def test_missing_fields(template):
+    assert missing_fields(template, {}) == list(template.fields)
+    values = _examples(template)
+    assert missing_fields(template, values) == []
+    first, *rest = template.fields
+    values[first.name] = "   "  # blank counts as missing
+    del values[rest[-1].name]
+    assert missing_fields(template, values) == [first, rest[-1]]
+
+
+@pytest.mark.parametrize("template", ALL, ids=lambda t: t.name)
+def test_draft_prompt_mentions_every_value_and_the_instruction(template):
+    values = {f.name: f"{f.example}（{i}号）" for i, f in enumerate(template.fields)}
+    values["附加说明"] = "请使用简体中文"
+    prompt = draft_prompt(template, values)
+    for f in template.fields:
+        assert f"{f.label}：{values[f.name]}" in prompt
+    assert "请使用简体中文" in prompt and template.name in prompt and template.instruction in prompt
+    assert "【待填写】" in prompt
+    for citation, about in template.articles:
+        assert f"{citation}（{about}）" in prompt
+
+
+def test_draft_prompt_refuses_missing_fields():
+    template = TEMPLATES["律师函"]
+    with pytest.raises(InputError, match="缺少：委托人（权利人）"):
+        draft_prompt(template, {**_examples(template), "client": ""})
+
+
+@pytest.mark.parametrize("template", ALL, ids=lambda t: t.name)
+def test_every_article_a_template_cites_exists(template):
+    for citation, _ in template.articles:
+        [check] = verify_citations(citation)
+        assert check.ok and check.text == citation, (citation, check.reason)
+    checks = verify_citations(draft_prompt(template, _examples(template)))
+    assert checks and all(c.ok for c in checks), [(c.text, c.reason) for c in checks if not c.ok]
+
+
+def test_modes_rigorous_is_cooler_than_drafting():
+    assert set(MODES) == {"rigorous", "drafting"}
+    assert MODES["rigorous"] == SAMPLING_DEFAULTS  # the Modelfile's defaults are the rigorous preset
+    assert MODES["rigorous"]["temperature"] < MODES["drafting"]["temperature"]
+    assert all(set(m) == set(SAMPLING_DEFAULTS) for m in MODES.values())
+
+
+def test_system_prompt_appends_the_task():
+    assert set(TASKS) == {"学理问答", "行为性质分析", "案例解析", "文书撰写", "合同条款审查", "专利权利要求比对"}
+    assert system_prompt(None) == LEGAL_SYSTEM_PROMPT == system_prompt()
+    for name, text in TASKS.items():
+        prompt = system_prompt(name)
+        assert prompt.startswith(LEGAL_SYSTEM_PROMPT) and prompt.endswith(text) and name in text
+    with pytest.raises(InputError, match="学理问答"):
+        system_prompt("写诗")
