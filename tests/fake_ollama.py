@@ -1,0 +1,71 @@
+"""A small local HTTP server that speaks Ollama's streaming ``/api/chat`` protocol, for tests.
+
+Answers are scripted by keyword; each is streamed in small chunks with a delay so a test can
+watch it arrive (and interrupt it).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SCRIPT = {
+    "九十九": "根据《专利法》第九十九条，被告应当承担责任。另见《中华人民共和国专利法》第十一条。",
+    "长": "这是一个很长的回答。" * 200,
+}
+DEFAULT = "专利权是发明创造的所有人依法享有的专有权利，见《中华人民共和国专利法》第十一条。"
+
+
+def answer_for(question: str) -> str:
+    return next((a for k, a in SCRIPT.items() if k in question), DEFAULT)
+
+
+class Handler(BaseHTTPRequestHandler):
+    delay = 0.02
+    requests: list[dict] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Handler.requests.append(body)
+        if self.path != "/api/chat":
+            self.send_error(404)
+            return
+        if body.get("model") != "fake":
+            self._json(404, {"error": f"model '{body.get('model')}' not found"})
+            return
+        text = answer_for(body["messages"][-1]["content"])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
+        try:
+            if body.get("think"):
+                self._line({"message": {"role": "assistant", "content": "", "thinking": "先看事实。"}, "done": False})
+            for i in range(0, len(text), 3):
+                self._line({"message": {"role": "assistant", "content": text[i : i + 3]}, "done": False})
+                time.sleep(self.delay)
+            self._line({"done": True, "prompt_eval_count": 40, "prompt_eval_duration": 2 * 10**8, "eval_count": len(text) // 3, "eval_duration": 10**9})
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading (Ctrl-C)
+
+    def _line(self, obj: dict) -> None:
+        self.wfile.write((json.dumps(obj, ensure_ascii=False) + "\n").encode())
+        self.wfile.flush()
+
+    def _json(self, code: int, obj: dict) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def serve() -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -1,0 +1,121 @@
+"""ecmiip-chat in a real terminal (tmux): streaming, Ctrl-C, /save, the citation check."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.fake_ollama import serve
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt install tmux)")
+
+CHAT = [sys.executable, "-m", "ecmiip.chat.cli"]
+
+
+class Terminal:
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.name = f"ecmiip-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        line = f"env {exports} {' '.join(shlex.quote(c) for c in command)}; sleep 30"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "50", line], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name, "-S", "-200"], capture_output=True, text=True).stdout
+
+    def send(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text: str) -> None:
+        self.send("-l", text)
+        self.send("Enter")
+
+    def wait_for(self, needle: str, timeout: float = 60, after: int = 0) -> str:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            screen = self.screen()
+            if screen.count(needle) > after:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{needle!r} did not appear; screen:\n{self.screen()}")
+
+    def wait_prompt(self, count: int = 1, timeout: float = 60) -> str:
+        """Wait until the input prompt ('>') has been shown ``count`` times."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            screen = self.screen()
+            if sum(1 for line in screen.splitlines() if line == ">" or line.startswith("> ")) >= count:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"prompt #{count} did not appear; screen:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def ollama():
+    server, url = serve()
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {"ECMIIP_HOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TERM": "xterm-256color"}
+
+
+def test_streaming_citation_check_ctrl_c_and_save(ollama, home):
+    term = Terminal([*CHAT, "--ollama", "fake", "--ollama-host", ollama], _env(home))
+    try:
+        term.wait_prompt()
+        # Streaming: the long answer grows on screen while it is written.
+        term.type("请给我一个长的回答")
+        first = term.wait_for("这是一个很长的回答").count("这是一个很长的回答")
+        time.sleep(0.6)
+        assert term.screen().count("这是一个很长的回答") > first
+        # Ctrl-C stops the answer and keeps the session.
+        term.send("C-c")
+        term.wait_for("已停止")
+        term.wait_prompt(2)
+        # A made-up article is flagged after the answer; a real one is not.
+        term.type("第九十九条的责任是什么？")
+        screen = term.wait_for("引用核查")
+        assert "《专利法》第九十九条" in screen.split("引用核查")[1]
+        assert "第十一条 —" not in screen
+        # /save writes a private transcript.
+        term.type("/save md 案件记录")
+        term.wait_for("已保存")
+        saved = home / "transcripts" / "案件记录.md"
+        assert saved.is_file() and stat.S_IMODE(saved.stat().st_mode) == 0o600
+        assert "第九十九条的责任是什么？" in saved.read_text(encoding="utf-8")
+        # Ctrl-D leaves.
+        term.send("C-d")
+    finally:
+        term.close()
+
+
+def test_real_model_answers_in_the_terminal(tiny_qwen3_gguf, home):
+    term = Terminal([*CHAT, "--model", str(tiny_qwen3_gguf), "--max-tokens", "24", "--ctx", "2048"], _env(home))
+    try:
+        term.wait_prompt(timeout=120)
+        term.type("/law 专利法 11")
+        term.wait_for("未经专利权人许可")
+        term.type("什么是专利？")
+        screen = term.wait_prompt(3, timeout=120)
+        assert "error" not in screen.lower()
+        term.type("/stats")
+        term.wait_for("decode")
+    finally:
+        term.close()
