@@ -69,7 +69,7 @@ def open_backend(args: argparse.Namespace):
     from ecmiip.chat.backends import LlamaCppBackend, OllamaBackend
 
     if args.ollama:
-        return OllamaBackend(args.ollama, host=args.ollama_host)
+        return OllamaBackend(args.ollama, host=args.ollama_host, num_ctx=args.ctx)
     return LlamaCppBackend(args.model, n_ctx=args.ctx, n_gpu_layers=args.gpu_layers, n_threads=args.threads)
 
 
@@ -92,7 +92,7 @@ class Chat:
 
             found = retrieve(question)
             context, sources = format_context(found), cite(found)
-        budget = self.backend.context_size - min(self.args.max_tokens, ANSWER_RESERVE)
+        budget = self.backend.context_size - min(self.args.max_tokens, ANSWER_RESERVE, self.backend.context_size // 4)
         dropped = self.session.fit(question, budget, lambda m: self.backend.count_tokens(m, self.session.think), context)
         if dropped:
             self.err.print(f"[yellow]上下文将满：已移除最早的 {dropped} 轮对话。[/]")
@@ -125,11 +125,11 @@ class Chat:
             self.err.print("[yellow]已停止；本轮回答未计入对话历史。[/]")
             return None
         if sources:
-            self.err.print("[dim]参考条文：" + "；".join(sources) + "[/]")
+            self.err.print("[dim]参考条文：" + "；".join(sources) + "[/]", soft_wrap=True)
         bad = [c for c in verify_citations(turn.answer) if c.status != "ok"]
         turn.flagged = [c.text for c in bad]
         for c in bad:
-            self.err.print(f"[bold yellow]⚠ 引用核查：{c.text} — {c.reason}[/]")
+            self.err.print(f"[bold yellow]⚠ 引用核查：{c.text} — {c.reason}[/]", soft_wrap=True)
         self.session.turns.append(turn)
         return turn
 

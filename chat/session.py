@@ -49,11 +49,11 @@ class Session:
 
         Raises InputError when even the system prompt and the question alone do not fit.
         """
+        alone = count(Session(self.system).messages(question, context))
+        if alone > budget:  # checked first, so a refused question costs no history
+            raise InputError(f"the question needs {alone} tokens with the system prompt; the context leaves {budget}")
         dropped = 0
         while count(self.messages(question, context)) > budget:
-            if not self.turns:
-                n = count(self.messages(question, context))
-                raise InputError(f"the question needs {n} tokens with the system prompt; the context leaves {budget}")
             self.turns.pop(0)
             dropped += 1
         return dropped

@@ -26,6 +26,7 @@ def test_a_question_that_cannot_fit_is_an_error_and_keeps_nothing_half_done():
     s = Session(system="S" * 10, turns=[Turn("q1", "a")])
     with pytest.raises(InputError, match="needs 110 tokens"):
         s.fit("Q" * 100, budget=50, count=_count)
+    assert [t.question for t in s.turns] == ["q1"]  # refused questions cost no history
 
 
 @pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/b", ".hidden", "..", "x\x00y"])
