@@ -19,15 +19,17 @@ from ecmiip.core.paths import STATUTES_DIR
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.train.mipld import CITATION_RE, SAMPLES_DIR, corpus_index, load_records, resolve_law
 from ecmiip.train.qa import (
+    build_pairs,
+    input_paths,
+    unknown_citations,
+)
+from ecmiip.train.teacher import (
     MAX_CONSECUTIVE_FAILURES,
     TEACHER_PROMPT,
     HttpTeacher,
     LlamaCppTeacher,
-    build_pairs,
-    input_paths,
     make_teacher,
     polish,
-    unknown_citations,
 )
 
 PATENT_LAW = STATUTES_DIR / "patent_law_2020.jsonl"

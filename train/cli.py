@@ -187,11 +187,10 @@ def _build_qa(args: argparse.Namespace) -> int:
         build_pairs,
         check_ratio,
         input_paths,
-        make_teacher,
-        polish,
         summarize,
         write_pairs,
     )
+    from ecmiip.train.teacher import make_teacher, polish
 
     files = input_paths(args.inputs)
     _require_files(files)
