@@ -18,6 +18,7 @@ Everything runs on your machine; nothing is sent anywhere."""
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ecmiip.bench import run as bench_run
     from ecmiip.quantize import cli as quantize_cli
     from ecmiip.train import cli as train_cli
     from ecmiip.train import commands as train_commands
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecmiip", description=DESCRIPTION, formatter_class=RichHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ec-miip {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    bench_run.register(sub)
     quantize_cli.register(sub)
     train_cli.register(sub)
     train_commands.register(sub)

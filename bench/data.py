@@ -1,0 +1,173 @@
+"""Bench item sets: JSONL loaders whose schema is checked line by line.
+
+Every line of a data file ends up either as an item or as an entry of ``Loaded.invalid`` reading
+``file:line: reason``, so a score always says how many items it was computed on and which were not.
+
+``mcq`` schema (one JSON object per line):
+    question        str, the stem (if absent, ``input`` is used with its options cut off, as in the
+                    shipped LexEval sample)
+    options         {"A": str, "B": str, ...}: consecutive letters from A, at least two
+    answer_letters  non-empty list of option letters (more than one: a multiple-answer item)
+    source          optional str, for accuracy per source
+    id              optional str; default ``<file name>:<line>``
+
+``recite`` schema:
+    law, article, text   str each: the law's name, ``第X条`` and the reference text
+    (a LawBench 1-1 line, ``question`` "…商标法第二条的内容是什么？" + ``answer``, is also accepted)
+    id                   optional str; default ``<file name>:<line>``
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecmiip.core.statutes import all_articles
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+DEFAULT_DATA = {
+    "mcq": SAMPLES_DIR / "lexeval_ip_mcq.jsonl",
+    "recite": SAMPLES_DIR / "lawbench_1-1_ip_recitation.jsonl",
+}
+LETTERS = "ABCDEFGHIJ"
+_OPTION_LINE = re.compile(r"^\s*[A-J]\s*[:：.．、]")
+_LAWBENCH_Q = re.compile(r"^(?:民法商法|行政法|经济法|社会法|刑法|宪法相关法|诉讼与非诉讼程序法)?(.+?)(第[零一二三四五六七八九十百千]+条)")
+
+
+@dataclass(frozen=True)
+class McqItem:
+    id: str
+    question: str
+    options: dict[str, str]
+    answer_letters: frozenset[str]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ReciteItem:
+    id: str
+    law: str
+    article: str
+    text: str
+
+
+@dataclass
+class Loaded:
+    """Items of one file and the lines that were not items (``file:line: reason``)."""
+
+    items: list = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+class _Bad(ValueError):
+    """One line does not follow the schema; the message is the reason."""
+
+
+def _str(rec: dict, key: str) -> str:
+    value = rec.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"'{key}' must be a non-empty string")
+    return value
+
+
+def parse_mcq(rec: dict, default_id: str) -> McqItem:
+    options = rec.get("options")
+    if not isinstance(options, dict) or len(options) < 2:
+        raise _Bad("'options' must be an object with at least two letters")
+    if list(options) != list(LETTERS[: len(options)]):
+        raise _Bad(f"option letters must be A, B, C… in order, not {', '.join(map(str, options))}")
+    if not all(isinstance(v, str) and v.strip() for v in options.values()):
+        raise _Bad("every option must be a non-empty string")
+    answers = rec.get("answer_letters")
+    if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
+        raise _Bad("'answer_letters' must be a non-empty list of letters")
+    unknown = sorted(set(answers) - set(options))
+    if unknown:
+        raise _Bad(f"answer letter(s) {', '.join(unknown)} are not options")
+    if "question" in rec:
+        question = _str(rec, "question")
+    else:
+        question = _stem(_str(rec, "input"), options)
+        if not question:
+            raise _Bad("'input' has no question before its options")
+    source = rec.get("source", "")
+    if not isinstance(source, str):
+        raise _Bad("'source' must be a string")
+    return McqItem(str(rec.get("id", default_id)), question, dict(options), frozenset(answers), source)
+
+
+def parse_recite(rec: dict, default_id: str) -> ReciteItem:
+    item_id = str(rec.get("id", default_id))
+    if "text" in rec or "law" in rec:
+        return ReciteItem(item_id, _str(rec, "law"), _str(rec, "article"), _str(rec, "text"))
+    m = _LAWBENCH_Q.match(_str(rec, "question"))
+    if not m:
+        raise _Bad("no 'law'/'article'/'text', and 'question' names no law and article")
+    text = re.sub(r"^答案[:：]", "", _str(rec, "answer")).strip()
+    if not text:
+        raise _Bad("'answer' is empty")
+    return ReciteItem(item_id, m.group(1), m.group(2), text)
+
+
+def _stem(text: str, options: dict[str, str]) -> str:
+    """The question part of an ``input`` that ends with its options (``A: …`` lines, possibly wrapped).
+
+    Cut before the last line that starts option A with option A's text; else drop trailing option lines.
+    """
+    lines = text.rstrip().splitlines()
+    first_a = options["A"].strip()[:10]
+    for i in range(len(lines) - 1, -1, -1):
+        m = _OPTION_LINE.match(lines[i])
+        if m and lines[i].lstrip().startswith("A") and lines[i][m.end():].strip().startswith(first_a):
+            return "\n".join(lines[:i]).strip()
+    while lines and _OPTION_LINE.match(lines[-1]):
+        lines.pop()
+    return "\n".join(lines).strip()
+
+
+PARSERS = {"mcq": parse_mcq, "recite": parse_recite}
+
+
+def load(path: Path, task: str) -> Loaded:
+    """Items of a JSONL file for ``task``; blank lines are skipped, every other bad line is reported."""
+    parse = PARSERS[task]
+    out = Loaded()
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise _Bad("not a JSON object")
+                out.items.append(parse(rec, f"{path.name}:{lineno}"))
+            except json.JSONDecodeError as e:
+                out.invalid.append(f"{where}: not JSON ({e.msg})")
+            except _Bad as e:
+                out.invalid.append(f"{where}: {e}")
+    ids = [it.id for it in out.items]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        out.invalid.append(f"{path}: duplicate ids {', '.join(dup[:5])}")
+    return out
+
+
+def statute_recitation_items(n: int = 40) -> list[ReciteItem]:
+    """A fixed sample of ``n`` articles spread evenly over the shipped corpus (same list every run)."""
+    articles = all_articles()
+    picked = [articles[i * len(articles) // n] for i in range(min(n, len(articles)))]
+    return [ReciteItem(f"statute:{a.law}:{a.article}", a.law, a.article, a.text) for a in picked]
+
+
+def shuffle_options(item: McqItem, rng: random.Random) -> McqItem:
+    """The same question with its options in another order and the answer letters moved with them."""
+    old = list(item.options)
+    order = old[:]
+    rng.shuffle(order)
+    new_of = {o: LETTERS[i] for i, o in enumerate(order)}
+    options = {new_of[o]: item.options[o] for o in order}
+    return McqItem(item.id, item.question, options, frozenset(new_of[a] for a in item.answer_letters), item.source)

@@ -1,0 +1,215 @@
+"""``ecmiip bench``: score models on IP-law tasks and write results.json, report.md and a chart.
+
+Model specs: a GGUF path (llama.cpp in this process: every scorer) or ``ollama:NAME`` (a local Ollama:
+generation only, since Ollama gives no logits). Tasks: ``mcq`` (both scorers: ``mcq-likelihood`` and
+``mcq-generation``, see :mod:`ecmiip.bench.scorers`), ``recite`` and ``speed``. Without ``--data`` the
+shipped samples are used (``bench/samples``; recitation: 40 articles of the statute corpus).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich_argparse import RichHelpFormatter
+
+from ecmiip.bench import data as bench_data
+from ecmiip.bench.report import bar_chart, markdown, rich_table, summarize
+from ecmiip.bench.results import empty_results, load_results, order_items, save_results, task_entry
+from ecmiip.bench.scorers import RELATIVE_THRESHOLD, GenerationScorer, LikelihoodScorer, ReciteScorer
+from ecmiip.bench.speed import measure_speed
+from ecmiip.core.console import console
+from ecmiip.core.errors import InputError
+from ecmiip.core.outputs import refuse_existing
+
+TASKS = ("mcq", "recite", "speed")
+SCORERS = ("likelihood", "generation")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="IP-law accuracy and speed of one or more models (results.json, report.md, chart)",
+        description=__doc__,
+        formatter_class=RichHelpFormatter,
+    )
+    p.add_argument("--model", action="append", required=True, metavar="SPEC", help="GGUF path or ollama:NAME; repeatable")
+    p.add_argument("--task", default="mcq,recite,speed", help="comma-separated: mcq, recite, speed (default: all)")
+    p.add_argument("--data", action="append", default=[], metavar="[TASK=]FILE", help="JSONL item file, per task")
+    p.add_argument("--scorer", default="likelihood,generation", help="mcq scorers (default: likelihood,generation)")
+    p.add_argument("--limit", type=int, help="score only the first N items of each data set")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory (default: bench-out)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed and option-shuffle seed (default: 0)")
+    p.add_argument("--shuffle-options", action="store_true", help="present each item's options in a seeded order")
+    p.add_argument(
+        "--threshold", type=float, default=RELATIVE_THRESHOLD,
+        help=f"likelihood scorer: letters with probability ≥ this × the top one's are predicted (default: {RELATIVE_THRESHOLD})",
+    )
+    p.add_argument("--think", action="store_true", help="let the model think before answering (slower)")
+    p.add_argument("--ollama-host", default=None, help="Ollama address for ollama:NAME specs (loopback only)")
+    p.add_argument("--n-ctx", type=int, default=4096, help="llama.cpp context size (default: 4096)")
+    p.add_argument("--speed-tokens", type=int, default=64, help="tokens decoded by the speed task (default: 64)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/results.json, skipping scored items")
+    p.add_argument("--force", action="store_true", help="overwrite an existing results.json")
+    p.set_defaults(handler=run_bench)
+
+
+def _split(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise InputError(f"unknown {what} {', '.join(unknown) or '(none)'}; choose from {', '.join(allowed)}")
+    return names
+
+
+def _data_files(specs: list[str], tasks: list[str]) -> dict[str, Path]:
+    data_tasks = [t for t in tasks if t != "speed"]
+    files: dict[str, Path] = {}
+    for spec in specs:
+        task, sep, file = spec.partition("=")
+        if not sep:
+            if len(data_tasks) != 1:
+                raise InputError(f"--data {spec}: say which task it is for, e.g. --data mcq={spec}")
+            task, file = data_tasks[0], spec
+        if task not in data_tasks:
+            raise InputError(f"--data {spec}: {task} is not one of the data tasks run ({', '.join(data_tasks)})")
+        if not Path(file).is_file():
+            raise InputError(f"data file not found: {file}")
+        files[task] = Path(file)
+    return files
+
+
+def load_items(task: str, file: Path | None, limit: int | None) -> tuple[list, list[str], str]:
+    """Items, invalid lines and a name of the data used (shipped sample when ``file`` is None)."""
+    if file is None and task == "recite":
+        items, invalid, name = bench_data.statute_recitation_items(), [], "statute corpus sample (40 articles)"
+    else:
+        path = file or bench_data.DEFAULT_DATA[task]
+        loaded = bench_data.load(path, task)
+        items, invalid, name = loaded.items, loaded.invalid, str(path if file else path.name)
+    return (items[:limit] if limit is not None else items), invalid, name
+
+
+def open_backend(spec: str, n_ctx: int, ollama_host: str | None = None) -> Any:
+    from ecmiip.chat.backends import DEFAULT_OLLAMA_HOST, LlamaCppBackend, OllamaBackend
+
+    if spec.startswith("ollama:"):
+        return OllamaBackend(spec.removeprefix("ollama:"), ollama_host or DEFAULT_OLLAMA_HOST, num_ctx=n_ctx)
+    if not spec.lower().endswith(".gguf"):
+        raise InputError(f"{spec}: expected a .gguf file or ollama:NAME")
+    return LlamaCppBackend(spec, n_ctx=n_ctx)
+
+
+def _model_info(spec: str, backend: Any) -> dict:
+    if not hasattr(backend, "llm"):
+        return {"path": spec, "file_size": None, "params": None}
+    import llama_cpp
+
+    return {
+        "path": spec,
+        "file_size": Path(spec).stat().st_size,
+        "params": int(llama_cpp.llama_model_n_params(backend.llm.model)),
+    }
+
+
+def _score_task(results: dict, out: Path, spec: str, task: str, scorer: Any, items: list, progress: Progress) -> None:
+    entry = task_entry(results, spec, task)
+    done = {r["id"] for r in entry["items"]}
+    todo = [it for it in items if it.id not in done]
+    bar = progress.add_task(f"{Path(spec).name} {task}", total=len(items), completed=len(items) - len(todo))
+    start = time.perf_counter()
+    for item in todo:
+        entry["items"].append(scorer.score(item))
+        order_items(entry, [it.id for it in items])
+        entry["summary"] = summarize(task, entry["items"])
+        save_results(out / "results.json", results)
+        progress.advance(bar)
+    entry["summary"] = summarize(task, entry["items"])
+    if todo:
+        seconds = time.perf_counter() - start
+        timing = results["models"][spec].setdefault("timing", {})
+        timing[task] = {"items": len(todo), "seconds": round(seconds, 3), "items_per_s": round(len(todo) / seconds, 3)}
+
+
+def _scorers(task: str, backend: Any, args: argparse.Namespace) -> list[tuple[str, Any]]:
+    if task == "recite":
+        return [("recite", ReciteScorer(backend, think=args.think, seed=args.seed))]
+    chosen = _split(args.scorer, SCORERS, "scorer")
+    out = []
+    for name in chosen:
+        if name == "likelihood" and not hasattr(backend, "llm"):
+            console.print(f"[yellow]skipped[/] mcq-likelihood: needs logits, which {type(backend).__name__} lacks")
+            continue
+        scorer = LikelihoodScorer(backend, threshold=args.threshold) if name == "likelihood" else GenerationScorer(
+            backend, think=args.think, seed=args.seed)
+        out.append((f"mcq-{name}", scorer))
+    return out
+
+
+# Settings that change what an item's record would be: a resumed run must keep them (--limit may change).
+_RESUME_KEYS = ("seed", "think", "shuffle_options", "threshold", "n_ctx", "data_mcq", "data_recite")
+
+
+def _check_resumable(results: dict, settings: dict, resume: bool) -> None:
+    if not resume:
+        return
+    old = results["settings"]
+    changed = [k for k in _RESUME_KEYS if k in old and k in settings and old[k] != settings[k]]
+    if changed:
+        diff = ", ".join(f"{k} {old[k]!r} → {settings[k]!r}" for k in changed)
+        raise InputError(f"--resume with other settings than the first run ({diff}): use a new --out")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    tasks = _split(args.task, TASKS, "task")
+    files = _data_files(args.data, tasks)
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "results.json"
+    if not args.resume:
+        refuse_existing([results_path], args.force)
+    results = load_results(results_path) if args.resume else empty_results()
+    datasets = {}
+    settings: dict[str, Any] = {
+        "seed": args.seed, "limit": args.limit, "think": args.think, "shuffle_options": args.shuffle_options,
+        "threshold": args.threshold, "n_ctx": args.n_ctx,
+    }
+    for task in tasks:
+        if task == "speed":
+            continue
+        items, invalid, name = load_items(task, files.get(task), args.limit)
+        if task == "mcq" and args.shuffle_options:
+            rng = random.Random(args.seed)
+            items = [bench_data.shuffle_options(it, rng) for it in items]
+        datasets[task] = items
+        results["invalid"][task] = invalid
+        settings[f"data_{task}"] = name
+        for line in invalid:
+            console.print(f"[yellow]invalid[/] {line}", highlight=False)
+    _check_resumable(results, settings, args.resume)
+    results["settings"].update(settings)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as progress:
+        for spec in args.model:
+            backend = open_backend(spec, args.n_ctx, args.ollama_host)
+            try:
+                model = results["models"].setdefault(spec, {})
+                model.update(_model_info(spec, backend))
+                for task, items in datasets.items():
+                    for name, scorer in _scorers(task, backend, args):
+                        _score_task(results, args.out, spec, name, scorer, items, progress)
+                if "speed" in tasks and not model.get("speed"):
+                    model["speed"] = measure_speed(backend, tokens=args.speed_tokens, seed=args.seed)
+                save_results(results_path, results)
+            finally:
+                backend.close()
+    (args.out / "report.md").write_text(markdown(results), encoding="utf-8")
+    bar_chart(results, args.out / "accuracy.png")
+    console.print(rich_table(results))
+    console.print(f"wrote {results_path}, {args.out / 'report.md'}, {args.out / 'accuracy.png'}", highlight=False)
+    return 0
