@@ -11,6 +11,13 @@ Every line of a data file ends up either as an item or as an entry of ``Loaded.i
     source          optional str, for accuracy per source
     id              optional str; default ``<file name>:<line>``
 
+``case`` schema (the paper's NOM / HX items):
+    facts       str, the facts of the case as a court found them
+    judgment    "侵权" or "不侵权" (also accepted: "构成侵权", "不构成侵权")
+    articles    optional list of citations ``《法律名》第X条`` the judgment relies on
+    kind        optional str, e.g. ``NOM`` (ordinary) or ``HX`` (confusable): accuracy is given per kind
+    id          optional str; default ``<file name>:<line>``
+
 ``recite`` schema:
     law, article, text   str each: the law's name, ``第X条`` and the reference text
     (a LawBench 1-1 line, ``question`` "…商标法第二条的内容是什么？" + ``answer``, is also accepted)
@@ -31,7 +38,9 @@ SAMPLES_DIR = Path(__file__).parent / "samples"
 DEFAULT_DATA = {
     "mcq": SAMPLES_DIR / "lexeval_ip_mcq.jsonl",
     "recite": SAMPLES_DIR / "lawbench_1-1_ip_recitation.jsonl",
+    "case": SAMPLES_DIR / "ip_case_samples.jsonl",
 }
+_JUDGMENTS = {"侵权": "侵权", "构成侵权": "侵权", "不侵权": "不侵权", "不构成侵权": "不侵权"}
 LETTERS = "ABCDEFGHIJ"
 _OPTION_LINE = re.compile(r"^\s*[A-J]\s*[:：.．、]")
 _LAWBENCH_Q = re.compile(r"^(?:民法商法|行政法|经济法|社会法|刑法|宪法相关法|诉讼与非诉讼程序法)?(.+?)(第[零一二三四五六七八九十百千]+条)")
@@ -52,6 +61,15 @@ class ReciteItem:
     law: str
     article: str
     text: str
+
+
+@dataclass(frozen=True)
+class CaseItem:
+    id: str
+    facts: str
+    judgment: str  # 侵权 or 不侵权
+    articles: tuple[str, ...] = ()
+    kind: str = ""
 
 
 @dataclass
@@ -112,6 +130,25 @@ def parse_recite(rec: dict, default_id: str) -> ReciteItem:
     return ReciteItem(item_id, m.group(1), m.group(2), text)
 
 
+def parse_case(rec: dict, default_id: str) -> CaseItem:
+    from ecmiip.core.citations import parse_citation
+
+    facts = _str(rec, "facts")
+    judgment = _JUDGMENTS.get(str(rec.get("judgment", "")).strip())
+    if judgment is None:
+        raise _Bad(f"'judgment' must be 侵权 or 不侵权, not {rec.get('judgment')!r}")
+    articles = rec.get("articles", [])
+    if not isinstance(articles, list) or not all(isinstance(a, str) for a in articles):
+        raise _Bad("'articles' must be a list of citations like 《专利法》第十一条")
+    for a in articles:
+        if parse_citation(a) is None:
+            raise _Bad(f"'articles': {a!r} is not a citation like 《专利法》第十一条")
+    kind = rec.get("kind", "")
+    if not isinstance(kind, str):
+        raise _Bad("'kind' must be a string")
+    return CaseItem(str(rec.get("id", default_id)), facts, judgment, tuple(articles), kind)
+
+
 def _stem(text: str, options: dict[str, str]) -> str:
     """The question part of an ``input`` that ends with its options (``A: …`` lines, possibly wrapped).
 
@@ -128,7 +165,7 @@ def _stem(text: str, options: dict[str, str]) -> str:
     return "\n".join(lines).strip()
 
 
-PARSERS = {"mcq": parse_mcq, "recite": parse_recite}
+PARSERS = {"mcq": parse_mcq, "recite": parse_recite, "case": parse_case}
 
 
 def load(path: Path, task: str) -> Loaded:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ecmiip.bench.case import summarize_case
 from ecmiip.bench.scoring import accuracy_by_source
 
 
@@ -23,6 +24,8 @@ def summarize(task: str, records: list[dict]) -> dict:
             "exact": sum(r["exact"] for r in records) / len(records),
             "rouge_l": sum(r["rouge_l"] for r in records) / len(records),
         }
+    if task.startswith("case"):
+        return summarize_case(records)
     return {"n": len(records), "accuracy": accuracy_by_source(records)}
 
 
@@ -77,7 +80,8 @@ def markdown(results: dict) -> str:
         params = f"{m['params'] / 1e6:.1f} M" if m.get("params") else "-"
         lines.append(f"| {spec} | {params} | {_size(m.get('file_size'))} | " + " | ".join(cells)
                      + f" | {_speed(m.get('speed'))} |")
-    lines += ["", "mcq: exact-set accuracy; recite: mean character ROUGE-L (exact match below).", ""]
+    lines += ["", "mcq: exact-set accuracy; case: accuracy of 侵权 / 不侵权 (NOM ordinary, HX confusable cases); "
+              "recite: mean character ROUGE-L (exact match below).", ""]
     for spec, m in results["models"].items():
         for task, entry in m.get("tasks", {}).items():
             s = entry["summary"]
@@ -87,6 +91,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"- exact match {s['exact']:.1%}, ROUGE-L {s['rouge_l']:.3f}, n = {s['n']}")
             for source, acc in s.get("accuracy", {}).items():
                 lines.append(f"- {source}: {acc:.1%}")
+            lines += _case_lines(s) if task.startswith("case") and s.get("n") else []
             lines.append("")
         for task, t in m.get("timing", {}).items():
             lines.append(f"- {spec} {task}: {t['items_per_s']:.2f} items/s ({t['items']} items in {t['seconds']:.1f} s)")
@@ -98,6 +103,21 @@ def markdown(results: dict) -> str:
     invalid = [line for bad in results.get("invalid", {}).values() for line in bad]
     lines += ["## Invalid lines", ""] + ([f"- {b}" for b in invalid] or ["none"]) + [""]
     return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _case_lines(s: dict) -> list[str]:
+    lines = [f"- {v}: precision {_pct(c['precision'])}, recall {_pct(c['recall'])} (n = {c['support']})"
+             for v, c in s["per_class"].items()]
+    lines.append(f"- answers with no verdict: {s['no_verdict']}")
+    if "articles" in s:
+        a = s["articles"]
+        lines.append(f"- articles relied on: precision {_pct(a['precision'])}, recall {_pct(a['recall'])} "
+                     f"({a['items']} items with articles)")
+    return lines
 
 
 def bar_chart(results: dict, path: Path) -> None:

@@ -1,9 +1,11 @@
 """``ecmiip bench``: score models on IP-law tasks and write results.json, report.md and a chart.
 
-Model specs: a GGUF path (llama.cpp in this process: every scorer) or ``ollama:NAME`` (a local Ollama:
-generation only, since Ollama gives no logits). Tasks: ``mcq`` (both scorers: ``mcq-likelihood`` and
-``mcq-generation``, see :mod:`ecmiip.bench.scorers`), ``recite`` and ``speed``. Without ``--data`` the
-shipped samples are used (``bench/samples``; recitation: 40 articles of the statute corpus).
+Model specs: a GGUF path (llama.cpp in this process), an HF model directory, ``DIR+ADAPTER_DIR`` (an HF
+model with a LoRA adapter, unmerged: transformers in this process) — all three with every scorer — or
+``ollama:NAME`` (a local Ollama: generation only, since Ollama gives no logits). Tasks: ``mcq`` and ``case`` (each with both scorers:
+``mcq-likelihood``, ``mcq-generation``, ``case-likelihood``, ``case-generation``; see
+:mod:`ecmiip.bench.scorers` and :mod:`ecmiip.bench.case`), ``recite`` and ``speed``. Without ``--data``
+the shipped samples are used (``bench/samples``; recitation: 40 articles of the statute corpus).
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich_argparse import RichHelpFormatter
 
 from ecmiip.bench import data as bench_data
+from ecmiip.bench.case import CaseGenerationScorer, CaseLikelihoodScorer
 from ecmiip.bench.report import bar_chart, markdown, rich_table, summarize
 from ecmiip.bench.results import empty_results, load_results, order_items, save_results, task_entry
 from ecmiip.bench.scorers import RELATIVE_THRESHOLD, GenerationScorer, LikelihoodScorer, ReciteScorer
 from ecmiip.bench.speed import measure_speed
+from ecmiip.chat.open_model import model_info, open_model
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import refuse_existing
 
-TASKS = ("mcq", "recite", "speed")
+TASKS = ("mcq", "case", "recite", "speed")
 SCORERS = ("likelihood", "generation")
 
 
@@ -37,10 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=RichHelpFormatter,
     )
-    p.add_argument("--model", action="append", required=True, metavar="SPEC", help="GGUF path or ollama:NAME; repeatable")
-    p.add_argument("--task", default="mcq,recite,speed", help="comma-separated: mcq, recite, speed (default: all)")
+    p.add_argument("--model", action="append", required=True, metavar="SPEC", help="GGUF path, HF model dir, DIR+ADAPTER_DIR or ollama:NAME; repeatable")
+    p.add_argument("--task", default="mcq,case,recite,speed", help="comma-separated: mcq, case, recite, speed (default: all)")
     p.add_argument("--data", action="append", default=[], metavar="[TASK=]FILE", help="JSONL item file, per task")
-    p.add_argument("--scorer", default="likelihood,generation", help="mcq scorers (default: likelihood,generation)")
+    p.add_argument("--scorer", default="likelihood,generation", help="mcq and case scorers (default: likelihood,generation)")
     p.add_argument("--limit", type=int, help="score only the first N items of each data set")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory (default: bench-out)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed and option-shuffle seed (default: 0)")
@@ -94,28 +98,6 @@ def load_items(task: str, file: Path | None, limit: int | None) -> tuple[list, l
     return (items[:limit] if limit is not None else items), invalid, name
 
 
-def open_backend(spec: str, n_ctx: int, ollama_host: str | None = None) -> Any:
-    from ecmiip.chat.backends import DEFAULT_OLLAMA_HOST, LlamaCppBackend, OllamaBackend
-
-    if spec.startswith("ollama:"):
-        return OllamaBackend(spec.removeprefix("ollama:"), ollama_host or DEFAULT_OLLAMA_HOST, num_ctx=n_ctx)
-    if not spec.lower().endswith(".gguf"):
-        raise InputError(f"{spec}: expected a .gguf file or ollama:NAME")
-    return LlamaCppBackend(spec, n_ctx=n_ctx)
-
-
-def _model_info(spec: str, backend: Any) -> dict:
-    if not hasattr(backend, "llm"):
-        return {"path": spec, "file_size": None, "params": None}
-    import llama_cpp
-
-    return {
-        "path": spec,
-        "file_size": Path(spec).stat().st_size,
-        "params": int(llama_cpp.llama_model_n_params(backend.llm.model)),
-    }
-
-
 def _score_task(results: dict, out: Path, spec: str, task: str, scorer: Any, items: list, progress: Progress) -> None:
     entry = task_entry(results, spec, task)
     done = {r["id"] for r in entry["items"]}
@@ -141,17 +123,21 @@ def _scorers(task: str, backend: Any, args: argparse.Namespace) -> list[tuple[st
     chosen = _split(args.scorer, SCORERS, "scorer")
     out = []
     for name in chosen:
-        if name == "likelihood" and not hasattr(backend, "llm"):
-            console.print(f"[yellow]skipped[/] mcq-likelihood: needs logits, which {type(backend).__name__} lacks")
+        if name == "likelihood" and not hasattr(backend, "choice_logits"):
+            console.print(f"[yellow]skipped[/] {task}-likelihood: needs logits, which {type(backend).__name__} lacks")
             continue
-        scorer = LikelihoodScorer(backend, threshold=args.threshold) if name == "likelihood" else GenerationScorer(
-            backend, think=args.think, seed=args.seed)
-        out.append((f"mcq-{name}", scorer))
+        if task == "case":
+            scorer = CaseLikelihoodScorer(backend) if name == "likelihood" else CaseGenerationScorer(
+                backend, think=args.think, seed=args.seed)
+        else:
+            scorer = LikelihoodScorer(backend, threshold=args.threshold) if name == "likelihood" else GenerationScorer(
+                backend, think=args.think, seed=args.seed)
+        out.append((f"{task}-{name}", scorer))
     return out
 
 
 # Settings that change what an item's record would be: a resumed run must keep them (--limit may change).
-_RESUME_KEYS = ("seed", "think", "shuffle_options", "threshold", "n_ctx", "data_mcq", "data_recite")
+_RESUME_KEYS = ("seed", "think", "shuffle_options", "threshold", "n_ctx", "data_mcq", "data_case", "data_recite")
 
 
 def _check_resumable(results: dict, settings: dict, resume: bool) -> None:
@@ -196,10 +182,10 @@ def run_bench(args: argparse.Namespace) -> int:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:
         for spec in args.model:
-            backend = open_backend(spec, args.n_ctx, args.ollama_host)
+            backend = open_model(spec, n_ctx=args.n_ctx, ollama_host=args.ollama_host)
             try:
                 model = results["models"].setdefault(spec, {})
-                model.update(_model_info(spec, backend))
+                model.update(model_info(spec, backend))
                 for task, items in datasets.items():
                     for name, scorer in _scorers(task, backend, args):
                         _score_task(results, args.out, spec, name, scorer, items, progress)

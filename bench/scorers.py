@@ -9,11 +9,12 @@ that is ``enable_thinking``; thinking is removed before letters are read, whatev
 Generation scorer: greedy decoding (temperature 0, a fixed seed), letters read by
 :func:`ecmiip.bench.scoring.extract_letters`.
 
-Likelihood scorer (llama.cpp GGUFs): one forward pass over the prompt rendered with thinking off, then
-the logits of the next token, restricted to the option letter tokens and softmaxed among them. The
-prediction is every letter whose probability is at least ``RELATIVE_THRESHOLD`` (0.5) times the top
-letter's: a clear favourite is a single answer, two near-equal letters a multiple answer. The number of
-right answers is never given to the rule. The letter probabilities are kept in results.json, so
+Likelihood scorer (GGUFs run by llama.cpp, HF model directories: any backend with ``choice_logits``):
+one forward pass over the prompt rendered with thinking off, then the logits of the next token,
+restricted to the option letter tokens and softmaxed among them. The prediction is every letter whose
+probability is at least ``RELATIVE_THRESHOLD`` (0.5) times the top letter's: a clear favourite is a
+single answer, two near-equal letters a multiple answer. The number of right answers is never given to
+the rule. The letter probabilities are kept in results.json, so
 another threshold can be applied to the same run.
 """
 
@@ -98,40 +99,12 @@ class LikelihoodScorer:
     name = "likelihood"
 
     def __init__(self, backend: Any, *, threshold: float = RELATIVE_THRESHOLD) -> None:
-        if not hasattr(backend, "llm"):
-            raise InputError("the likelihood scorer needs a GGUF run by llama.cpp (it reads the logits)")
+        if not hasattr(backend, "choice_logits"):
+            raise InputError("the likelihood scorer needs logits: a GGUF (llama.cpp) or an HF model directory")
         self.backend, self.threshold = backend, threshold
-        self._letter_ids: dict[str, int] = {}
-
-    def _letter_id(self, letter: str) -> int:
-        if letter not in self._letter_ids:
-            ids = self.backend.llm.tokenize(letter.encode(), add_bos=False, special=False)
-            if len(ids) != 1:
-                raise InputError(f"the option letter {letter} is not one token for this model")
-            self._letter_ids[letter] = ids[0]
-        return self._letter_ids[letter]
-
-    def next_token_logits(self, tokens: list[int]) -> list[float]:
-        """Logits after ``tokens``, evaluating only what differs from the KV cache's current prefix."""
-        import llama_cpp
-        import numpy as np
-
-        llm = self.backend.llm
-        if len(tokens) >= llm.n_ctx():
-            raise InputError(f"a {len(tokens)}-token prompt does not fit the {llm.n_ctx()}-token context")
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        keep = 0
-        while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
-            keep += 1
-        llm.n_tokens = keep
-        llm.eval(tokens[keep:])
-        ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
-        return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).copy().tolist()
 
     def score(self, item: McqItem) -> dict:
-        prompt = self.backend.render_prompt(mcq_messages(item), False)
-        logits = self.next_token_logits(self.backend.tokenize_prompt(prompt))
-        probs = letter_probs({k: logits[self._letter_id(k)] for k in item.options})
+        probs = letter_probs(self.backend.choice_logits(mcq_messages(item), list(item.options)))
         predicted = predict_set(probs, self.threshold)
         return _mcq_record(item, predicted, probs={k: round(p, 6) for k, p in probs.items()})
 

@@ -27,10 +27,10 @@ def _peak_rss_mib() -> float:
 
 
 def measure_speed(backend: Any, *, tokens: int = 64, seed: int = 0) -> dict:
-    """Speed figures of one cold turn; ``backend`` is a :class:`LlamaCppBackend` or an Ollama one."""
+    """Speed figures of one cold turn; ``backend``: any chat backend."""
     sampling: dict = {"temperature": 0.0, "seed": seed}
-    if hasattr(backend, "llm"):
-        backend.llm.reset()
+    if hasattr(backend, "reset"):  # the local engines; Ollama keeps its own cache
+        backend.reset()
         sampling["logit_bias"] = {t: float("-inf") for t in backend.stop_token_ids}
     messages = [
         {"role": "system", "content": LEGAL_SYSTEM_PROMPT},

@@ -182,6 +182,7 @@ class LlamaCppBackend:
         im_end = self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
         self._extra_stops = frozenset(im_end) if len(im_end) == 1 else frozenset()
         self._pieces: dict[int, bytes] = {}
+        self._choice_ids: dict[str, int] = {}
         self.context_size: int = self._llm.n_ctx()
         self.last_stats: Stats | None = None
 
@@ -214,6 +215,41 @@ class LlamaCppBackend:
 
     def count_tokens(self, messages: list[dict], think: bool | None) -> int:
         return len(self.tokenize_prompt(self.render_prompt(messages, think)))
+
+    def choice_logits(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
+        """Next-token logits of each one-token ``choices`` string after the prompt (thinking off).
+
+        The likelihood benchmark reads a multiple-choice answer from these without generating.
+        """
+        ids = {c: self._choice_id(c) for c in choices}
+        logits = self._next_token_logits(self.tokenize_prompt(self.render_prompt(messages, False)))
+        return {c: float(logits[i]) for c, i in ids.items()}
+
+    def _choice_id(self, choice: str) -> int:
+        token = self._choice_ids.get(choice)
+        if token is None:
+            ids = self._llm.tokenize(choice.encode("utf-8"), add_bos=False, special=False)
+            if len(ids) != 1:
+                raise InputError(f"the choice {choice!r} is not one token for this model ({len(ids)} tokens)")
+            token = self._choice_ids[choice] = ids[0]
+        return token
+
+    def _next_token_logits(self, tokens: list[int]):
+        """Logits after ``tokens``, evaluating only what differs from the KV cache's current prefix."""
+        import llama_cpp
+        import numpy as np
+
+        llm = self._llm
+        if len(tokens) >= llm.n_ctx():
+            raise InputError(f"a {len(tokens)}-token prompt does not fit the {llm.n_ctx()}-token context")
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        keep = 0
+        while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
+            keep += 1
+        llm.n_tokens = keep
+        llm.eval(tokens[keep:])
+        ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).copy()
 
     def stream(
         self,
@@ -298,6 +334,10 @@ class LlamaCppBackend:
             next(gen)
             gen.close()
         return not stopped()
+
+    def reset(self) -> None:
+        """Forget the KV cache: the next prompt is evaluated cold (the speed benchmark wants that)."""
+        self._llm.reset()
 
     def _stats(self, t0: float, t_start: float, t_end: float, perf, n_prompt: int, n: int, finish: str) -> Stats:
         """Wall times: the prompt from ``t0`` to ``t_start``, the answer from there to ``t_end``."""

@@ -161,14 +161,15 @@ def _without_timings(path: Path) -> dict:
 
 
 def test_real_run_writes_outputs_and_resumes_identically(tiny_qwen3_gguf, tmp_path):
-    args = ["bench", "--model", str(tiny_qwen3_gguf), "--task", "mcq,recite,speed", "--limit", "5"]
+    args = ["bench", "--model", str(tiny_qwen3_gguf), "--task", "mcq,case,recite,speed", "--limit", "5"]
     full = tmp_path / "full"
     assert main([*args, "--out", str(full)]) == 0
     for name in ("results.json", "report.md", "accuracy.png"):
         assert (full / name).stat().st_size > 0
     results = json.loads((full / "results.json").read_text(encoding="utf-8"))
     model = results["models"][str(tiny_qwen3_gguf)]
-    assert set(model["tasks"]) == {"mcq-likelihood", "mcq-generation", "recite"}
+    assert set(model["tasks"]) == {"mcq-likelihood", "mcq-generation", "case-likelihood", "case-generation", "recite"}
+    assert set(model["tasks"]["case-generation"]["summary"]["per_class"]) == {"侵权", "不侵权"}
     for entry in model["tasks"].values():
         assert len(entry["items"]) == 5 and entry["summary"]["n"] == 5
     assert all("raw" in r and "prediction" in r for r in model["tasks"]["mcq-generation"]["items"])
@@ -215,6 +216,26 @@ def test_ollama_spec_runs_generation_tasks(tmp_path, monkeypatch):
     finally:
         server.shutdown()
     model = json.loads((out / "results.json").read_text(encoding="utf-8"))["models"]["ollama:fake"]
-    assert set(model["tasks"]) == {"mcq-generation", "recite"}  # no logits: no likelihood scorer
+    assert set(model["tasks"]) == {"mcq-generation", "case-generation", "recite"}  # no logits: no likelihood
     assert model["tasks"]["mcq-generation"]["items"][0]["raw"].startswith("专利权")
     assert model["speed"]["decode_tokens"] > 0 and model["file_size"] is None
+
+
+def test_hf_model_dir_with_and_without_adapter(smollm2_dir, tmp_path):
+    """SmolLM2 as an HF folder, alone and with a LoRA adapter (unmerged), in one run."""
+    from ecmiip.bench.models import make_lora_adapter
+
+    adapter = make_lora_adapter(smollm2_dir, tmp_path / "adapter", seed=1)
+    specs = [str(smollm2_dir), f"{smollm2_dir}+{adapter}"]
+    out = tmp_path / "out"
+    argv = ["bench", *[a for s in specs for a in ("--model", s)], "--task", "mcq,case,speed", "--scorer", "likelihood",
+            "--limit", "3", "--speed-tokens", "8", "--out", str(out)]
+    assert main(argv) == 0
+    models = json.loads((out / "results.json").read_text(encoding="utf-8"))["models"]
+    assert list(models) == specs
+    base, tuned = (models[s] for s in specs)
+    assert base["params"] > 100e6 and tuned["file_size"] > base["file_size"]
+    for m in (base, tuned):
+        assert set(m["tasks"]) == {"mcq-likelihood", "case-likelihood"} and m["speed"]["decode_tokens"] == 8
+    probs = [[r["probs"] for r in m["tasks"]["mcq-likelihood"]["items"]] for m in (base, tuned)]
+    assert probs[0] != probs[1]  # the adapter is really applied
