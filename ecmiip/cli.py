@@ -19,6 +19,8 @@ Everything runs on your machine; nothing is sent anywhere."""
 
 def build_parser() -> argparse.ArgumentParser:
     from ecmiip.bench import run as bench_run
+    from ecmiip.core import pull_cli
+    from ecmiip.pipeline import cli as pipeline_cli
     from ecmiip.quantize import cli as quantize_cli
     from ecmiip.train import cli as train_cli
     from ecmiip.train import commands as train_commands
@@ -27,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ec-miip {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     bench_run.register(sub)
+    pipeline_cli.register(sub)
+    pull_cli.register(sub)
     quantize_cli.register(sub)
     train_cli.register(sub)
     train_commands.register(sub)

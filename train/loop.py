@@ -21,13 +21,19 @@ from ecmiip.train.recipe import StageSection
 T = TypeVar("T")
 
 
-def split_train_val(items: Sequence[T], val_fraction: float, seed: int) -> tuple[list[T], list[T]]:
-    """A seeded split; at least one validation item whenever there are two or more items."""
+def split_train_val(items: Sequence[T], val_fraction: float, seed: int, max_val: int = 0) -> tuple[list[T], list[T]]:
+    """A seeded split; at least one validation item whenever there are two or more items.
+
+    ``max_val`` > 0 caps the validation set: a fraction of a large corpus can cost more to evaluate
+    each epoch than the training steps of a short run.
+    """
     if not items:
         raise InputError("the dataset is empty: nothing to train on")
     order = list(range(len(items)))
     random.Random(seed).shuffle(order)
     n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction))) if len(items) > 1 else 0
+    if max_val > 0:
+        n_val = min(n_val, max_val)
     return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]]
 
 

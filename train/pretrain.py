@@ -177,7 +177,7 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
     ex2 = stage2_examples(tokenizer, recipe)
     model = _load_model(base, recipe)
 
-    train, val = split_train_val(ex1, recipe.data.val_fraction, recipe.seed)
+    train, val = split_train_val(ex1, recipe.data.val_fraction, recipe.seed, recipe.data.max_val)
     hkre = HKREConfig(**{**dataclasses.asdict(s1.hkre), "band_edges": tuple(s1.hkre.band_edges)})
     t1 = HKRETrainer(
         model=model,
@@ -191,7 +191,7 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
     quiet(t1).train(resume_from_checkpoint=resume_from(out_dir / "stage1", resume))
     record_run(t1, out_dir, "stage1", "stage 1 · HKRE continued pre-training")
 
-    train, val = split_train_val(ex2, recipe.data.val_fraction, recipe.seed)
+    train, val = split_train_val(ex2, recipe.data.val_fraction, recipe.seed, recipe.data.max_val)
     t2 = Stage2Trainer(
         model=model,
         args=training_arguments(s2, out_dir / "stage2", recipe.seed),

@@ -118,12 +118,16 @@ class DataSection:
     cases: list[str] = field(default_factory=list)
     qa: list[str] = field(default_factory=list)
     val_fraction: float = 0.1
+    max_val: int = 0  # > 0: at most this many validation items per stage
 
 
 @dataclass
 class HardwareSection:
+    """What the recipe needs; ``ecmiip build`` refuses a CUDA recipe on a machine without CUDA."""
+
     requires_cuda: bool = False
     gpu_memory_gb: float = 0.0
+    minutes_per_1000_samples: float = 0.0  # SFT, one epoch, on the GPU named in ``note``
     note: str = ""
 
 

@@ -132,7 +132,7 @@ def run_sft(
         raise InputError(f"every QA prompt is longer than sft.max_length = {stage.max_length} tokens; raise it")
     if len(examples) < len(conversations):
         console.print(f"[yellow]warning:[/] {len(conversations) - len(examples)} QA pairs skipped: prompt longer than {stage.max_length} tokens")
-    train, val = split_train_val(examples, recipe.data.val_fraction, recipe.seed)
+    train, val = split_train_val(examples, recipe.data.val_fraction, recipe.seed, recipe.data.max_val)
     model = load_qlora_model(base, stage.quantization, stage.lora)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = Trainer(

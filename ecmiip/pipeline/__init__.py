@@ -1,0 +1,1 @@
+"""``ecmiip build``: every step from MIPLD data to a GGUF that ``ollama run`` serves, resumable."""
