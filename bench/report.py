@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ecmiip.bench.calibrate import calibrate
 from ecmiip.bench.case import summarize_case
 from ecmiip.bench.scoring import accuracy_by_source
 
@@ -26,7 +27,9 @@ def summarize(task: str, records: list[dict]) -> dict:
         }
     if task.startswith("case"):
         return summarize_case(records)
-    return {"n": len(records), "accuracy": accuracy_by_source(records)}
+    summary = {"n": len(records), "accuracy": accuracy_by_source(records)}
+    calibrated = calibrate(records) if task == "mcq-likelihood" else None
+    return summary | ({"calibrated": calibrated} if calibrated else {})
 
 
 def headline(task: str, summary: dict) -> float | None:
@@ -92,6 +95,10 @@ def markdown(results: dict) -> str:
             for source, acc in s.get("accuracy", {}).items():
                 lines.append(f"- {source}: {acc:.1%}")
             lines += _case_lines(s) if task.startswith("case") and s.get("n") else []
+            if s.get("calibrated"):
+                c = s["calibrated"]
+                lines.append(f"- calibrated threshold {c['threshold']:g}: {c['accuracy_cv']:.1%} "
+                             f"({c['folds']}-fold cross-validated; the table uses the fixed rule)")
             lines.append("")
         for task, t in m.get("timing", {}).items():
             lines.append(f"- {spec} {task}: {t['items_per_s']:.2f} items/s ({t['items']} items in {t['seconds']:.1f} s)")

@@ -110,3 +110,15 @@ def test_bad_case_lines_are_reported(tmp_path):
     assert [it.judgment for it in loaded.items] == [INFRINGING]
     assert [line.split(": ")[0] for line in loaded.invalid] == [f"{path}:{n}" for n in (2, 3, 4)]
     assert "侵权 or 不侵权" in loaded.invalid[0] and "'facts'" in loaded.invalid[2]
+
+
+def test_calibrated_threshold_is_cross_validated():
+    """Two-answer items whose second letter is a bit weaker: the fixed 0.5 rule misses, calibration finds it."""
+    from ecmiip.bench.calibrate import best_threshold, calibrate
+
+    records = [{"probs": {"A": 0.6, "B": 0.25, "C": 0.15}, "answer": ["A", "B"]} for _ in range(20)]
+    records += [{"probs": {"A": 0.8, "B": 0.15, "C": 0.05}, "answer": ["A"]} for _ in range(20)]
+    assert best_threshold(records) in (0.25, 0.3, 0.35, 0.4)
+    c = calibrate(records)
+    assert c["accuracy_cv"] == 1.0 and c["folds"] == 5
+    assert calibrate(records[:5]) is None  # too few items to hold any out
