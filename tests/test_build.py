@@ -165,3 +165,36 @@ def test_demo_killed_mid_sft_resumes_and_ends_with_a_gguf_chat_answers_from(smol
     again = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)  # nothing left to do
     assert again.returncode == 0 and again.stderr.count("complete, skipped") == 6
 
+
+
+def test_ollama_create_is_run_when_ollama_is_on_path(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from ecmiip.pipeline.cli import _ollama
+
+    export = tmp_path / "b" / "06-export"
+    export.mkdir(parents=True)
+    (export / "m.gguf").write_bytes(b"GGUF")
+    (export / "Modelfile").write_text("FROM ./m.gguf\n", encoding="utf-8")
+    bindir, calls = tmp_path / "bin", tmp_path / "calls.txt"
+    bindir.mkdir()
+    fake = bindir / "ollama"
+    fake.write_text(f'#!/bin/sh\necho "$PWD $@" >> {calls}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    _ollama(SimpleNamespace(out=tmp_path / "b", name="ec-miip"))
+    assert calls.read_text().split() == [str(export), "create", "ec-miip", "-f", str(export / "Modelfile")]
+
+
+def test_bench_step_benchmarks_the_quantized_model(tiny_qwen3_gguf, tmp_path):
+    from ecmiip.pipeline.build import BuildPlan, quant_gguf, run_bench_step
+
+    plan = BuildPlan(load_recipe("demo-cpu"), tmp_path, tmp_path, tmp_path / "b", bench=True, bench_limit=2)
+    quant_gguf(plan).parent.mkdir(parents=True)
+    quant_gguf(plan).symlink_to(tiny_qwen3_gguf)
+    folder = tmp_path / "b" / "07-bench"
+    folder.mkdir()
+    summary = run_bench_step(plan, folder, False)
+    assert set(summary) == {"mcq-likelihood", "mcq-generation", "case-likelihood", "case-generation", "recite"}
+    assert all(0 <= v <= 1 for v in summary.values())
+    assert (folder / "report.md").exists() and (folder / "accuracy.png").exists()
