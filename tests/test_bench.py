@@ -232,10 +232,26 @@ def test_hf_model_dir_with_and_without_adapter(smollm2_dir, tmp_path):
             "--limit", "3", "--speed-tokens", "8", "--out", str(out)]
     assert main(argv) == 0
     models = json.loads((out / "results.json").read_text(encoding="utf-8"))["models"]
-    assert list(models) == specs
+    assert set(models) == set(specs)
     base, tuned = (models[s] for s in specs)
     assert base["params"] > 100e6 and tuned["file_size"] > base["file_size"]
     for m in (base, tuned):
         assert set(m["tasks"]) == {"mcq-likelihood", "case-likelihood"} and m["speed"]["decode_tokens"] == 8
     probs = [[r["probs"] for r in m["tasks"]["mcq-likelihood"]["items"]] for m in (base, tuned)]
     assert probs[0] != probs[1]  # the adapter is really applied
+
+
+def test_two_gguf_models_in_one_table(tiny_qwen3_gguf, smollm2_gguf, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["bench", "--model", str(tiny_qwen3_gguf), "--model", str(smollm2_gguf), "--task", "mcq,recite,speed",
+            "--scorer", "likelihood", "--limit", "2", "--speed-tokens", "8", "--out", str(out)]
+    assert main(argv) == 0
+    shown = capsys.readouterr().err
+    assert tiny_qwen3_gguf.name in shown and smollm2_gguf.name in shown
+    models = json.loads((out / "results.json").read_text(encoding="utf-8"))["models"]
+    assert set(models) == {str(tiny_qwen3_gguf), str(smollm2_gguf)}
+    for m in models.values():
+        assert set(m["tasks"]) == {"mcq-likelihood", "recite"} and m["file_size"] > 0 and m["params"] > 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert str(tiny_qwen3_gguf) in report and str(smollm2_gguf) in report
+    assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
