@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=RichHelpFormatter,
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", type=Path, help="GGUF file, e.g. dist/ec-miip-Q4_K_M.gguf")
+    src.add_argument(
+        "--model", type=Path,
+        help="GGUF file (e.g. dist/ec-miip-Q4_K_M.gguf), or an HF model folder, or FOLDER+ADAPTER (transformers)",
+    )
     src.add_argument("--ollama", metavar="NAME", help="a model served by a local Ollama, e.g. ec-miip")
     p.add_argument("--ollama-host", default="http://127.0.0.1:11434", help="Ollama address (loopback only) (default: %(default)s)")
     p.add_argument("-p", "--prompt", help="answer this question and exit (also: pipe it on stdin)")
@@ -67,9 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def open_backend(args: argparse.Namespace):
     from ecmiip.chat.backends import LlamaCppBackend, OllamaBackend
+    from ecmiip.chat.open_model import parse_spec
 
     if args.ollama:
         return OllamaBackend(args.ollama, host=args.ollama_host, num_ctx=args.ctx)
+    kind, target, adapter = parse_spec(str(args.model))
+    if kind == "hf":  # try a fine-tune before exporting it
+        from ecmiip.chat.transformers_backend import TransformersBackend
+
+        return TransformersBackend(target, adapter=adapter, n_ctx=args.ctx)
     return LlamaCppBackend(args.model, n_ctx=args.ctx, n_gpu_layers=args.gpu_layers, n_threads=args.threads)
 
 

@@ -33,6 +33,16 @@ def test_p_answers_from_both_test_ggufs(fixture, request):
     assert proc.stdout.strip() and "\ufffd" not in proc.stdout
 
 
+def test_p_answers_from_an_hf_folder_with_an_adapter(smollm2_dir, tmp_path):
+    from ecmiip.bench.models import make_lora_adapter
+
+    adapter = make_lora_adapter(smollm2_dir, tmp_path / "adapter", seed=2)
+    proc = subprocess.run([*CHAT, "--model", f"{smollm2_dir}+{adapter}", "-p", "What is a patent? Answer in English.",
+                           "--max-tokens", "12"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() and "\ufffd" not in proc.stdout
+
+
 def test_piped_stdin_and_the_citation_check(ollama):
     proc = subprocess.run([*CHAT, "--ollama", "fake", "--ollama-host", ollama], input="第九十九条是什么？\n",
                           capture_output=True, text=True, timeout=60)
