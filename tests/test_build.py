@@ -112,6 +112,17 @@ def test_a_gpu_recipe_is_refused_on_a_machine_without_cuda(tiny_qwen3_dir, tmp_p
         check_hardware(recipe)
 
 
+def test_an_unconvertible_base_is_refused_before_training(tiny_qwen3_dir, tmp_path, capsys):
+    base = tmp_path / "base"
+    base.mkdir()
+    config = json.loads((tiny_qwen3_dir / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps(config | {"architectures": ["MistralForCausalLM"]}))
+    assert main(["build", "--base", str(base), "--recipe", "demo-cpu", "--out", str(tmp_path / "b")]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{base}/config.json: unsupported architecture MistralForCausalLM" in err
+    assert not (tmp_path / "b").exists()
+
+
 def test_an_existing_build_is_not_overwritten(tmp_path, capsys):
     out = tmp_path / "b"
     out.mkdir()

@@ -58,6 +58,7 @@ def _plan(args: argparse.Namespace):
         base = demo_base()
     else:
         base = resolve_base(args.base or recipe.base or DEFAULT_BASE)
+    _check_exportable(base)
     warning = check_hardware(recipe, ignore=args.ignore_hardware)
     if warning:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -67,6 +68,20 @@ def _plan(args: argparse.Namespace):
         raise InputError("--bench-limit must be at least 1")
     return BuildPlan(recipe, base, data, out, name=args.name, quant=args.quant.upper(), bench=args.bench,
                      bench_limit=args.bench_limit)
+
+
+def _check_exportable(base: Path) -> None:
+    """Fail before training, not after it, when the export step could not convert this architecture."""
+    import json
+
+    from ecmiip.quantize.arch import spec_for
+
+    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    for architecture in config.get("architectures") or ["(none given)"]:
+        try:
+            spec_for(architecture)
+        except Exception as e:
+            raise InputError(f"{base}/config.json: {e}") from e
 
 
 def demo_base() -> Path:
