@@ -106,13 +106,13 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _check_sampling(sampling: dict, allowed: frozenset[str], engine: str) -> None:
+def check_sampling(sampling: dict, allowed: frozenset[str], engine: str) -> None:
     unknown = sorted(set(sampling) - allowed)
     if unknown:
         raise InputError(f"{engine} does not support the sampling option(s) {', '.join(unknown)}")
 
 
-def _check_max_tokens(max_tokens: int) -> None:
+def check_max_tokens(max_tokens: int) -> None:
     if max_tokens < 1:
         raise InputError(f"max_tokens must be at least 1, not {max_tokens}")
 
@@ -261,8 +261,8 @@ class LlamaCppBackend:
         stop_event: threading.Event | None = None,
     ) -> Iterator[Delta]:
         """Stream the answer; errors in the request are raised here, before anything is generated."""
-        _check_sampling(sampling, SAMPLING_KEYS | LLAMA_ONLY_SAMPLING_KEYS, "llama.cpp")
-        _check_max_tokens(max_tokens)
+        check_sampling(sampling, SAMPLING_KEYS | LLAMA_ONLY_SAMPLING_KEYS, "llama.cpp")
+        check_max_tokens(max_tokens)
         prompt = self.render_prompt(messages, think)
         tokens = self.tokenize_prompt(prompt)
         if len(tokens) >= self.context_size:
@@ -476,8 +476,8 @@ class OllamaBackend:
         stop_event: threading.Event | None = None,
     ) -> Iterator[Delta]:
         """Send the request now (connection errors surface here) and stream the reply."""
-        _check_sampling(sampling, SAMPLING_KEYS, "Ollama")
-        _check_max_tokens(max_tokens)
+        check_sampling(sampling, SAMPLING_KEYS, "Ollama")
+        check_max_tokens(max_tokens)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,

@@ -26,8 +26,8 @@ from ecmiip.chat.backends import (
     SAMPLING_KEYS,
     Delta,
     Stats,
-    _check_max_tokens,
-    _check_sampling,
+    check_max_tokens,
+    check_sampling,
 )
 from ecmiip.chat.thinking import OPEN_TAG, ThinkSplitter
 from ecmiip.core.errors import InputError
@@ -178,8 +178,8 @@ class TransformersBackend:
         stop_event: threading.Event | None = None,
     ) -> Iterator[Delta]:
         """Stream the answer; errors in the request are raised here, before anything is generated."""
-        _check_sampling(sampling, SAMPLING_KEYS | LLAMA_ONLY_SAMPLING_KEYS, "transformers")
-        _check_max_tokens(max_tokens)
+        check_sampling(sampling, SAMPLING_KEYS | LLAMA_ONLY_SAMPLING_KEYS, "transformers")
+        check_max_tokens(max_tokens)
         prompt = self.render_prompt(messages, think)
         tokens = self.tokenize_prompt(prompt)
         self._check_fits(tokens)
