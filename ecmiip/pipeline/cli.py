@@ -136,7 +136,7 @@ def run_build(args: argparse.Namespace) -> int:
             console.rule(f"[bold]{i}/{len(steps)} {s.name}[/] · {s.title} ({why})")
 
         try:
-            results.append(run_step(step, plan.out, state, on_start=started))
+            result = run_step(step, plan.out, state, on_start=started)
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted[/] in step {step.name}: `ecmiip build … --resume` continues here")
             raise
@@ -144,6 +144,11 @@ def run_build(args: argparse.Namespace) -> int:
             console.print(f"[red]step {step.name} failed[/]; fix the cause and run again with --resume "
                           "(completed steps are kept)")
             raise
+        results.append(result)
+        if result.status == "done":
+            console.print(f"[green]✓[/] {step.name} done in {result.seconds:.0f} s", highlight=False)
+        else:
+            console.print(f"[dim]· {i}/{len(steps)} {step.name}: skipped, complete[/]", highlight=False)
     _summary(plan, results, time.perf_counter() - t0)
     _ollama(plan)
     if not args.no_answer:
