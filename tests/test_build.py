@@ -15,6 +15,7 @@ import pytest
 from ecmiip.cli import main
 from ecmiip.core.errors import InputError
 from ecmiip.pipeline.steps import MARKER, Step, StepState, run_step, why_not_complete
+from ecmiip.train.loop import checkpoint_complete
 from ecmiip.train.recipe import load_recipe
 
 BUILD = [sys.executable, "-m", "ecmiip", "build"]
@@ -138,7 +139,7 @@ def test_demo_killed_mid_sft_resumes_and_ends_with_a_gguf_chat_answers_from(smol
     cmd = [*BUILD, "--demo", "--out", str(out), "--no-answer"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 900
-    while not (out / "05-sft" / "checkpoints" / "checkpoint-2").exists() and time.time() < deadline:
+    while not checkpoint_complete(out / "05-sft" / "checkpoints" / "checkpoint-2") and time.time() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"the build ended before SFT checkpointed: {proc.stderr.read()[-3000:]}")
         time.sleep(0.2)

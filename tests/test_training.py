@@ -11,6 +11,7 @@ from ecmiip.cli import main
 from ecmiip.core.errors import InputError
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.core.statutes import all_articles
+from ecmiip.train.loop import checkpoint_complete
 from ecmiip.train.recipe import load_recipe
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -153,12 +154,12 @@ def test_killed_sft_resumes_from_its_last_checkpoint(tiny_qwen3_dir, tmp_path):
     cmd = [sys.executable, "-m", "ecmiip", "train", "sft", "--config", str(recipe), "--base", str(tiny_qwen3_dir), "--qa", str(qa), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not list((out / "checkpoints").glob("checkpoint-4")) and time.time() < deadline:
+    while not checkpoint_complete(out / "checkpoints" / "checkpoint-4") and time.time() < deadline:
         assert proc.poll() is None, "training ended before it could be killed"
         time.sleep(0.2)
     proc.kill()
     proc.wait()
-    done = sorted(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*"))
+    done = sorted(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*") if checkpoint_complete(p))
     assert done and done[-1] < 30 and not (out / "adapter").exists()
 
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)
@@ -167,6 +168,20 @@ def test_killed_sft_resumes_from_its_last_checkpoint(tiny_qwen3_dir, tmp_path):
     history = json.loads((out / "sft-history.json").read_text())
     assert [e["step"] for e in history if "loss" in e] == list(range(1, 31))  # every step once, none redone
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_a_checkpoint_cut_off_mid_save_is_not_resumed(tmp_path):
+    from ecmiip.train.loop import last_checkpoint
+
+    for step, state in ((2, '{"global_step": 2}'), (4, '{"global_st'), (10, None)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"")
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert last_checkpoint(tmp_path / "missing") is None
 
 
 def _recipe_with(tmp_path: Path, **data_lines: str) -> Path:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from transformers import TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from ecmiip.core.console import console, progress
 from ecmiip.core.errors import InputError
@@ -86,7 +86,28 @@ def quiet(trainer):
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
-    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    """The newest *complete* checkpoint folder.
+
+    The Trainer writes a checkpoint's files one after another and ``trainer_state.json`` last, so a
+    folder without a readable one was cut off mid-save (a kill, a power cut) and cannot be resumed.
+    """
+    if not output_dir.is_dir():
+        return None
+    steps = [(int(m[1]), p) for p in output_dir.iterdir() if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    for _, path in sorted(steps, reverse=True):
+        if checkpoint_complete(path):
+            return str(path)
+        console.print(f"[yellow]skipping {path}: cut off while being saved[/]")
+    return None
+
+
+def checkpoint_complete(path: Path) -> bool:
+    """Whether the checkpoint's last-written file, ``trainer_state.json``, is there and whole."""
+    try:
+        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def resume_from(output_dir: Path, resume: bool) -> str | None:
