@@ -210,3 +210,10 @@ def test_bench_step_benchmarks_the_quantized_model(tiny_qwen3_gguf, tmp_path):
     assert set(summary) == {"mcq-likelihood", "mcq-generation", "case-likelihood", "case-generation", "recite"}
     assert all(0 <= v <= 1 for v in summary.values())
     assert (folder / "report.md").exists() and (folder / "accuracy.png").exists()
+
+
+def test_a_mistyped_quant_type_fails_before_training(tiny_qwen3_dir, tmp_path, capsys):
+    argv = ["build", "--base", str(tiny_qwen3_dir), "--recipe", "demo-cpu", "--quant", "Q3", "--out", str(tmp_path / "b")]
+    assert main(argv) == 1
+    assert "unknown quantization type Q3" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

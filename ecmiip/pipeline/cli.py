@@ -66,6 +66,9 @@ def _plan(args: argparse.Namespace):
     data = args.data or shipped_samples()
     if args.bench_limit < 1:
         raise InputError("--bench-limit must be at least 1")
+    from ecmiip.quantize.quantize import parse_quant_types
+
+    parse_quant_types([args.quant])  # a typo fails now, not after hours of training
     return BuildPlan(recipe, base, data, out, name=args.name, quant=args.quant.upper(), bench=args.bench,
                      bench_limit=args.bench_limit)
 
