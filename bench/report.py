@@ -60,16 +60,33 @@ def _speed(speed: dict | None) -> str:
     return f"{speed['prompt_tokens_per_s'] or 0:.0f} / {speed['decode_tokens_per_s'] or 0:.1f} tok/s, TTFT {ttft}"
 
 
+def short_labels(specs: list[str]) -> dict[str, str]:
+    """The shortest path tails that tell the models apart (``base+adapter`` for a pair), for narrow terminals."""
+
+    def tail(spec: str, depth: int) -> str:
+        if spec.startswith("ollama:"):
+            return spec
+        parts = spec.split("+") if "+" in spec and not Path(spec).exists() else [spec]
+        return "+".join("/".join(Path(part).parts[-depth:]) for part in parts)
+
+    for depth in range(1, 8):
+        labels = {spec: tail(spec, depth) for spec in specs}
+        if len(set(labels.values())) == len(labels):
+            return labels
+    return {spec: spec for spec in specs}
+
+
 def rich_table(results: dict) -> Table:
-    """Models × tasks, like the paper's Table 3, plus parameters, file size and speed."""
+    """Models × tasks, like the paper's Table 3, plus parameters, file size and speed (report.md: full paths)."""
     tasks = _tasks(results)
+    labels = short_labels(list(results["models"]))
     table = Table(title="ecmiip bench")
     for col in ["model", "params", "file", *tasks, "speed (prompt / decode)"]:
         table.add_column(col)
     for spec, m in results["models"].items():
         params = f"{m['params'] / 1e6:.1f} M" if m.get("params") else "-"
         cells = [_cell(t, m.get("tasks", {}).get(t, {}).get("summary", {})) for t in tasks]
-        table.add_row(spec, params, _size(m.get("file_size")), *cells, _speed(m.get("speed")))
+        table.add_row(labels[spec], params, _size(m.get("file_size")), *cells, _speed(m.get("speed")))
     return table
 
 
@@ -136,8 +153,8 @@ def bar_chart(results: dict, path: Path) -> None:
 
     tasks = _tasks(results)
     models = list(results["models"])
-    names = [Path(spec).name for spec in models]
-    labels = names if len(set(names)) == len(names) else models
+    short = short_labels(models)
+    labels = [short[spec] for spec in models]
     fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(tasks) * max(1, len(models))), 3.5))
     width = 0.8 / max(1, len(models))
     for i, spec in enumerate(models):

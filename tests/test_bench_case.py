@@ -122,3 +122,20 @@ def test_calibrated_threshold_is_cross_validated():
     c = calibrate(records)
     assert c["accuracy_cv"] == 1.0 and c["folds"] == 5
     assert calibrate(records[:5]) is None  # too few items to hold any out
+
+
+def test_table_labels_are_the_shortest_tails_that_differ():
+    from ecmiip.bench.report import short_labels
+
+    assert short_labels(["/m/base", "/m/base+/runs/sft/adapter", "ollama:ec-miip"]) == {
+        "/m/base": "base", "/m/base+/runs/sft/adapter": "base+adapter", "ollama:ec-miip": "ollama:ec-miip"}
+    assert short_labels(["/a/dist/q.gguf", "/b/dist/q.gguf"]) == {"/a/dist/q.gguf": "a/dist/q.gguf",
+                                                                   "/b/dist/q.gguf": "b/dist/q.gguf"}
+
+
+def test_any_prefix_of_the_shipped_cases_is_balanced():
+    """--limit takes the first items: the sample alternates verdicts so a prefix is no one-class set."""
+    items = _cases()
+    for n in (2, 4, 8):
+        verdicts = [it.judgment for it in items[:n]]
+        assert verdicts.count(INFRINGING) == verdicts.count(NOT_INFRINGING)
