@@ -131,6 +131,11 @@ def run_build(args: argparse.Namespace) -> int:
         overview.add_row(str(i), step.name, step.title, "[dim]complete, skipped[/]" if reason is None else reason)
     console.print(overview)
     console.print(f"base {plan.base} · data {plan.data} · recipe {plan.recipe.source}", highlight=False)
+    hw = plan.recipe.hardware
+    if hw.minutes_per_1000_samples:
+        where = f"a CUDA GPU with {hw.gpu_memory_gb:g} GB" if hw.requires_cuda else "CPU"
+        console.print(f"recipe hardware: {where} ({hw.note}); SFT ≈ {hw.minutes_per_1000_samples:g} min "
+                      "per 1,000 QA pairs per epoch", highlight=False)
 
     results = []
     t0 = time.perf_counter()
