@@ -117,6 +117,23 @@ def check_max_tokens(max_tokens: int) -> None:
         raise InputError(f"max_tokens must be at least 1, not {max_tokens}")
 
 
+def prepare_prompt(backend: Any, messages: list[dict], think: bool | None, max_tokens: int) -> tuple[list[int], int, bool]:
+    """(prompt tokens, answer budget, whether the prompt opened a thinking block) of a local engine's turn.
+
+    Raises before anything is generated when the request cannot be served: a bad budget, a template
+    that rejects the conversation, a prompt that does not fit the context.
+    """
+    check_max_tokens(max_tokens)
+    prompt = backend.render_prompt(messages, think)
+    tokens = backend.tokenize_prompt(prompt)
+    if len(tokens) >= backend.context_size:
+        raise InputError(
+            f"the conversation is {len(tokens)} tokens but the context holds {backend.context_size}: "
+            "shorten it or use a larger context"
+        )
+    return tokens, min(max_tokens, backend.context_size - len(tokens)), prompt.rstrip().endswith(OPEN_TAG)
+
+
 # --------------------------------------------------------------------------------------------------
 # llama.cpp
 
@@ -222,7 +239,8 @@ class LlamaCppBackend:
         The likelihood benchmark reads a multiple-choice answer from these without generating.
         """
         ids = {c: self._choice_id(c) for c in choices}
-        logits = self._next_token_logits(self.tokenize_prompt(self.render_prompt(messages, False)))
+        tokens, _, _ = prepare_prompt(self, messages, False, max_tokens=1)
+        logits = self._next_token_logits(tokens)
         return {c: float(logits[i]) for c, i in ids.items()}
 
     def _choice_id(self, choice: str) -> int:
@@ -240,8 +258,6 @@ class LlamaCppBackend:
         import numpy as np
 
         llm = self._llm
-        if len(tokens) >= llm.n_ctx():
-            raise InputError(f"a {len(tokens)}-token prompt does not fit the {llm.n_ctx()}-token context")
         cached = llm.input_ids[: llm.n_tokens].tolist()
         keep = 0
         while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
@@ -262,16 +278,7 @@ class LlamaCppBackend:
     ) -> Iterator[Delta]:
         """Stream the answer; errors in the request are raised here, before anything is generated."""
         check_sampling(sampling, SAMPLING_KEYS | LLAMA_ONLY_SAMPLING_KEYS, "llama.cpp")
-        check_max_tokens(max_tokens)
-        prompt = self.render_prompt(messages, think)
-        tokens = self.tokenize_prompt(prompt)
-        if len(tokens) >= self.context_size:
-            raise InputError(
-                f"the conversation is {len(tokens)} tokens but the context holds {self.context_size}: "
-                "shorten it or use a larger context"
-            )
-        budget = min(max_tokens, self.context_size - len(tokens))
-        in_thinking = prompt.rstrip().endswith(OPEN_TAG)
+        tokens, budget, in_thinking = prepare_prompt(self, messages, think, max_tokens)
         return self._generate(tokens, _llama_sampling(sampling), budget, stop_event, in_thinking)
 
     def _generate(

@@ -26,10 +26,10 @@ from ecmiip.chat.backends import (
     SAMPLING_KEYS,
     Delta,
     Stats,
-    check_max_tokens,
     check_sampling,
+    prepare_prompt,
 )
-from ecmiip.chat.thinking import OPEN_TAG, ThinkSplitter
+from ecmiip.chat.thinking import ThinkSplitter
 from ecmiip.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -155,8 +155,7 @@ class TransformersBackend:
         The likelihood benchmark reads a multiple-choice answer from these without generating.
         """
         ids = {c: self._choice_id(c) for c in choices}
-        tokens = self.tokenize_prompt(self.render_prompt(messages, False))
-        self._check_fits(tokens)
+        tokens, _, _ = prepare_prompt(self, messages, False, max_tokens=1)
         logits, _ = self._evaluate(tokens, lambda: False)
         return {c: float(logits[i]) for c, i in ids.items()}
 
@@ -179,20 +178,8 @@ class TransformersBackend:
     ) -> Iterator[Delta]:
         """Stream the answer; errors in the request are raised here, before anything is generated."""
         check_sampling(sampling, SAMPLING_KEYS | LLAMA_ONLY_SAMPLING_KEYS, "transformers")
-        check_max_tokens(max_tokens)
-        prompt = self.render_prompt(messages, think)
-        tokens = self.tokenize_prompt(prompt)
-        self._check_fits(tokens)
-        budget = min(max_tokens, self.context_size - len(tokens))
-        in_thinking = prompt.rstrip().endswith(OPEN_TAG)
+        tokens, budget, in_thinking = prepare_prompt(self, messages, think, max_tokens)
         return self._generate(tokens, dict(sampling), budget, stop_event, in_thinking)
-
-    def _check_fits(self, tokens: list[int]) -> None:
-        if len(tokens) >= self.context_size:
-            raise InputError(
-                f"the conversation is {len(tokens)} tokens but the context holds {self.context_size}: "
-                "shorten it or use a larger context"
-            )
 
     def _generate(
         self,
