@@ -1,18 +1,21 @@
 """Document templates for ``/draft``: the facts each document needs and how to ask the model for it.
 
-A template lists its fields (what to ask the user, with an example answer), a drafting instruction,
-and the articles the draft may rely on. The articles are named in the prompt because a small model
-recalls article numbers badly; every one of them exists in the statute database (the tests check),
-so the model is pointed at real law. The model is told to mark what the user did not give as
-【待填写】 rather than invent it.
+A template lists its fields (what to ask the user, with an example answer: shown as a hint, never
+used as a fact), a drafting instruction, and the articles the draft may rely on, each written with the
+version it was checked against. The articles are named in the prompt because a small model recalls
+article numbers badly; they are judged against the statute store on the day of drafting, so a
+superseded article never reaches the prompt: it is replaced by today's article when the renumbering
+is known, and otherwise the prompt names the law and asks for 【待核对】 instead of a number. A field
+the user leaves blank becomes 【待填写】.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
-from ecmiip.core.errors import InputError
+from ecmiip.core.citations import SUPERSEDED, cite_versioned, verify_citations
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,8 @@ LAWYER_LETTER = Template(
         ("《中华人民共和国商标法》第六十三条", "商标侵权的赔偿数额"),
         ("《中华人民共和国著作权法》第五十二条", "侵犯著作权的行为及民事责任"),
         ("《中华人民共和国著作权法》第五十四条", "著作权侵权的赔偿数额"),
-        ("《中华人民共和国反不正当竞争法》第九条", "侵犯商业秘密的行为"),
-        ("《中华人民共和国反不正当竞争法》第十七条", "不正当竞争的民事责任和赔偿数额"),
+        ("《中华人民共和国反不正当竞争法》（2019修正）第九条", "侵犯商业秘密的行为"),
+        ("《中华人民共和国反不正当竞争法》（2019修正）第十七条", "不正当竞争的民事责任和赔偿数额"),
     ),
 )
 
@@ -89,7 +92,7 @@ WARNING_LETTER = Template(
     "以权利人名义发出。写明：权利人及权利基础（权利证书编号、法律状态）、被控侵权产品或行为的具体信息、"
     "侵权比对要点、法律依据、具体要求与期限、联系方式。警告必须有事实依据并指向具体的产品和权利；"
     "向对方的客户、经销商或平台发函时尤其不得编造、传播虚假或者误导性信息，否则可能构成商业诋毁"
-    "（《中华人民共和国反不正当竞争法》第十一条）。对销售者可以要求其说明并提供合法来源。",
+    "（反不正当竞争法关于商业诋毁的规定）。对销售者可以要求其说明并提供合法来源。",
     (
         ("《中华人民共和国专利法》第十一条", "未经专利权人许可不得实施其专利"),
         ("《中华人民共和国专利法》第六十四条", "专利权的保护范围以权利要求的内容为准"),
@@ -97,7 +100,7 @@ WARNING_LETTER = Template(
         ("《中华人民共和国商标法》第五十七条", "侵犯注册商标专用权的行为"),
         ("《中华人民共和国商标法》第六十四条", "未使用抗辩与销售者的合法来源抗辩"),
         ("《中华人民共和国著作权法》第五十二条", "侵犯著作权的行为及民事责任"),
-        ("《中华人民共和国反不正当竞争法》第十一条", "不得编造、传播虚假或者误导性信息损害竞争对手商誉"),
+        ("《中华人民共和国反不正当竞争法》（2019修正）第十一条", "不得编造、传播虚假或者误导性信息损害竞争对手商誉"),
     ),
 )
 
@@ -170,7 +173,7 @@ NDA = Template(
     "（已公开、接收方已合法知悉、独立开发、依法被要求披露）、仅为约定目的使用、保密措施、可接触人员的范围及其保密义务、"
     "资料的返还与销毁、保密期限（合作结束后继续有效）、知识产权不因披露而转移、违约责任与违约金、争议解决、签署页。",
     (
-        ("《中华人民共和国反不正当竞争法》第九条", "侵犯商业秘密的行为和商业秘密的定义"),
+        ("《中华人民共和国反不正当竞争法》（2019修正）第九条", "侵犯商业秘密的行为和商业秘密的定义"),
         ("《中华人民共和国民法典》第五百零一条", "订立合同过程中知悉的商业秘密不得泄露或者不正当使用"),
         ("《最高人民法院关于审理侵犯商业秘密民事案件适用法律若干问题的规定》第一条", "技术信息和经营信息"),
         ("《最高人民法院关于审理侵犯商业秘密民事案件适用法律若干问题的规定》第五条", "相应保密措施"),
@@ -224,15 +227,35 @@ def missing_fields(template: Template, given: Mapping[str, str]) -> list[Field]:
     return [f for f in template.fields if not _given(given, f.name)]
 
 
-def draft_prompt(template: Template, values: Mapping[str, str]) -> str:
-    """The user message asking the model to draft ``template`` from ``values`` (every field given)."""
-    missing = missing_fields(template, values)
-    if missing:
-        raise InputError(f"起草{template.name}还缺少：{'、'.join(f.label for f in missing)}")
+BLANK = "【待填写】"
+
+
+def usable_articles(template: Template, as_of: date | None = None) -> tuple[list[str], list[str]]:
+    """The template's articles as they stand on ``as_of``: lines for the articles in force (a superseded
+    one replaced by today's when the renumbering is known), and notes for laws whose current text
+    the store lacks, written without an article number so no stale number reaches the model."""
+    lines, notes = [], []
+    for citation, about in template.articles:
+        [verdict] = verify_citations(citation, as_of)
+        if verdict.ok:
+            lines.append(f"- {cite_versioned(verdict.article)}（{about}）")
+        elif verdict.status == SUPERSEDED and verdict.current is not None:
+            lines.append(f"- {cite_versioned(verdict.current)}（{about}）")
+        elif verdict.doc is not None:
+            doc = verdict.doc
+            newer = f"已由{doc.superseded_by.version}取代" if doc.superseded_by else "已失效"
+            notes.append(f"- {about}：《{doc.law}》{doc.version}文本{newer}，离线法条库未收录现行文本；"
+                         f"引用时只写法律名称，条号写{BLANK.replace('填写', '核对')}")
+    return lines, notes
+
+
+def draft_prompt(template: Template, values: Mapping[str, str], as_of: date | None = None) -> str:
+    """The user message asking the model to draft ``template`` from ``values``; a field not given is
+    marked 【待填写】 (never filled with the example)."""
     known = {f.name for f in template.fields}
-    facts = [f"- {f.label}：{_given(values, f.name)}" for f in template.fields]
+    facts = [f"- {f.label}：{_given(values, f.name) or BLANK}" for f in template.fields]
     facts += [f"- {name}：{_given(values, name)}" for name in values if name not in known and _given(values, name)]
-    laws = [f"- {citation}（{about}）" for citation, about in template.articles]
+    laws, notes = usable_articles(template, as_of)
     return "\n".join([
         f"请起草一份{template.name}。",
         "",
@@ -242,9 +265,10 @@ def draft_prompt(template: Template, values: Mapping[str, str]) -> str:
         "【起草要求】",
         template.instruction,
         "",
-        "【可以引用的法条】以下条文均已在离线法条库中核对存在；只引用确实适用的条文，格式为《法律名》第X条，"
-        "不要引用你不确定是否存在的条文：",
+        "【可以引用的法条】以下条文均已在离线法条库中核对，在起草之日现行有效；只引用确实适用的条文，"
+        "格式为《法律名》第X条，不要引用你不确定是否存在的条文：",
         *laws,
+        *(["", "【注意】以下法律已经修订，离线法条库没有现行条文：", *notes] if notes else []),
         "",
-        "只使用上面提供的事实；缺少的信息用【待填写】标出，不要编造事实、金额、日期、证据或案号。",
+        f"只使用上面提供的事实；标为{BLANK}或缺少的信息在文书中用{BLANK}标出，不要编造事实、金额、日期、证据或案号。",
     ])

@@ -141,7 +141,10 @@ def test_duplicates_and_unknown_fields(tmp_path):
 
 
 def test_citation_rules():
-    assert check_citation("《专利法》第十一条第一款第二项") == []
+    assert check_citation("《专利法》第七十五条第（二）项") == []
+    assert check_citation("《专利法》第十一条第一款第二项")[0][0] == "error"  # that paragraph has no items
+    assert check_citation("《反不正当竞争法》第九条")[0][0] == "error"  # superseded, version not written
+    assert check_citation("《反不正当竞争法》（2019修正）第九条") == []  # the old text, deliberately
     assert check_citation("《最高人民法院关于适用〈中华人民共和国反不正当竞争法〉若干问题的解释》第二十九条") == []
     assert check_citation("《中华人民共和国著作权法》第六十八条")[0][0] == "error"
     assert check_citation("《专利法》第11条")[0][0] == "error"  # Chinese numerals, as statutes write them
@@ -158,8 +161,8 @@ def test_chinese_numerals_round_trip_every_corpus_label():
         assert int_to_chinese(n) == text
     for a in all_articles():
         if a.article.startswith("第"):
-            number = a.article[1:-1]
-            assert int_to_chinese(chinese_to_int(number)) == number
+            for number in a.article[1:].removesuffix("条").split("条之"):
+                assert int_to_chinese(chinese_to_int(number)) == number
 
 
 def test_validate_command(tmp_path, capsys):

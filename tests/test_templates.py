@@ -3,6 +3,8 @@ draft prompt carries every answer and only articles that exist, and the presets 
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from ecmiip.chat.templates import TEMPLATES, Template, draft_prompt, missing_fields
@@ -53,23 +55,35 @@ def test_draft_prompt_mentions_every_value_and_the_instruction(template):
         assert f"{f.label}：{values[f.name]}" in prompt
     assert "请使用简体中文" in prompt and template.name in prompt and template.instruction in prompt
     assert "【待填写】" in prompt
-    for citation, about in template.articles:
-        assert f"{citation}（{about}）" in prompt
+    for _, about in template.articles:
+        assert f"（{about}）" in prompt or f"- {about}：" in prompt  # an article, or a note on a revised law
 
 
-def test_draft_prompt_refuses_missing_fields():
+def test_a_blank_field_is_marked_never_filled_with_the_example():
     template = TEMPLATES["律师函"]
-    with pytest.raises(InputError, match="缺少：委托人（权利人）"):
-        draft_prompt(template, {**_examples(template), "client": ""})
+    client = template.fields[0]
+    prompt = draft_prompt(template, {**_examples(template), "client": ""})
+    assert f"{client.label}：【待填写】" in prompt and client.example not in prompt
 
 
 @pytest.mark.parametrize("template", ALL, ids=lambda t: t.name)
-def test_every_article_a_template_cites_exists(template):
+def test_every_article_a_template_cites_exists_and_none_superseded_reaches_the_prompt(template):
     for citation, _ in template.articles:
         [check] = verify_citations(citation)
-        assert check.ok and check.text == citation, (citation, check.reason)
+        assert check.status in ("ok", "superseded") and check.text == citation, (citation, check.reason)
+        if check.status == "superseded":  # written with the version it was checked against
+            assert check.citation.version, citation
     checks = verify_citations(draft_prompt(template, _examples(template)))
     assert checks and all(c.ok for c in checks), [(c.text, c.reason) for c in checks if not c.ok]
+
+
+def test_the_2019_unfair_competition_articles_become_notes_without_numbers():
+    prompt = draft_prompt(TEMPLATES["保密协议"], _examples(TEMPLATES["保密协议"]))
+    assert "反不正当竞争法》第九条" not in prompt and "（2019修正）第九条" not in prompt
+    assert "2025修订" in prompt and "【待核对】" in prompt
+    # the same template as it was drafted before the 2025 revision took effect cites the 2019 text
+    before = draft_prompt(TEMPLATES["保密协议"], _examples(TEMPLATES["保密协议"]), as_of=date(2024, 1, 1))
+    assert "《中华人民共和国反不正当竞争法》（2019修正）第九条" in before and "【待核对】" not in before
 
 
 def test_modes_rigorous_is_cooler_than_drafting():

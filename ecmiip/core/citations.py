@@ -1,26 +1,32 @@
-"""Statute citations: parse ``《法律名》第X条``, find them in free text, check them against the shipped
-statute database, and look articles up.
+"""Statute citations: parse ``《法律名》第X条``, find them in free text, judge them against the statute
+store on a date, and look articles up.
 
 Shared by the data tools (strict: ``check_citation`` wants statute-style numerals) and the chat
-client (lenient: ``verify_citations`` asks only whether the cited article exists, so ``第11条`` is
-fine). A citation reads ``《法律名》第X条``, optionally with ``之Y`` and ``第Y款``/``第Y项``, and
-optionally a version in parentheses after the title (``《中华人民共和国专利法》（2008修正）第六十五条``).
-A law is named by its full title, without the 中华人民共和国 prefix (《专利法》), with 〈〉 for nested
-titles, or by a common abbreviation (``ALIASES``). In free text a database law is also recognised
-without the brackets (专利法第十一条), and ``、第Y条``/``和第Y条`` after a citation cite the same law.
+client (``verify_citations``). A citation reads ``《法律名》第X条``, optionally with ``之Y`` and
+``第Y款``/``第（Y）项``, and optionally a version in parentheses after the title
+(``《中华人民共和国专利法》（2008修正）第六十九条``). A law is named by its full title, without the
+中华人民共和国 prefix (《专利法》), with 〈〉 for nested titles, or by a common abbreviation
+(``ALIASES``). In free text a store law is also recognised without the brackets (专利法第十一条), and
+``、第Y条``/``和第Y条`` after a citation cite the same law.
 
-How ``verify_citations`` judges a citation (the rule the chat client shows its user):
+How ``check`` judges a citation on a date (today unless the user asks ``--as-of``); a citation without
+a version means the version in force on that date:
 
-* ``ok``: the database holds the article.
-* ``no_such_article``: the law is in the database and has no such article: the number is beyond its
-  last article (《专利法》第九十九条; 专利法 has 82), or a ``之Y`` article it does not have.
-* ``not_in_database``: the citation may well be right, but the offline database cannot tell: the law
-  is not shipped (《民事诉讼法》), another version is cited, or the article lies outside a shipped
-  excerpt (民法典).
-* ``unknown_law``: the title is not one a real document could have. A title the database does not
-  ship counts as real when it ends the way Chinese legal documents end (法, 条例, 细则, 规定, 办法,
-  解释, 批复, 决定…) and is not a near-miss of a shipped title; a near-miss is a short title (at most
-  12 characters without 中华人民共和国) sharing at least 70 % of its characters with a shipped one,
+* ``ok`` (现行): the store holds the article, its 款 and 项, in a text in force on that date.
+* ``superseded`` (已被取代): the article is cited in a version that had ceased to be in force on that
+  date (《反不正当竞争法》（2019修正）第九条), or the store's only text of the law is superseded; the
+  verdict says since when, by what, and the current article when the renumbering is known.
+* ``not_yet_in_force`` (尚未施行): the cited version took effect after that date.
+* ``ambiguous_version`` (版本不明): the version written matches more than one text of the store.
+* ``no_such_article`` (无此条): the text has no such article (《专利法》第九十九条; 专利法 has 82), no
+  such ``之Y`` article (民法典 has none), or no such 款/项.
+* ``not_in_database`` (库中无此法/未收录): the citation may well be right, but the offline store cannot
+  tell: the law or that version of it is not stored, a 修正案 is cited (its articles live in the law it
+  amends), or the article lies outside a stored excerpt.
+* ``unknown_law`` (名称有误): the title is not one a real document could have. A title the store does
+  not hold counts as real when it ends the way Chinese legal documents end (法, 条例, 细则, 规定, 办法,
+  解释, 批复, 决定, 修正案…) and is not a near-miss of a stored title; a near-miss is a short title (at
+  most 12 characters without 中华人民共和国) sharing at least 70 % of its characters with a stored one,
   the usual shape of an invented name (《专利保护法》, 《专利法实施条例》). Anything else
   (《知识产权保护大全》) is unknown too. Long titles (judicial interpretations) are never near-misses:
   real ones differ from each other by a few characters.
@@ -29,33 +35,36 @@ How ``verify_citations`` judges a citation (the rule the chat client shows its u
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import date
 
 from ecmiip.core.errors import InputError
-from ecmiip.core.statutes import Article, all_articles, chinese_to_int
+from ecmiip.core.renumbering import KNOWN, moved_to
+from ecmiip.core.statutes import PRC, Article, Document, StatuteStore, chinese_to_int, short_title, store
 
 #: Characters of a Chinese numeral as statutes write article numbers.
 CN_NUM = "零〇一二三四五六七八九十百千"
 _CN_DIGITS = "零一二三四五六七八九"
-PRC = "中华人民共和国"
 
-# One level of nested 《》 is allowed because one corpus title contains it; 〈〉 needs no special case.
+# One level of nested 《》 is allowed because one store title contains it; 〈〉 needs no special case.
 _LAW = r"[^《》\n]{1,80}(?:《[^《》\n]{1,40}》[^《》\n]{0,40})?"
 _VERSION = r"(?:[（(](?P<version>[^（）()\n]{1,20})[）)])?"
 _ARTICLE = rf"(?P<article>第(?P<num>[{CN_NUM}\d]+)条(?:之(?P<sub>[{CN_NUM}]+))?)"
-_TAIL = rf"(?P<tail>(?:第[{CN_NUM}]+款)?(?:第[{CN_NUM}]+项)?)"
+_TAIL = rf"(?P<tail>(?:第[{CN_NUM}\d]+款)?(?:第[（(]?[{CN_NUM}\d]+[）)]?项)?)"
 
 CITATION_RE = re.compile(rf"《(?P<law>{_LAW})》{_VERSION}{_ARTICLE}{_TAIL}")
 
 # More articles of the law just cited (、第十二条), or paragraphs/items of it to skip (、第三款).
 _CONTINUATION_RE = re.compile(
-    rf"\s*(?:、|和|及|以及|或者|或|与|至|到)\s*(?:{_ARTICLE}{_TAIL}|第[{CN_NUM}\d]+[款项])"
+    rf"\s*(?:、|和|及|以及|或者|或|与|至|到)\s*(?:{_ARTICLE}{_TAIL}|第[（(]?[{CN_NUM}\d]+[）)]?[款项])"
 )
 
-#: Common abbreviations of shipped judicial interpretations (what judgments and lawyers write).
+#: Common abbreviations (what judgments and lawyers write) → store titles.
 ALIASES = {
+    "反法": "中华人民共和国反不正当竞争法",
+    "专利法细则": "中华人民共和国专利法实施细则",
     "专利侵权司法解释": "最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释",
     "专利侵权解释": "最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释",
     "专利侵权司法解释（二）": "最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释（二）",
@@ -75,24 +84,34 @@ ALIASES = {
     "知识产权民事诉讼证据规定": "最高人民法院关于知识产权民事诉讼证据的若干规定",
     "技术合同司法解释": "最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释",
     "技术合同解释": "最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释",
+    "侵犯知识产权刑事案件解释": "最高人民法院、最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释",
+    "侵犯知识产权刑事案件解释（二）":
+        "最高人民法院、最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释（二）",
+    "侵犯知识产权刑事案件解释（三）":
+        "最高人民法院 最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释（三）",
 }
-
-# Laws the corpus holds only an excerpt of, with their real article count (so 第一千三百条 is caught).
-_EXCERPT_TOTALS = {"中华人民共和国民法典": 1260}
 
 # How the titles of Chinese legal documents end (the document type), with an optional （二）.
 _DOC_TYPE_RE = re.compile(
-    r"(?:法|法典|条例|细则|规定|办法|解释|批复|决定|意见|规则|通知|公约|协定|条约|纪要|指南)"
+    r"(?:法|法典|条例|细则|规定|办法|解释|批复|决定|意见|规则|通知|公约|协定|条约|纪要|指南|修正案)"
     r"(?:（[一二三四五六七八九十]+）)?$"
 )
+_AMENDMENT_RE = re.compile(r"(?P<law>.+?)修正案(?:（[一二三四五六七八九十]+）)?$")
 _NEAR_MISS_MAX_LEN = 12
 _NEAR_MISS_CUTOFF = 0.7
 
-# Statuses of a CitationCheck.
+# Statuses of a CitationCheck, and the word the chat client shows for each.
 OK = "ok"
+SUPERSEDED = "superseded"
+NOT_YET_IN_FORCE = "not_yet_in_force"
+AMBIGUOUS_VERSION = "ambiguous_version"
 NO_SUCH_ARTICLE = "no_such_article"
 NOT_IN_DATABASE = "not_in_database"
 UNKNOWN_LAW = "unknown_law"
+STATUS_WORDS = {
+    OK: "现行", SUPERSEDED: "已被取代", NOT_YET_IN_FORCE: "尚未施行", AMBIGUOUS_VERSION: "版本不明",
+    NO_SUCH_ARTICLE: "无此条", NOT_IN_DATABASE: "库中未收录", UNKNOWN_LAW: "名称有误",
+}
 
 # ---------------------------------------------------------------- numbers
 
@@ -146,12 +165,27 @@ def article_label(number: int, sub: int | None = None) -> str:
     return f"第{int_to_chinese(number)}条" + (f"之{int_to_chinese(sub)}" if sub else "")
 
 
-# ---------------------------------------------------------------- the corpus
+# ---------------------------------------------------------------- the store
+
+
+def _per_store(fn):
+    """Cache ``fn(store)`` for as long as the store is the same (an import replaces it)."""
+    cache: dict = {}
+
+    @functools.wraps(fn)
+    def wrapper():
+        s = store()
+        if cache.get("store") is not s:
+            cache.clear()
+            cache["store"], cache["value"] = s, fn(s)
+        return cache["value"]
+
+    return wrapper
 
 
 @dataclass(frozen=True)
 class LawIndex:
-    """What the shipped corpus knows about one law, for checking references to it."""
+    """What the store knows about one law's version in force today, for checking references to it."""
 
     law: str
     version: str
@@ -160,45 +194,63 @@ class LawIndex:
     complete: bool  # articles run 1..last without gaps (not an excerpt)
 
 
-@lru_cache(maxsize=1)
-def corpus_index() -> dict[str, LawIndex]:
-    """The shipped statute corpus, by law title."""
-    by_law: dict[str, list] = {}
-    for a in all_articles():
-        by_law.setdefault(a.law, []).append(a)
-    index = {}
-    for law, arts in by_law.items():
-        numbers = {n for n in (article_number(a.article) for a in arts) if n is not None}
-        last = max(numbers, default=0)
-        index[law] = LawIndex(law, arts[0].version, frozenset(a.article for a in arts), last,
-                              bool(numbers) and numbers == set(range(1, last + 1)))
-    return index
+def _law_index(s: StatuteStore, doc: Document) -> LawIndex:
+    arts = s.articles_of.get(doc.key, ())
+    numbers = {n for n in (article_number(a.article) for a in arts) if n is not None}
+    last = max(numbers, default=0)
+    complete = bool(numbers) and numbers == set(range(1, last + 1)) and not doc.excerpt
+    return LawIndex(doc.law, doc.version, frozenset(a.article for a in arts), last, complete)
 
 
-@lru_cache(maxsize=1)
-def _by_number() -> dict[tuple[str, int, int | None], Article]:
-    """(law, number, 之 number) → article; a 批复's items count as articles, its lone 正文 as article 1."""
-    out: dict[tuple[str, int, int | None], Article] = {}
-    for a in all_articles():
-        m = re.fullmatch(rf"第([{CN_NUM}]+)条之([{CN_NUM}]+)", a.article)
-        if m:
-            out[(a.law, chinese_to_int(m[1]), chinese_to_int(m[2]))] = a
-        elif (n := article_number(a.article)) is not None:
-            out[(a.law, n, None)] = a
-        elif a.article == "正文" and corpus_index()[a.law].last == 0:
-            out.setdefault((a.law, 1, None), a)
+@_per_store
+def _doc_indexes(s: StatuteStore) -> dict[str, LawIndex]:
+    return {d.key: _law_index(s, d) for d in s.documents}
+
+
+def doc_index(doc: Document) -> LawIndex:
+    return _doc_indexes()[doc.key]
+
+
+@_per_store
+def corpus_index(s: StatuteStore) -> dict[str, LawIndex]:
+    """Every law of the store by title, described by its version in force today (else its latest)."""
+    out = {}
+    for law, versions in s.by_law.items():
+        doc = s.current(law) or versions[-1]
+        out[law] = _doc_indexes()[doc.key]
     return out
 
 
-def short_title(law: str) -> str:
-    """``中华人民共和国专利法`` → ``专利法``: the title without the state's name."""
-    return law[len(PRC):] if law.startswith(PRC) and len(law) > len(PRC) else law
+@_per_store
+def _by_number(s: StatuteStore) -> dict[tuple[str, int, int | None], Article]:
+    """(document key, number, 之 number) → article; a 批复's items count as articles, its 正文 as 1."""
+    out: dict[tuple[str, int, int | None], Article] = {}
+    for a in s.articles:
+        m = re.fullmatch(rf"第([{CN_NUM}]+)条之([{CN_NUM}]+)", a.article)
+        if m:
+            out[(a.doc.key, chinese_to_int(m[1]), chinese_to_int(m[2]))] = a
+        elif (n := article_number(a.article)) is not None:
+            out[(a.doc.key, n, None)] = a
+        elif a.article == "正文":
+            out.setdefault((a.doc.key, 1, None), a)
+    return out
+
+
+def find_article(doc: Document, number: int | None, sub: int | None = None) -> Article | None:
+    """Article ``number`` (之 ``sub``) of one stored text, or None."""
+    return _by_number().get((doc.key, number, sub)) if number else None
 
 
 def cite(article: Article) -> str:
     """``《法律名》第X条`` for an article, a title nested in its title written 〈〉 as citations do."""
     law = article.law.replace("《", "〈").replace("》", "〉")
     return f"《{law}》{article.article}"
+
+
+def cite_versioned(article: Article) -> str:
+    """``《法律名》（2020修正）第X条``: the citation with the version it relies on."""
+    law = article.law.replace("《", "〈").replace("》", "〉")
+    return f"《{law}》（{article.version}）{article.article}"
 
 
 def _norm(name: str) -> str:
@@ -212,19 +264,18 @@ def _key(name: str) -> str:
     return _norm(name).replace(PRC, "")
 
 
-@lru_cache(maxsize=1)
-def _titles() -> dict[str, str]:
-    """Name key → corpus title, for every title and abbreviation."""
-    index = corpus_index()
-    out = {_key(law): law for law in index}
+@_per_store
+def _titles(s: StatuteStore) -> dict[str, str]:
+    """Name key → store title, for every title and abbreviation."""
+    out = {_key(law): law for law in s.by_law}
     for alias, law in ALIASES.items():
-        if law in index:
+        if law in s.by_law:
             out.setdefault(_key(alias), law)
     return out
 
 
 def resolve_law(name: str) -> str | None:
-    """The corpus title a citation means (full, short, 〈〉-nested or abbreviated), or None."""
+    """The store title a citation means (full, short, 〈〉-nested or abbreviated), or None."""
     return _titles().get(_key(name))
 
 
@@ -234,19 +285,19 @@ def looks_like_title(name: str) -> bool:
 
 
 def near_misses(name: str) -> list[str]:
-    """Shipped titles a short, unshipped title is a garbled form of (《专利保护法》 → 专利法)."""
+    """Stored titles a short, unstored title is a garbled form of (《专利保护法》 → 专利法)."""
     short = short_title(_norm(name))
     if resolve_law(name) or len(short) > _NEAR_MISS_MAX_LEN:
         return []
-    shorts = {short_title(law): law for law in corpus_index()}
+    shorts = {short_title(law): law for law in store().by_law}
     close = difflib.get_close_matches(short, list(shorts), n=3, cutoff=_NEAR_MISS_CUTOFF)
     return [shorts[s] for s in close]
 
 
 def close_titles(name: str, n: int = 5) -> list[str]:
-    """Shipped titles a user may have meant: those containing the name, then similar ones."""
+    """Stored titles a user may have meant: those containing the name, then similar ones."""
     key = short_title(_norm(name))
-    laws = list(corpus_index())
+    laws = list(store().by_law)
     found = [law for law in laws if key and key in _norm(law)]
     shorts = {short_title(law): law for law in laws}
     found += [shorts[s] for s in difflib.get_close_matches(key, list(shorts), n=n, cutoff=0.5)]
@@ -260,7 +311,7 @@ def close_titles(name: str, n: int = 5) -> list[str]:
 class Citation:
     law: str  # as written, without the outer 《》
     article: str  # as written: "第十一条", "第十条之一", "第11条"
-    resolved_law: str | None  # corpus title, None when the law is not in the corpus
+    resolved_law: str | None  # store title, None when the law is not in the store
     version: str | None = None
     detail: str = ""  # paragraph and item as written: "第一款第二项"
     text: str = ""  # the citation as a reader would quote it (law included)
@@ -283,11 +334,23 @@ class Citation:
         m = re.fullmatch(rf"第[{CN_NUM}\d]+条之([{CN_NUM}]+)", self.article)
         return _value(m[1]) if m else None
 
+    @property
+    def paragraph(self) -> int | None:
+        """第Y款 → Y."""
+        m = re.search(rf"第([{CN_NUM}\d]+)款", self.detail)
+        return _value(m[1]) if m else None
+
+    @property
+    def item(self) -> int | None:
+        """第（Y）项 or 第Y项 → Y."""
+        m = re.search(rf"第[（(]?([{CN_NUM}\d]+)[）)]?项", self.detail)
+        return _value(m[1]) if m else None
+
 
 def _split_version(law: str, version: str | None) -> tuple[str, str | None]:
     """Title and version: a version inside the title (《专利法（2008修正）》) moves out, and a
     numbering outside it (《…解释》（二）) moves in."""
-    if version is not None and not re.search(r"\d{4}", version):
+    if version is not None and re.fullmatch(r"[一二三四五六七八九十]+", version):
         return f"{law}（{version}）", None
     m = re.fullmatch(r"(.+?)[（(](\d{4}[^（）()]*)[）)]", law)
     if m and version is None:
@@ -308,11 +371,11 @@ def parse_citation(text: str) -> Citation | None:
     return _citation(m, law, version, m.group(0), (0, len(m.group(0))))
 
 
-@lru_cache(maxsize=1)
-def _bare_re() -> re.Pattern:
-    """Database laws cited without brackets (专利法第十一条); longest names first."""
-    names = {n for law in corpus_index() if "《" not in law for n in (law, short_title(law))}
-    names |= {a for a, law in ALIASES.items() if "《" not in a and law in corpus_index()}
+@_per_store
+def _bare_re(s: StatuteStore) -> re.Pattern:
+    """Store laws cited without brackets (专利法第十一条); longest names first."""
+    names = {n for law in s.by_law if "《" not in law for n in (law, short_title(law))}
+    names |= {a for a, law in ALIASES.items() if "《" not in a and law in s.by_law}
     alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(rf"(?P<law>{alternation}){_VERSION}{_ARTICLE}{_TAIL}")
 
@@ -334,7 +397,8 @@ def find_citations(text: str) -> list[Citation]:
                 end = c.end()
                 if c["article"]:
                     start = c.start("article")
-                    quoted = f"《{law}》{c['article']}{c['tail'] or ''}"
+                    written = f"（{version}）" if version else ""
+                    quoted = f"《{law}》{written}{c['article']}{c['tail'] or ''}"
                     found.append(_citation(c, law, version, quoted, (start, end)))
             taken.append((m.end(), end))
     return sorted(found, key=lambda c: c.span)
@@ -346,8 +410,9 @@ def find_citations(text: str) -> list[Citation]:
 def check_citation(text: str) -> list[tuple[str, str]]:
     """Problems of one reference as ``(severity, reason)`` pairs; empty when it is fine.
 
-    The data tools' strict check: numbers must be written as statutes write them, and what the
-    database cannot judge (another law, another version) is no problem.
+    The data tools' strict check: numbers must be written as statutes write them; a reference to a
+    text that is no longer in force is an error (training data must not teach repealed numbering);
+    what the store cannot judge (another law, an unstored version) is no problem.
     """
     m = CITATION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if not m:
@@ -355,20 +420,26 @@ def check_citation(text: str) -> list[tuple[str, str]]:
     if canonical_number(m["num"]) is None or (m["sub"] and canonical_number(m["sub"]) is None):
         return [("error", f"article number must be a Chinese numeral written as statutes write it "
                           f"(第十一条, 第一百零一条): {text!r}")]
-    law = resolve_law(m["law"])
-    if law is None:
-        return []  # not in the shipped corpus: nothing to check against
-    info = corpus_index()[law]
-    if m["version"] and m["version"].replace("年", "") != info.version:
-        return []  # another version of the law: its numbering may differ
-    number = canonical_number(m["num"])
-    total = _EXCERPT_TOTALS.get(law)
-    if info.complete and number > info.last or total and number > total:
-        return [("error", f"{m['article']} is beyond 《{law}》, which has {total or info.last} articles")]
-    if info.complete and m["sub"] and m["article"] not in info.labels:
-        return [("error", f"《{law}》 has no {m['article']}")]
-    if not info.complete and m["article"] not in info.labels:
-        return [("warning", f"{m['article']} is not in the shipped text of 《{law}》; not checked")]
+    c = parse_citation(text)
+    if c is None or c.resolved_law is None:
+        return []  # not in the store: nothing to check against
+    verdict = check(c)
+    doc = verdict.doc
+    if verdict.status == NO_SUCH_ARTICLE:
+        info = doc_index(doc)
+        total = info.last if info.complete else doc.total_articles
+        if c.number and total and c.number > total:
+            return [("error", f"{c.article} is beyond 《{doc.law}》, which has {total} articles")]
+        return [("error", f"《{doc.law}》（{doc.version}） has no {c.article}{c.detail}")]
+    if verdict.status == SUPERSEDED and c.version is None:
+        since = f" since {doc.superseded_on.isoformat()}" if doc.superseded_on else ""
+        return [("error", f"{text} is in 《{doc.law}》（{doc.version}）, no longer in force{since}: cite the current "
+                          f"article, or write the version (《{doc.law}》（{doc.version}）{c.article}) when the record "
+                          f"relies on the old text")]
+    if verdict.status == AMBIGUOUS_VERSION:
+        return [("error", f"{text}: the version matches several texts in the store; write its year")]
+    if verdict.status == NOT_IN_DATABASE and doc is not None and c.version is None and doc.in_force_on(date.today()):
+        return [("warning", f"{c.article} is not in the shipped text of 《{doc.law}》; not checked")]
     return []
 
 
@@ -379,11 +450,20 @@ class CitationCheck:
     citation: Citation
     status: str
     reason: str = ""  # Chinese, for the user; empty when ok
-    article: Article | None = None  # the cited article when the database holds it
+    article: Article | None = None  # the cited article when the store holds it
+    current: Article | None = None  # for a superseded citation: today's article, when known
+    doc: Document | None = None  # the text the citation was judged against
 
     @property
     def ok(self) -> bool:
         return self.status == OK
+
+    @property
+    def word(self) -> str:
+        """现行 / 已被取代 / 无此条 / 库中无此法 …: the status as the chat client shows it."""
+        if self.status == NOT_IN_DATABASE and self.citation.resolved_law is None:
+            return "库中无此法"
+        return STATUS_WORDS[self.status]
 
     @property
     def text(self) -> str:
@@ -403,36 +483,145 @@ def _count(n: int) -> str:
     return f"{int_to_chinese(n)}条"
 
 
-def check(c: Citation) -> CitationCheck:
-    """Judge one citation against the database: ok, no_such_article, not_in_database, unknown_law."""
+def _matches(written: str, doc: Document) -> bool:
+    """Whether a version as written (2019修正, 2019年, 法释〔2020〕7号, 修正) names ``doc``."""
+    w = written.replace("年", "").replace(" ", "")
+    if "法释" in w or "令" in w:
+        return bool(doc.doc_number) and _norm(doc.doc_number) == _norm(w)
+    if _year(w):
+        return _year(w) == _year(doc.version)
+    return w in doc.version
+
+
+def _known_versions(s: StatuteStore, law: str) -> list[tuple[str, date | None]]:
+    """Versions of ``law`` the store knows of without holding them: successors and renumbered ones."""
+    out = [(d.superseded_by.version, d.superseded_by.effective) for d in s.by_law.get(law, ())
+           if d.superseded_by and d.superseded_by.law == law]
+    out += [(k.old_version, None) for k in KNOWN if k.law == law]
+    return out
+
+
+def _superseded(c: Citation, doc: Document, article: Article | None, day: date, s: StatuteStore) -> CitationCheck:
+    """Verdict for an article of a text no longer in force on ``day``: since when, by what, and today's article."""
+    label = article.article if article else c.article
+    when = f"{doc.superseded_on.isoformat()}起" if doc.superseded_on else ""
+    by = f"被{doc.superseded_by}取代" if doc.superseded_by else "失效"
+    reason = f"《{doc.short}》（{doc.version}）{label}{when}已{by}"
+    current = s.current(doc.law, day)
+    moved = moved_to(s, doc.law, doc.version, label, current) if current else None
+    if moved is not None:
+        reason += f"；现行对应条文为{cite_versioned(moved)}"
+    elif current is not None:
+        reason += f"；现行文本为{current.version}，对应条号未能确定，请核对"
+    else:
+        reason += "；现行文本未收录于离线法条库，条号可能已变化，请核对官方文本"
+    return CitationCheck(c, SUPERSEDED, reason, article, moved, doc)
+
+
+def _missing_detail(c: Citation, article: Article) -> str:
+    """Why the cited 款/项 does not exist, or "" when it does."""
+    paragraphs = article.paragraphs
+    p, item = c.paragraph, c.item
+    if p is not None and not 1 <= p <= len(paragraphs):
+        return f"{cite(article)}只有{int_to_chinese(len(paragraphs))}款，没有第{int_to_chinese(p)}款"
+    if item is not None:
+        pool = paragraphs[p - 1].items if p else max((q.items for q in paragraphs), key=len)
+        where = f"第{int_to_chinese(p)}款" if p else ""
+        if not 1 <= item <= len(pool):
+            has = f"只有{int_to_chinese(len(pool))}项" if pool else "不分项"
+            return f"{cite(article)}{where}{has}，没有第（{int_to_chinese(item)}）项"
+    return ""
+
+
+def _not_stored(c: Citation) -> CitationCheck:
+    """A law the store does not hold: a real title, a 修正案, or an invented one."""
+    if m := _AMENDMENT_RE.fullmatch(_norm(c.law)):
+        base = resolve_law(m["law"])
+        target = f"《{base}》的相应条文" if base else "被修正法律的相应条文"
+        return CitationCheck(c, NOT_IN_DATABASE, f"《{c.law}》是修正案，其条文已并入被修正的法律；请引用{target}")
+    if close := near_misses(c.law):
+        names = "、".join(f"《{t}》" for t in close)
+        return CitationCheck(c, UNKNOWN_LAW, f"没有名为《{c.law}》的法律，名称可能有误；是否指{names}？")
+    if not looks_like_title(c.law):
+        return CitationCheck(c, UNKNOWN_LAW, f"《{c.law}》不是法律、法规或司法解释的名称，可能是编造的")
+    return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库未收录《{c.law}》，无法核对")
+
+
+def check(c: Citation, as_of: date | None = None) -> CitationCheck:
+    """Judge one citation against the store on ``as_of`` (today by default)."""
     if c.resolved_law is None:
-        if close := near_misses(c.law):
-            names = "、".join(f"《{t}》" for t in close)
-            return CitationCheck(c, UNKNOWN_LAW, f"没有名为《{c.law}》的法律，名称可能有误；是否指{names}？")
-        if not looks_like_title(c.law):
-            return CitationCheck(c, UNKNOWN_LAW, f"《{c.law}》不是法律、法规或司法解释的名称，可能是编造的")
-        return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库未收录《{c.law}》，无法核对")
-    law = c.resolved_law
-    info = corpus_index()[law]
-    if c.version and _year(c.version) != _year(info.version):
-        return CitationCheck(c, NOT_IN_DATABASE,
-                             f"离线法条库收录的是《{law}》{info.version}版本，无法核对{c.version}版本的条号")
+        return _not_stored(c)
+    day, s, law = as_of or date.today(), store(), c.resolved_law
+    versions = s.by_law[law]
+    short = short_title(law)
+    if c.version:
+        matching = [d for d in versions if _matches(c.version, d)]
+        if len(matching) > 1:
+            names = "、".join(d.version for d in matching)
+            return CitationCheck(c, AMBIGUOUS_VERSION, f"库中《{short}》有多个版本与“{c.version}”相符（{names}），请写明年份")
+        if not matching:
+            return _unstored_version(c, law, day, s)
+        doc = matching[0]
+    else:
+        doc = s.current(law, day) or s.latest(law, day) or versions[0]
+    info = doc_index(doc)
     number, sub = c.number, c.sub
-    found = _by_number().get((law, number, sub)) if number else None
-    if found:
-        return CitationCheck(c, OK, "", found)
-    total = info.last if info.complete else _EXCERPT_TOTALS.get(law)
-    label = c.article
-    if number and total and number > total:
-        return CitationCheck(c, NO_SUCH_ARTICLE, f"《{law}》共{_count(total)}，没有{label}")
-    if info.complete or not number:
-        return CitationCheck(c, NO_SUCH_ARTICLE, f"《{law}》没有{label}")
-    return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库只收录了《{law}》的部分条文，未收录{label}，无法核对")
+    article = find_article(doc, number, sub)
+    live = doc.in_force_on(day)
+    if article is None:
+        if not live and c.version is None and not s.current(law, day):
+            why = f"库中只有{doc.version}文本（{doc.describe(day)}）"
+            return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库未收录《{short}》在{day.isoformat()}有效的文本，"
+                                                     f"无法核对{c.article}；{why}", doc=doc)
+        total = info.last if info.complete else doc.total_articles
+        if number and total and number > total:
+            return CitationCheck(c, NO_SUCH_ARTICLE, f"《{short}》（{doc.version}）共{_count(total)}，没有{c.article}", doc=doc)
+        if sub and doc.sub_articles is False:
+            return CitationCheck(c, NO_SUCH_ARTICLE, f"《{short}》没有“之一”一类的条文，没有{c.article}", doc=doc)
+        if info.complete or not number:
+            return CitationCheck(c, NO_SUCH_ARTICLE, f"《{short}》（{doc.version}）没有{c.article}", doc=doc)
+        return CitationCheck(c, NOT_IN_DATABASE,
+                             f"离线法条库只收录了《{short}》的部分条文，未收录{c.article}，无法核对", doc=doc)
+    if missing := _missing_detail(c, article):
+        return CitationCheck(c, NO_SUCH_ARTICLE, missing, article, doc=doc)
+    status = doc.status_on(day)
+    if status == "not_yet_in_force":
+        return CitationCheck(c, NOT_YET_IN_FORCE, f"《{short}》（{doc.version}）{doc.effective.isoformat()}起施行，"
+                                                  f"{day.isoformat()}尚未施行", article, doc=doc)
+    if not live:
+        return _superseded(c, doc, article, day, s)
+    return CitationCheck(c, OK, "", article, doc=doc)
 
 
-def verify_citations(text: str) -> list[CitationCheck]:
-    """Every citation of ``text`` (a model's answer) judged against the offline database."""
-    return [check(c) for c in find_citations(text)]
+def _unstored_version(c: Citation, law: str, day: date, s: StatuteStore) -> CitationCheck:
+    """A version the store does not hold: older than the current one (superseded), or unknown here."""
+    short = short_title(law)
+    current = s.current(law, day)
+    cited_year, held = _year(c.version or ""), "、".join(d.version for d in s.by_law[law])
+    if current is not None and cited_year and cited_year < (_year(current.version) or ""):
+        moved = moved_to(s, law, _full_version(law, c.version), c.article, current)
+        reason = f"《{short}》（{c.version}）已被现行的{current.version}取代"
+        reason += f"；现行对应条文为{cite_versioned(moved)}" if moved else "；库中未收录该旧版文本，对应条号未能确定，请核对"
+        return CitationCheck(c, SUPERSEDED, reason, None, moved, current)
+    for version, effective in _known_versions(s, law):
+        if cited_year and cited_year == _year(version):
+            when = f"（{effective.isoformat()}起施行）" if effective else ""
+            return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库未收录《{short}》{version}{when}的文本，无法核对条号；"
+                                                     f"可用 ecmiip statutes import 导入官方文本")
+    return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库收录的是《{short}》{held}，无法核对{c.version}版本的条号")
+
+
+def _full_version(law: str, written: str | None) -> str:
+    """The version label of the known renumbering table that ``written`` (2008, 2008年) means."""
+    for k in KNOWN:
+        if k.law == law and _year(k.old_version) == _year(written or ""):
+            return k.old_version
+    return written or ""
+
+
+def verify_citations(text: str, as_of: date | None = None) -> list[CitationCheck]:
+    """Every citation of ``text`` (a model's answer) judged against the store on ``as_of``."""
+    return [check(c, as_of) for c in find_citations(text)]
 
 
 # ---------------------------------------------------------------- lookup
@@ -454,28 +643,47 @@ def _article_arg(article: int | str) -> tuple[int, int | None]:
     return number, sub
 
 
-def lookup(law: str, article: int | str) -> Article:
-    """The article ``/law 专利法 11`` shows; InputError naming the law's range or close titles."""
+def lookup(law: str, article: int | str, as_of: date | None = None, version: str | None = None) -> Article:
+    """The article ``/law 专利法 11`` shows: the version in force on ``as_of`` (today) unless ``version``
+    names another; a law with no text in force then gives its latest text, whose status says so.
+    InputError naming the law's range or close titles."""
     title = resolve_law(law)
     if title is None:
         close = close_titles(law)
         hint = "相近的有：" + "、".join(f"《{t}》" for t in close) if close else \
-            f"离线法条库收录的 {len(corpus_index())} 部法律法规和司法解释中没有相近的名称"
+            f"离线法条库收录的 {len(store().by_law)} 部法律法规和司法解释中没有相近的名称"
         raise InputError(f"离线法条库中没有《{_norm(law)}》；{hint}")
-    if str(article).strip() == "正文":
-        number, sub = 1, None
+    s, day = store(), as_of or date.today()
+    if version:
+        docs = [d for d in s.by_law[title] if _matches(version, d)]
+        if len(docs) != 1:
+            held = "、".join(d.version for d in s.by_law[title])
+            raise InputError(f"《{title}》在库中的版本是：{held}；没有唯一与“{version}”相符的版本")
+        doc = docs[0]
     else:
-        number, sub = _article_arg(article)
-    found = _by_number().get((title, number, sub))
+        doc = s.current(title, day) or s.latest(title, day) or s.by_law[title][0]
+    number, sub = (1, None) if str(article).strip() == "正文" else _article_arg(article)
+    found = find_article(doc, number, sub)
     if found:
         return found
-    info = corpus_index()[title]
+    info = doc_index(doc)
     label = article_label(number, sub)
-    total = info.last if info.complete else _EXCERPT_TOTALS.get(title)
+    total = info.last if info.complete else doc.total_articles
     if total and number > total:
-        raise InputError(f"《{title}》共{_count(total)}（第一条至第{_count(total)}），没有{label}")
+        raise InputError(f"《{title}》（{doc.version}）共{_count(total)}（第一条至第{_count(total)}），没有{label}")
     if info.complete:
-        raise InputError(f"《{title}》没有{label}（共{_count(info.last)}）")
-    numbers = sorted(n for (law, n, _) in _by_number() if law == title)
+        raise InputError(f"《{title}》（{doc.version}）没有{label}（共{_count(info.last)}）")
+    numbers = sorted(n for (key, n, _) in _by_number() if key == doc.key)
     shipped = f"第{_count(numbers[0])}至第{_count(numbers[-1])}中的 {len(numbers)} 条" if numbers else "正文"
     raise InputError(f"离线法条库只收录了《{title}》的部分条文（{shipped}），没有{label}")
+
+
+def validity_note(article: Article, as_of: date | None = None) -> str:
+    """One line on the article's version and validity, and today's article when it is superseded."""
+    day = as_of or date.today()
+    note = f"{cite(article)}（{article.doc.describe(day)}）"
+    if article.doc.in_force_on(day):
+        return note
+    verdict = _superseded(parse_citation(cite_versioned(article)) or Citation(article.law, article.article, article.law),
+                          article.doc, article, day, store())
+    return f"{note}。注意：{verdict.reason}"

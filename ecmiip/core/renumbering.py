@@ -1,0 +1,130 @@
+"""Where an article went when its law was revised: 2008 专利法第六十九条 is today's 第七十五条.
+
+Two sources, one answer. A *known* table holds the renumberings that in-force texts still cite in
+the old numbering (SPC interpretations and regulations written before a revision), each entry with
+a phrase the new article must contain, so a test proves the entry points at the right text. When
+the store holds both versions of a law (the user imported a newer official text) the mapping is
+*aligned* from the two texts: each old article goes to the new article whose text is most alike,
+when they are alike enough to be the same provision.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ecmiip.core.statutes import Article, Document, StatuteStore
+
+
+@dataclass(frozen=True)
+class KnownRenumbering:
+    law: str
+    old_version: str  # as versions are written: "2008修正"
+    new_version: str
+    moves: dict[str, tuple[str, str]]  # old label → (new label, a phrase of the new text)
+    basis: str
+
+
+KNOWN: tuple[KnownRenumbering, ...] = (
+    KnownRenumbering(
+        "中华人民共和国专利法", "2008修正", "2020修正",
+        {
+            "第十一条": ("第十一条", "未经专利权人许可"),
+            "第二十条": ("第十九条", "向外国申请专利"),
+            "第二十二条": ("第二十二条", "新颖性"),
+            "第四十二条": ("第四十二条", "期限为二十年"),
+            "第四十八条": ("第五十三条", "强制许可"),
+            "第五十九条": ("第六十四条", "保护范围以其权利要求的内容为准"),
+            "第六十条": ("第六十五条", "引起纠纷"),
+            "第六十一条": ("第六十六条", "新产品制造方法"),
+            "第六十二条": ("第六十七条", "现有技术"),
+            "第六十三条": ("第六十八条", "假冒专利"),
+            "第六十四条": ("第六十九条", "查处"),
+            "第六十五条": ("第七十一条", "赔偿数额"),
+            "第六十六条": ("第七十二条", "难以弥补的损害"),
+            "第六十七条": ("第七十三条", "保全证据"),
+            "第六十八条": ("第七十四条", "诉讼时效"),
+            "第六十九条": ("第七十五条", "不视为侵犯专利权"),
+            "第七十条": ("第七十七条", "合法来源"),
+        },
+        "2020 revision (in force 2021-06-01); the articles in-force SPC texts cite in 2008 numbering",
+    ),
+    KnownRenumbering(
+        "中华人民共和国著作权法", "2010修正", "2020修正",
+        {
+            "第二条": ("第二条", "依照本法享有著作权"),
+            "第十条": ("第十条", "著作权包括下列人身权和财产权"),
+            "第十六条": ("第十八条", "职务作品"),
+            "第二十一条": ("第二十三条", "保护期"),
+            "第二十二条": ("第二十四条", "可以不经著作权人许可"),
+            "第二十三条": ("第二十五条", "教科书"),
+            "第二十四条": ("第二十六条", "许可使用合同"),
+            "第三十二条": ("第三十四条", "图书出版者"),
+            "第三十三条": ("第三十五条", "报社、期刊社"),
+            "第四十条": ("第四十二条", "录音录像制作者使用他人作品"),
+            "第四十二条": ("第四十四条", "录音录像制作者对其制作的录音录像制品"),
+            "第四十七条": ("第五十二条", "民事责任"),
+            "第四十八条": ("第五十三条", "侵权行为同时损害公共利益"),
+            "第四十九条": ("第五十四条", "赔偿"),
+            "第五十条": ("第五十六条", "难以弥补的损害"),
+            "第五十一条": ("第五十七条", "保全证据"),
+        },
+        "2020 revision (in force 2021-06-01); the articles in-force regulations cite in 2010 numbering",
+    ),
+)
+
+#: How alike two article texts must be (difflib ratio) to count as the same provision renumbered.
+ALIGN_CUTOFF = 0.6
+
+
+def align(old: Sequence[Article], new: Sequence[Article]) -> dict[str, str]:
+    """Old label → new label for the provisions that survived a revision, matched by text.
+
+    Greedy on similarity, best pairs first, each article used once: a rewritten article below the
+    cutoff is left unmapped rather than guessed.
+    """
+    pairs = []
+    for a in old:
+        for b in new:
+            m = difflib.SequenceMatcher(None, a.text, b.text, autojunk=False)
+            if m.real_quick_ratio() >= ALIGN_CUTOFF and m.quick_ratio() >= ALIGN_CUTOFF:
+                r = m.ratio()
+                if r >= ALIGN_CUTOFF:
+                    pairs.append((r, a.article, b.article))
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for _, a, b in sorted(pairs, reverse=True):
+        if a not in out and b not in used:
+            out[a] = b
+            used.add(b)
+    return out
+
+
+def _year(version: str) -> str:
+    return "".join(ch for ch in version[:4] if ch.isdigit())
+
+
+def moved_to(store: StatuteStore, law: str, old_version: str, label: str, target: Document) -> Article | None:
+    """The article of ``target`` (a later version of ``law``) that ``label`` of ``old_version`` became."""
+    new_label = None
+    for k in KNOWN:
+        if k.law == law and _year(k.old_version) == _year(old_version) and \
+                _year(k.new_version) == _year(target.version) and label in k.moves:
+            new_label = k.moves[label][0]
+    old_doc = next((d for d in store.by_law.get(law, ()) if d.version == old_version), None)
+    if new_label is None and old_doc is not None and old_doc.key != target.key:
+        new_label = _aligned(store, old_doc.key, target.key).get(label)
+    if new_label is None:
+        return None
+    return next((a for a in store.articles_of.get(target.key, ()) if a.article == new_label), None)
+
+
+_ALIGNED: dict[tuple[int, str, str], dict[str, str]] = {}
+
+
+def _aligned(store: StatuteStore, old_key: str, new_key: str) -> dict[str, str]:
+    key = (id(store), old_key, new_key)
+    if key not in _ALIGNED:
+        _ALIGNED[key] = align(store.articles_of.get(old_key, ()), store.articles_of.get(new_key, ()))
+    return _ALIGNED[key]
