@@ -1,7 +1,8 @@
 """``ecmiip-chat``: an offline IP-law assistant in the terminal, over llama.cpp or a local Ollama.
 
 Answers stream as Markdown; Qwen3's thinking is shown dimmed and folded, never kept in history;
-every 《…》第…条 an answer cites is checked against the statute database when it ends. Ctrl-C stops an
+every 《…》第…条 an answer cites is checked against the statute store when it ends, and listed with
+its status (现行, 已被取代, 无此条, 库中无此法 …) on the date asked (``--as-of``, today by default). Ctrl-C stops an
 answer and keeps the session; Ctrl-D leaves. ``-p`` or piped stdin answers once, for scripts.
 """
 
@@ -11,6 +12,7 @@ import argparse
 import shlex
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
@@ -30,8 +32,8 @@ HELP = """\
 /mode [rigorous|drafting]   严谨推理（低温）或文书起草（较高温度）
 /task [名称]          任务预设：{tasks}
 /think                切换 Qwen3 思考模式
-/law 专利法 11        查看法条原文
-/draft 律师函         按模板起草文书（会询问缺少的信息）
+/law 专利法 11 [版本]  查看法条原文及其效力（默认现行版本）
+/draft 律师函         按模板起草文书（会询问缺少的信息；留空则标为【待填写】）
 /save [md|json] [名称]  保存对话（权限 0600）
 /load 名称            载入 /save json 保存的对话
 /stats                速度与上下文用量
@@ -65,7 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hide-thinking", action="store_true", help="show only a one-line note while the model thinks")
     p.add_argument("--rag", action="store_true", help="retrieve relevant articles into the prompt and list them as sources")
     p.add_argument("--max-tokens", type=int, default=2048, help="longest answer in tokens (default: 2048)")
+    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                   help="answer and check citations against the versions in force on this date (old cases); default: today")
     return p
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def open_backend(args: argparse.Namespace):
@@ -87,7 +98,9 @@ class Chat:
 
     def __init__(self, backend, args: argparse.Namespace, out: Console, err: Console) -> None:
         self.backend, self.args, self.out, self.err = backend, args, out, err
-        self.session = Session(system=system_prompt(args.task), mode=args.mode, task=args.task, think=args.think)
+        self.as_of: date | None = getattr(args, "as_of", None)
+        self.session = Session(system=system_prompt(args.task, as_of=self.as_of), mode=args.mode, task=args.task,
+                               think=args.think)
         self.stop = threading.Event()
 
     # --- one question -----------------------------------------------------------------------------
@@ -99,8 +112,8 @@ class Chat:
             from ecmiip.chat.rag import format_context, retrieve
             from ecmiip.chat.rag import sources as cite
 
-            found = retrieve(question)
-            context, sources = format_context(found), cite(found)
+            found = retrieve(question, as_of=self.as_of)
+            context, sources = format_context(found, self.as_of), cite(found)
         budget = self.backend.context_size - min(self.args.max_tokens, ANSWER_RESERVE, self.backend.context_size // 4)
         dropped = self.session.fit(question, budget, lambda m: self.backend.count_tokens(m, self.session.think), context)
         if dropped:
@@ -135,12 +148,24 @@ class Chat:
             return None
         if sources:
             self.err.print("[dim]参考条文：" + "；".join(sources) + "[/]", soft_wrap=True)
-        bad = [c for c in verify_citations(turn.answer) if c.status != "ok"]
-        turn.flagged = [c.text for c in bad]
-        for c in bad:
-            self.err.print(f"[bold yellow]⚠ 引用核查：{c.text} — {c.reason}[/]", soft_wrap=True)
+        checks = verify_citations(turn.answer, self.as_of)
+        turn.flagged = [c.text for c in checks if not c.ok]
+        self.report_citations(checks)
         self.session.turns.append(turn)
         return turn
+
+    def report_citations(self, checks: list) -> None:
+        """A line for every article the answer cites, with its status: 现行 / 已被取代 / 无此条 / 库中无此法…"""
+        if not checks:
+            return
+        day = (self.as_of or date.today()).isoformat()
+        self.err.print(f"[bold]引用核查[/]（按{day}有效的版本）：", highlight=False)
+        for c in checks:
+            if c.ok:
+                self.err.print(f"  [green]✓ {c.text} — 现行[/]（{c.doc.describe(self.as_of or date.today())}）",
+                               soft_wrap=True, highlight=False)
+            else:
+                self.err.print(f"  [bold yellow]⚠ {c.text} — {c.word}：{c.reason}[/]", soft_wrap=True, highlight=False)
 
     # --- commands ---------------------------------------------------------------------------------
     def command(self, line: str) -> None:
@@ -174,7 +199,7 @@ class Chat:
             if rest[0] not in TASKS:
                 raise InputError(f"任务只能是：{'、'.join(TASKS)}")
             self.session.task = rest[0]
-            self.session.system = system_prompt(rest[0])
+            self.session.system = system_prompt(rest[0], as_of=self.as_of)
         self.out.print(f"任务：{self.session.task or '通用'}")
 
     def cmd_think(self, rest: list[str]) -> None:
@@ -182,12 +207,15 @@ class Chat:
         self.out.print(f"思考模式：{'开' if self.session.think else '关'}")
 
     def cmd_law(self, rest: list[str]) -> None:
-        from ecmiip.core.citations import lookup
+        from ecmiip.core.citations import lookup, validity_note
 
-        if len(rest) != 2:
-            raise InputError("用法：/law 专利法 11")
-        article = lookup(rest[0], rest[1])
+        if len(rest) not in (2, 3):
+            raise InputError("用法：/law 专利法 11 [版本，如 2008 或 2019修正]")
+        article = lookup(rest[0], rest[1], as_of=self.as_of, version=rest[2] if len(rest) == 3 else None)
+        note = validity_note(article, self.as_of)
+        live = article.doc.in_force_on(self.as_of or date.today())
         self.out.print(Markdown(f"**{article.citation}**（{article.version}）\n\n{article.text}"))
+        self.out.print(f"[{'green' if live else 'bold yellow'}]{note}[/]", soft_wrap=True, highlight=False)
 
     def cmd_draft(self, rest: list[str]) -> None:
         from ecmiip.chat.templates import TEMPLATES, draft_prompt, missing_fields
@@ -195,9 +223,9 @@ class Chat:
         if not rest or rest[0] not in TEMPLATES:
             raise InputError(f"用法：/draft 模板名；可选：{'、'.join(TEMPLATES)}")
         template, values = TEMPLATES[rest[0]], {}
-        for f in missing_fields(template, values):
-            values[f.name] = input(f"{f.prompt}（例：{f.example}）：").strip() or f.example
-        self.ask(draft_prompt(template, values), interactive=True)
+        for f in missing_fields(template, values):  # the example is a hint; a blank answer stays 【待填写】
+            values[f.name] = input(f"{f.prompt}（例：{f.example}；留空则标为【待填写】）：").strip()
+        self.ask(draft_prompt(template, values, self.as_of), interactive=True)
 
     def cmd_save(self, rest: list[str]) -> None:
         fmt = rest[0] if rest and rest[0] in ("md", "json") else "md"

@@ -58,6 +58,50 @@ def test_rag_puts_articles_in_the_prompt_and_lists_sources(ollama):
     assert "参考条文" in proc.stderr and "《中华人民共和国专利法》第十一条" in proc.stderr
 
 
+def test_p_prints_every_cited_article_with_its_status(ollama):
+    proc = subprocess.run([*CHAT, "--ollama", "fake", "--ollama-host", ollama, "-p", "员工离职带走客户名单，是否侵犯商业秘密？"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = proc.stderr.replace("\n", "").split("引用核查")[1]
+    expected = [
+        ("《反不正当竞争法》第九条", "已被取代"),  # the 2019 text, replaced on 2025-10-15
+        ("侵犯商业秘密民事案件适用法律若干问题的规定》第九条", "现行"),
+        ("《刑法》第二百一十九条", "现行"),
+        ("《反不正当竞争法》（2025修订）第十条", "库中未收录"),  # the current text is not in the store
+        ("《商业秘密保护法》第三条", "库中无此法"),
+        ("《专利法》第九十九条", "无此条"),
+    ]
+    for citation, word in expected:
+        assert f"{citation} — {word}" in report, (citation, report)
+    assert "2025-10-15" in report and "2021-03-01起施行" in report  # since when, and the version relied on
+    assert report.count(" — ") == len(expected)
+
+
+def test_as_of_checks_against_the_versions_in_force_then(ollama):
+    proc = subprocess.run([*CHAT, "--ollama", "fake", "--ollama-host", ollama, "--as-of", "2023-06-30",
+                           "-p", "员工离职带走客户名单，是否侵犯商业秘密？"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = proc.stderr.replace("\n", "").split("引用核查")[1]
+    assert "按2023-06-30有效的版本" in report and "《反不正当竞争法》第九条 — 现行" in report
+    assert "2023-06-30" in Handler.requests[-1]["messages"][0]["content"]  # the system prompt says the date
+    bad = subprocess.run([*CHAT, "--ollama", "fake", "--ollama-host", ollama, "--as-of", "2023/06/30", "-p", "hi"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_law_shows_the_version_dates_and_status(ollama):
+    chat, buf = _chat(ollama)
+    chat.command("/law 专利法 75")
+    out = buf.getvalue().replace("\n", "")
+    assert "2020修正" in out and "2021-06-01起施行" in out and "现行有效" in out
+    chat.command("/law 反法 9")  # no current text in the store: the old one, marked as such
+    out = buf.getvalue().replace("\n", "")
+    assert "2025-10-15起已被" in out and "现行文本未收录" in out
+    chat.command("/law 专利法 69 2020修正")
+    with pytest.raises(InputError, match="2020修正"):
+        chat.command("/law 专利法 69 1999")
+
+
 def _chat(url: str, *extra: str) -> tuple[Chat, io.StringIO]:
     args = build_parser().parse_args(["--ollama", "fake", "--ollama-host", url, *extra])
     buf = io.StringIO()
@@ -87,9 +131,12 @@ def test_commands_on_a_live_session(ollama, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="九十九"):
         chat.command("/law 专利法 99")
 
-    monkeypatch.setattr("builtins.input", lambda prompt: "")  # accept every example value
+    monkeypatch.setattr("builtins.input", lambda prompt: "")  # every field left blank
     chat.command("/draft 律师函")
-    assert "律师函" in Handler.requests[-1]["messages"][-1]["content"]
+    sent = Handler.requests[-1]["messages"][-1]["content"]
+    assert "律师函" in sent and "委托人（权利人）：【待填写】" in sent
+    assert "北京星河文化传媒有限公司" not in sent  # the example is a hint, never a fact
+    assert "反不正当竞争法》第九条" not in sent and "（2019修正）第九条" not in sent
 
     chat.command("/save json 会话")
     chat.command("/reset")

@@ -89,11 +89,15 @@ def test_streaming_citation_check_ctrl_c_and_save(ollama, home):
         term.send("C-c")
         term.wait_for("已停止")
         term.wait_prompt(2)
-        # A made-up article is flagged after the answer; a real one is not.
+        # Every cited article is listed after the answer with its status.
         term.type("第九十九条的责任是什么？")
-        screen = term.wait_for("引用核查")
-        assert "《专利法》第九十九条" in screen.split("引用核查")[1]
-        assert "第十一条 —" not in screen
+        screen = term.wait_for("第十一条 — 现行")
+        report = screen.split("引用核查")[1]
+        assert "《专利法》第九十九条 — 无此条" in report
+        term.type("员工离职带走客户名单，是否侵犯商业秘密？")
+        screen = term.wait_for("第九十九条 — 无此条", after=1)
+        report = screen.split("引用核查")[-1]
+        assert "《反不正当竞争法》第九条 — 已被取代" in report and "《刑法》第二百一十九条 — 现行" in report
         # /save writes a private transcript.
         term.type("/save md 案件记录")
         term.wait_for("已保存")

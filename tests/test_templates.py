@@ -93,11 +93,20 @@ def test_modes_rigorous_is_cooler_than_drafting():
     assert all(set(m) == set(SAMPLING_DEFAULTS) for m in MODES.values())
 
 
-def test_system_prompt_appends_the_task():
+def test_system_prompt_appends_the_task_and_the_store_note():
     assert set(TASKS) == {"学理问答", "行为性质分析", "案例解析", "文书撰写", "合同条款审查", "专利权利要求比对"}
-    assert system_prompt(None) == LEGAL_SYSTEM_PROMPT == system_prompt()
+    assert system_prompt(None, store=False) == LEGAL_SYSTEM_PROMPT == system_prompt(store=False)
     for name, text in TASKS.items():
-        prompt = system_prompt(name)
+        prompt = system_prompt(name, store=False)
         assert prompt.startswith(LEGAL_SYSTEM_PROMPT) and prompt.endswith(text) and name in text
     with pytest.raises(InputError, match="学理问答"):
         system_prompt("写诗")
+
+
+def test_the_store_note_says_how_current_the_store_is_and_what_it_lacks():
+    today = system_prompt()
+    assert today.startswith(LEGAL_SYSTEM_PROMPT) and "效力信息核对至2026-11-29" in today
+    assert "《中华人民共和国反不正当竞争法》（2019修正）已被" in today and "2025-10-15" in today
+    assert all(c.ok for c in verify_citations(today)), "the note itself cites only current articles"
+    before = system_prompt(as_of=date(2024, 1, 1))  # a 2024 case: the 2019 text was the law then
+    assert "反不正当竞争法》（2019修正）已被" not in before and "2024-01-01" in before

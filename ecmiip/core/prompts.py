@@ -6,6 +6,8 @@ same way; the paper's advice is a low temperature for rigorous legal reasoning.
 
 from __future__ import annotations
 
+from datetime import date
+
 from ecmiip.core.errors import InputError
 
 LEGAL_SYSTEM_PROMPT = """你是 EC-MIIP，一名中国知识产权法律助手，熟悉专利、商标、著作权、反不正当竞争（含商业秘密）、植物新品种、集成电路布图设计等领域的法律、行政法规和司法解释。
@@ -45,7 +47,7 @@ TASKS: dict[str, str] = {
     "不要虚构学者观点、文献或案例出处。",
     "行为性质分析": "当前任务：行为性质分析。按以下顺序分析：行为事实 → 可能涉及的权利及其保护范围 → "
     "逐项对照侵权或违法的构成要件 → 抗辩与例外（如合理使用、先用权、权利用尽、合法来源、现有技术） → "
-    "定性结论与法律后果（民事、行政、刑事责任）。事实不足以定性时，列出还需要查明的事实。",
+    "定性结论与法律后果（民事、行政、刑事责任；刑事责任见《中华人民共和国刑法》第二百一十三条至第二百二十条）。事实不足以定性时，列出还需要查明的事实。",
     "案例解析": "当前任务：案例解析。依次写出：案情要点、争议焦点、适用的法律和司法解释、"
     "对每个争议焦点的分析、结论（或裁判结果预测），以及对当事人的实务建议。"
     "不要编造案号、法院、当事人或判决内容；用户未提供的事实明确说明是假设。",
@@ -64,10 +66,29 @@ TASKS: dict[str, str] = {
 }
 
 
-def system_prompt(task: str | None = None) -> str:
-    """The legal system prompt, with the task preset's instructions appended when one is chosen."""
-    if task is None:
-        return LEGAL_SYSTEM_PROMPT
-    if task not in TASKS:
+def store_note(as_of: date | None = None) -> str:
+    """What the model must know about the statute store: how current it is, the date answers are
+    for, and the laws whose text in force the store lacks (so it says so instead of citing old numbers)."""
+    from ecmiip.core.statutes import store
+
+    s, day = store(), as_of or date.today()
+    lines = [f"【法条库说明】离线法条库的效力信息核对至{s.as_of.isoformat()}；请按{day.isoformat()}有效的法律回答，"
+             "引用法条时写明所依据的版本（如《中华人民共和国专利法》（2020修正）第十一条）。"]
+    stale = []
+    for law in s.by_law:
+        if s.current(law, day) is None and (old := s.latest(law, day)) is not None:
+            by = f"已被{old.superseded_by}取代" if old.superseded_by else "已失效"
+            stale.append(f"《{law}》（{old.version}）{by}")
+    if stale:
+        lines.append("以下法律在该日期有效的文本未收录于法条库，涉及时说明其已修订或失效、请用户核对现行条文，"
+                     "不要把旧版条号当作现行法：" + "；".join(stale) + "。")
+    return "\n".join(lines)
+
+
+def system_prompt(task: str | None = None, as_of: date | None = None, store: bool = True) -> str:
+    """The legal system prompt, the task preset's instructions when one is chosen, and (for the chat
+    client) a note on how current the statute store is."""
+    if task is not None and task not in TASKS:
         raise InputError(f"未知任务：{task}；可选：{'、'.join(TASKS)}")
-    return f"{LEGAL_SYSTEM_PROMPT}\n\n{TASKS[task]}"
+    parts = [LEGAL_SYSTEM_PROMPT, *([TASKS[task]] if task else []), *([store_note(as_of)] if store else [])]
+    return "\n\n".join(parts)

@@ -106,16 +106,14 @@ class Document:
             return self.status if self.status != SUPERSEDED else IN_FORCE
         return self.status if self.status in (SUPERSEDED, REPEALED) else SUPERSEDED
 
-    def describe(self, day: date | None = None) -> str:
-        """``2020修正，2021-06-01起施行，现行有效`` — the version line every answer and view shows."""
-        parts = [self.version]
-        if self.doc_number:
-            parts.append(self.doc_number)
+    def validity(self, day: date | None = None) -> str:
+        """``国务院令第769号，2024-01-20起施行，现行有效``: number, dates and status on ``day``."""
+        parts = [self.doc_number] if self.doc_number else []
         if self.effective:
             parts.append(f"{self.effective.isoformat()}起施行")
         status = self.status_on(day) if day else self.status
         if status == "not_yet_in_force":
-            parts.append("尚未施行")
+            parts.append(f"{day.isoformat()}尚未施行")
         elif status in (SUPERSEDED, REPEALED):
             when = f"{self.superseded_on.isoformat()}起" if self.superseded_on else ""
             by = f"已被{self.superseded_by}取代" if self.superseded_by and status == SUPERSEDED else STATUS_LABELS[status]
@@ -123,8 +121,12 @@ class Document:
         else:
             parts.append(STATUS_LABELS[status])
         if "reported" in self.status_basis:
-            parts.append("（效力信息据报道，未经官方文本核对）")
+            parts.append("效力信息据报道，未经官方文本核对")
         return "，".join(parts)
+
+    def describe(self, day: date | None = None) -> str:
+        """``2020修正，2021-06-01起施行，现行有效`` — the version line every answer and view shows."""
+        return f"{self.version}，{self.validity(day)}"
 
 
 _ITEM_RE = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]")
