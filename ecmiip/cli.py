@@ -19,7 +19,7 @@ Everything runs on your machine; nothing is sent anywhere."""
 
 def build_parser() -> argparse.ArgumentParser:
     from ecmiip.bench import run as bench_run
-    from ecmiip.core import pull_cli
+    from ecmiip.core import pull_cli, statutes_cli
     from ecmiip.pipeline import cli as pipeline_cli
     from ecmiip.quantize import cli as quantize_cli
     from ecmiip.train import cli as train_cli
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_run.register(sub)
     pipeline_cli.register(sub)
     pull_cli.register(sub)
+    statutes_cli.register(sub)
     quantize_cli.register(sub)
     train_cli.register(sub)
     train_commands.register(sub)

@@ -137,10 +137,12 @@ def _docx_blocks(container) -> list[str]:
     return out
 
 
-_HTML_BLOCKS = (
-    "address article aside blockquote center dd div dl dt fieldset figcaption figure footer form h1 h2 h3 "
-    "h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead tr ul"
-).split()
+_HTML_BLOCKS = [
+    *("address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset"),
+    *("figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr"),
+    *("li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th"),
+    *("thead", "tr", "ul"),
+]
 _BREAK = "\ue002"
 
 
@@ -149,7 +151,9 @@ def _html_lines(path: Path) -> list[str]:
     try:
         from bs4 import BeautifulSoup
     except ImportError:
-        raise InputError(f"{path}: reading HTML needs beautifulsoup4; run `pip install beautifulsoup4`") from None
+        raise InputError(
+            f"{path}: reading HTML needs beautifulsoup4; run `pip install beautifulsoup4`"
+        ) from None
     data = path.read_bytes()
     m = re.search(rb"""charset\s*=\s*["']?([A-Za-z0-9_-]+)""", data[:4096])
     text = _decode(path, data, m.group(1).decode("ascii") if m else None)
@@ -182,7 +186,9 @@ def _pdf_lines(path: Path) -> list[str]:
             reader.decrypt("")
         pages = [page.extract_text() or "" for page in reader.pages]
     except Exception as e:  # pypdf raises many kinds on a damaged file; all mean the same here
-        raise InputError(f"{path}: not a readable PDF ({type(e).__name__}: {e}); save the text as .txt") from e
+        raise InputError(
+            f"{path}: not a readable PDF ({type(e).__name__}: {e}); save the text as .txt"
+        ) from e
     lines = [line.strip() for page in pages for line in page.splitlines() if line.strip()]
     if not lines:
         raise InputError(
@@ -205,7 +211,7 @@ def _unwrap(lines: list[str]) -> list[str]:
     widths = [len(line) for line in lines if not _is_noise(line)]
     if not widths:
         return lines
-    full = statistics.quantiles(widths, n=10)[-1] if len(widths) > 1 else widths[0]
+    full = statistics.quantiles(widths, n=10, method="inclusive")[-1] if len(widths) > 1 else widths[0]
     out: list[str] = []
     pending: list[str] = []  # noise met while a paragraph is still open
     for line in lines:
@@ -226,9 +232,7 @@ def _continues(line: str, full: float) -> bool:
 
 
 def _starts_block(line: str) -> bool:
-    return bool(
-        _match_article(line) or _match_heading(line) or _ITEM_RE.match(line) or _is_trailer(line)
-    )
+    return bool(_match_article(line) or _match_heading(line) or _ITEM_RE.match(line) or _is_trailer(line))
 
 
 # ------------------------------------------------------------------------------------------- segmenting
@@ -239,7 +243,7 @@ class ParsedArticle:
     label: str  # canonical label as statutes write it: "第十条", "第二百一十九条之一"
     number: int
     sub: int | None  # 之一 -> 1
-    part: str  # nearest preceding 编 heading ("第一编 总则"), "第三编 合同 / 第一分编 通则" under a 分编, or ""
+    part: str  # nearest preceding 编 heading ("第一编 总则"); "第三编 合同 / 第一分编 通则" under a 分编
     chapter: str  # nearest preceding 章 heading or ""
     section: str  # nearest preceding 节 heading or ""
     text: str  # article body: label and its separator removed, paragraphs joined with "\n"
