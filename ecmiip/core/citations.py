@@ -91,6 +91,9 @@ ALIASES = {
         "最高人民法院 最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释（三）",
 }
 
+# Everyday names that are not the title of any Chinese law, and the law meant.
+MISNOMERS = {"版权法": "中华人民共和国著作权法", "中华人民共和国版权法": "中华人民共和国著作权法"}
+
 # How the titles of Chinese legal documents end (the document type), with an optional （二）.
 _DOC_TYPE_RE = re.compile(
     r"(?:法|法典|条例|细则|规定|办法|解释|批复|决定|意见|规则|通知|公约|协定|条约|纪要|指南|修正案)"
@@ -539,6 +542,8 @@ def _not_stored(c: Citation) -> CitationCheck:
         base = resolve_law(m["law"])
         target = f"《{base}》的相应条文" if base else "被修正法律的相应条文"
         return CitationCheck(c, NOT_IN_DATABASE, f"《{c.law}》是修正案，其条文已并入被修正的法律；请引用{target}")
+    if meant := MISNOMERS.get(_norm(c.law)):
+        return CitationCheck(c, UNKNOWN_LAW, f"没有名为《{c.law}》的法律；中国的相应法律是《{meant}》")
     if close := near_misses(c.law):
         names = "、".join(f"《{t}》" for t in close)
         return CitationCheck(c, UNKNOWN_LAW, f"没有名为《{c.law}》的法律，名称可能有误；是否指{names}？")
