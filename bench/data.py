@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecmiip.core.statutes import all_articles
+from ecmiip.core.statutes import store
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 DEFAULT_DATA = {
@@ -194,8 +194,11 @@ def load(path: Path, task: str) -> Loaded:
 
 
 def statute_recitation_items(n: int = 40) -> list[ReciteItem]:
-    """A fixed sample of ``n`` articles spread evenly over the shipped corpus (same list every run)."""
-    articles = all_articles()
+    """A fixed sample of ``n`` articles spread evenly over the shipped texts in force on the store's review
+    date (same list every run and on every machine: the user's imports and today's date do not move it;
+    a superseded text is never the reference a model is scored against)."""
+    s = store()
+    articles = [a for a in s.current_articles(s.as_of) if a.doc.origin == "shipped"]
     picked = [articles[i * len(articles) // n] for i in range(min(n, len(articles)))]
     return [ReciteItem(f"statute:{a.law}:{a.article}", a.law, a.article, a.text) for a in picked]
 

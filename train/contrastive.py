@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ecmiip.core.statutes import Article, all_articles, chinese_to_int
+from ecmiip.core.statutes import Article, chinese_to_int, current_articles
 
 JUDGMENT_MARK = "裁判结果："
 _ARTICLE = re.compile(r"《([^《》]+)》第([零〇一二三四五六七八九十百千两\d]+)条")
@@ -62,8 +62,9 @@ def _opposite(judgment: str) -> str:
 
 
 def _articles_by_law() -> dict[str, list[Article]]:
+    """Articles in force today by law: a negative must be law that exists, never a superseded text."""
     laws: dict[str, list[Article]] = {}
-    for a in all_articles():
+    for a in current_articles():
         laws.setdefault(a.law, []).append(a)
     return laws
 
@@ -80,7 +81,7 @@ def _related_articles(cited: Sequence[str], laws: dict[str, list[Article]], rng:
         pool.sort(key=lambda a: abs(_article_number(a) - number))
         if pool:
             out.append(rng.choice(pool[:4]).citation)
-    return out or [rng.choice(all_articles()).citation]
+    return out or [rng.choice(current_articles()).citation]
 
 
 def _article_number(article: Article) -> int:
@@ -93,7 +94,7 @@ def _article_number(article: Article) -> int:
 def build_triples(cases: Sequence[CaseExample], seed: int = 0) -> list[Triple]:
     rng = random.Random(seed)
     laws = _articles_by_law()
-    unrelated_pool = [a.citation for a in all_articles()]
+    unrelated_pool = [a.citation for a in current_articles()]
     triples = []
     for i, case in enumerate(cases):
         others = [c for j, c in enumerate(cases) if j != i]
