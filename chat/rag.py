@@ -46,19 +46,17 @@ EXPANSIONS = {
     "名牌": "注册商标 驰名商标",
     "大牌": "注册商标 驰名商标",
     "知名品牌": "驰名商标 为相关公众所熟知",
-    "类别": "类似商品 不相同或者不相类似商品",
     "冒充": "假冒",
     "零件": "零部件",
     "配件": "零部件",
     "效果一样": "等同 基本相同的手段 相同的功能 相同的效果",
     "功能一样": "等同 基本相同的手段 相同的功能 相同的效果",
-    # defences: prior art, prior use, research, lawful source, exhaustion
+    # patent defences (prior art, prior use, research, lawful source, exhaustion) and purchases
     "被人告": "被控侵权人 被诉侵权人 抗辩 不构成侵权",
     "被起诉": "被控侵权人 被诉侵权人 抗辩 不构成侵权",
     "早就公开": "现有技术 现有设计 申请日以前在国内外为公众所知",
     "公开过": "现有技术 现有设计 申请日以前在国内外为公众所知",
     "老技术": "现有技术 申请日以前在国内外为公众所知",
-    "合理使用": "可以不经著作权人许可 不向其支付报酬 适当引用",
     "先用": "在专利申请日前 已经制造相同产品 必要准备 原有范围内继续制造",
     "申请之前": "在专利申请日前 已经制造相同产品 必要准备 原有范围内继续制造",
     "继续生产": "原有范围内继续制造",
@@ -82,13 +80,14 @@ EXPANSIONS = {
     "上班": "职务发明创造 执行本单位的任务 本职工作 职务作品 工作任务",
     "工作中": "职务发明创造 执行本单位的任务 本职工作 职务作品 工作任务",
     "辞职": "离职 调离原单位 劳动、人事关系终止",
-    "离职": "保密义务 调离原单位 劳动、人事关系终止",
+    "离职": "保密义务",
     "跳槽": "离职 前员工 保密义务 不正当手段 获取",
     "委托": "委托创作 受托人 委托人 合同约定",
     "logo": "美术作品 标志",
     # duration, validity, renewal
     "多少年": "期限 保护期 有效期",
     "多久": "期限 保护期 有效期",
+    "几年": "期限 期限为",
     "到期": "期满 续展 有效期",
     "过期": "期满 届满 有效期限",
     "去世": "死亡后 终生及其死亡后五十年 保护期",
@@ -109,6 +108,7 @@ EXPANSIONS = {
     "字号": "企业名称",
     "公司名称": "企业名称 字号",
     # copyright exceptions and uses
+    "合理使用": "可以不经著作权人许可 不向其支付报酬 适当引用",
     "引用": "为介绍、评论某一作品或者说明某一问题 适当引用 已经发表的作品",
     "评论": "为介绍、评论某一作品 适当引用",
     "影评": "为介绍、评论某一作品 适当引用",
@@ -121,6 +121,7 @@ EXPANSIONS = {
     "搬到": "未经著作权人许可 通过信息网络向公众传播 提供作品",
     "转发": "通过信息网络向公众传播",
     "盗用": "未经许可 使用",
+    "转载": "通过信息网络向公众传播 信息网络传播权",
     "搬运": "未经著作权人许可 通过信息网络向公众传播 提供作品",
     "公益": "免费表演 未向公众收取费用 不以营利为目的",
     "翻唱": "录音制品 已经合法录制为录音制品的音乐作品",
@@ -130,10 +131,10 @@ EXPANSIONS = {
     "广告": "未经著作权人许可 使用作品 复制 发行",
     "商用": "商业使用 未经许可 使用作品",
     "照片": "摄影作品",
-    "拍的": "摄影作品",
     "破解": "避开或者破坏技术措施",
     "下载": "通过信息网络向公众传播 信息网络传播权",
     "反编译": "反向工程",
+    "软件": "计算机软件",
     # online platforms
     "平台": "网络服务提供者",
     "网站": "网络服务提供者",
@@ -148,7 +149,6 @@ EXPANSIONS = {
     "热播": "热播影视作品",
     "搜索": "搜索或者链接服务 断开链接",
     "链接": "搜索或者链接服务 断开链接",
-    "软件": "计算机软件",
     # trade secrets and unfair competition
     "商业机密": "商业秘密",
     "配方": "商业秘密 技术信息 配方",
@@ -161,6 +161,7 @@ EXPANSIONS = {
     "图纸": "技术信息 商业秘密",
     "报价": "经营信息 客户信息",
     "供应商": "保密义务 合同约定",
+    "带走": "以不正当手段获取 披露 使用 商业秘密",
     "客户": "客户信息 经营信息",
     "拆开": "反向工程 拆卸 测绘 分析",
     "拆解": "反向工程 拆卸 测绘 分析",
@@ -177,13 +178,12 @@ EXPANSIONS = {
     "赔偿": "赔偿数额",
     "禁令": "行为保全 诉前 责令停止有关行为 难以弥补的损害 情况紧急",
     "叫停": "行为保全 诉前 责令停止有关行为 难以弥补的损害 情况紧急",
-    "禁止他": "行为保全 责令停止有关行为 情况紧急",
+    "法院禁止": "行为保全 责令停止有关行为 难以弥补的损害 情况紧急",
     "证据保全": "保全证据 证据可能灭失 以后难以取得",
     "转移": "证据可能灭失 以后难以取得",
     "销毁": "证据可能灭失 以后难以取得 保全证据",
     "输了": "申请有错误 生效裁判认定不构成侵权 赔偿",
     "败诉": "申请有错误 生效裁判认定不构成侵权 赔偿",
-    "马上": "立即采取行为保全措施 情况紧急",
     "展会": "展销会 时效性较强的场合",
     "鉴定": "鉴定机构 鉴定意见 检测",
     "才发现": "诉讼时效 三年 知道或者应当知道",
@@ -208,6 +208,9 @@ EXPANSIONS = {
 
 # BM25 parameters: a lower b than the usual 0.75 suits articles, whose length says little.
 K1, B = 1.2, 0.5
+
+# Superseded texts (searched only on request) count for this fraction of their BM25 score.
+HISTORY_WEIGHT = 0.5
 
 CONTEXT_HEADER = "【参考条文】以下条文检索自离线法条库，按相关度排序，可能与问题无关；只引用确实适用的条文："
 
@@ -255,8 +258,8 @@ def retrieve(question: str, k: int = 5, as_of: date | None = None,
     """The ``k`` articles most relevant to ``question`` with their scores, best first.
 
     Only texts in force on ``as_of`` (today) are searched; with ``include_superseded`` older texts
-    are searched too but rank below every current article, so history never displaces the law in
-    force. Articles the question cites come first, scored ``inf``; then
+    are searched too, their scores scaled by ``HISTORY_WEIGHT`` so an old text ranks below an equally
+    relevant current one, and the context labels them superseded. Articles the question cites come first, scored ``inf``; then
     BM25 order, ties in store order, so the result is deterministic. Articles sharing no token with
     the question never come.
     """
@@ -271,8 +274,10 @@ def retrieve(question: str, k: int = 5, as_of: date | None = None,
     if not tokens:
         return results
     scores = np.asarray(retriever.get_scores(tokens), dtype=np.float64)
-    old = np.array([not a.doc.in_force_on(day) for a in articles], dtype=bool)
-    for i in np.lexsort((np.arange(len(scores)), -scores, old)):
+    if include_superseded:
+        old = np.array([not a.doc.in_force_on(day) for a in articles], dtype=bool)
+        scores = np.where(old, scores * HISTORY_WEIGHT, scores)
+    for i in np.lexsort((np.arange(len(scores)), -scores)):
         if len(results) >= k or scores[i] <= 0:
             break
         if articles[i] not in cited:

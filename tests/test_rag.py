@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
-from ecmiip.chat.rag import format_context, retrieve, sources, tokenize
+from ecmiip.chat.rag import format_context, label, retrieve, sources, tokenize
 
 PATENT_11 = "《中华人民共和国专利法》第十一条"
 
@@ -33,7 +34,14 @@ def test_trademark_similarity_finds_the_trademark_law(question):
 
 
 def test_trade_secrets_and_online_dissemination():
-    assert "《中华人民共和国反不正当竞争法》第九条" in sources(retrieve("员工离职后泄露公司客户名单，是否侵犯商业秘密？"))
+    found = retrieve("员工离职后泄露公司客户名单，是否侵犯商业秘密？")
+    assert any("侵犯商业秘密民事案件" in a.law for a, _ in found), sources(found)
+    assert all(a.doc.in_force_on(date.today()) for a, _ in found)  # the 2019 反不正当竞争法 is history
+    history = retrieve("侵犯商业秘密的行为有哪些？", k=60, include_superseded=True)
+    old = [a for a, _ in history if a.law.endswith("反不正当竞争法")]
+    assert old and all(not a.doc.in_force_on(date.today()) for a in old)  # asked for, history comes, scored down
+    assert "已被《中华人民共和国反不正当竞争法》（2025修订" in label(old[0])
+    assert history[0][0].doc.in_force_on(date.today())
     found = retrieve("短视频平台未经许可传播他人的电影，平台要承担什么责任？")
     assert any("信息网络传播权" in a.law for a, _ in found), sources(found)
 
@@ -66,8 +74,10 @@ def test_articles_the_question_cites_come_first():
 def test_context_quotes_each_article_for_citing():
     found = retrieve("未经许可制造、销售他人的专利产品，是否构成专利侵权？", k=3)
     block = format_context(found)
+    assert "效力信息核对至" in block
     for (article, _), citation in zip(found, sources(found), strict=True):
-        assert f"{citation}：{article.text}" in block
+        assert citation.endswith(article.article) and f"{label(article)}：{article.text}" in block
+        assert f"（{article.version}）" in label(article) and "现行有效" in label(article)
     # a title nested in a title is quoted with 〈〉, so the citation parses back to the same article
     found = retrieve("反不正当竞争法司法解释 仿冒混淆 有一定影响的商品名称", k=10)
     nested = [c for c in sources(found) if "〈" in c]
