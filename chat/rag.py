@@ -23,6 +23,7 @@ import bm25s
 import numpy as np
 
 from ecmiip.core.citations import cite, cite_versioned, short_title, verify_citations
+from ecmiip.core.renumbering import reference_note
 from ecmiip.core.statutes import Article, all_articles, current_articles, store
 
 _RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9]+")
@@ -300,7 +301,8 @@ def format_context(results: list[tuple[Article, float]], as_of: date | None = No
     """The block the client puts before the question: one ``《法》（版本）第X条〔效力〕：text`` per article."""
     if not results:
         return ""
-    return "\n\n".join([context_header(as_of), *(f"{label(a, as_of)}：{a.text}" for a, _ in results)])
+    s = store()
+    return "\n\n".join([context_header(as_of), *(f"{label(a, as_of)}：{a.text}{reference_note(a, s)}" for a, _ in results)])
 
 
 def sources(results: list[tuple[Article, float]]) -> list[str]:

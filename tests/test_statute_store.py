@@ -189,3 +189,12 @@ def test_importing_the_2025_unfair_competition_law_switches_every_consumer(home,
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert {r["status"] for r in rows} == {"in_force"} and any(r["version"] == "2025修订" for r in rows)
     assert main(["statutes", "export", str(out)]) == 1  # no overwrite without --force
+
+
+def test_in_force_texts_written_under_an_old_numbering_are_annotated():
+    note = validity_note(lookup("专利侵权解释", 15))  # 2009: 专利法第六十九条 is today's 第七十五条
+    assert "所称专利法第六十九条即现行《中华人民共和国专利法》（2020修正）第七十五条" in note
+    assert "所称著作权法第二十四条即现行" in validity_note(lookup("著作权法实施条例", 24))
+    assert "注" not in validity_note(lookup("专利侵权解释（二）", 31))  # written under the 2020 numbering
+    context = format_context(retrieve("《最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释》第十五条", k=1))
+    assert "即现行《中华人民共和国专利法》（2020修正）第七十五条" in context

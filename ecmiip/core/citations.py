@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ecmiip.core.errors import InputError
-from ecmiip.core.renumbering import KNOWN, moved_to
+from ecmiip.core.renumbering import KNOWN, moved_to, reference_note
 from ecmiip.core.statutes import PRC, Article, Document, StatuteStore, chinese_to_int, short_title, store
 
 #: Characters of a Chinese numeral as statutes write article numbers.
@@ -686,7 +686,7 @@ def lookup(law: str, article: int | str, as_of: date | None = None, version: str
 def validity_note(article: Article, as_of: date | None = None) -> str:
     """One line on the article's version and validity, and today's article when it is superseded."""
     day = as_of or date.today()
-    note = f"{cite(article)}（{article.doc.describe(day)}）"
+    note = f"{cite(article)}（{article.doc.describe(day)}）{reference_note(article, store())}"
     if article.doc.in_force_on(day):
         return note
     verdict = _superseded(parse_citation(cite_versioned(article)) or Citation(article.law, article.article, article.law),

@@ -11,10 +11,12 @@ when they are alike enough to be the same provision.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
-from ecmiip.core.statutes import Article, Document, StatuteStore
+from ecmiip.core.statutes import PRC, Article, Document, StatuteStore
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class KnownRenumbering:
     new_version: str
     moves: dict[str, tuple[str, str]]  # old label → (new label, a phrase of the new text)
     basis: str
+    new_promulgated: date  # texts that took effect before this day cite the law in the old numbering
 
 
 KNOWN: tuple[KnownRenumbering, ...] = (
@@ -49,6 +52,7 @@ KNOWN: tuple[KnownRenumbering, ...] = (
             "第七十条": ("第七十七条", "合法来源"),
         },
         "2020 revision (in force 2021-06-01); the articles in-force SPC texts cite in 2008 numbering",
+        date(2020, 10, 17),
     ),
     KnownRenumbering(
         "中华人民共和国著作权法", "2010修正", "2020修正",
@@ -71,6 +75,7 @@ KNOWN: tuple[KnownRenumbering, ...] = (
             "第五十一条": ("第五十七条", "保全证据"),
         },
         "2020 revision (in force 2021-06-01); the articles in-force regulations cite in 2010 numbering",
+        date(2020, 11, 11),
     ),
 )
 
@@ -120,11 +125,40 @@ def moved_to(store: StatuteStore, law: str, old_version: str, label: str, target
     return next((a for a in store.articles_of.get(target.key, ()) if a.article == new_label), None)
 
 
-_ALIGNED: dict[tuple[int, str, str], dict[str, str]] = {}
-
-
 def _aligned(store: StatuteStore, old_key: str, new_key: str) -> dict[str, str]:
-    key = (id(store), old_key, new_key)
-    if key not in _ALIGNED:
-        _ALIGNED[key] = align(store.articles_of.get(old_key, ()), store.articles_of.get(new_key, ()))
-    return _ALIGNED[key]
+    """The alignment of two stored texts, kept on the store (it is rebuilt when the store is)."""
+    cache = store.__dict__.setdefault("_aligned", {})
+    if (old_key, new_key) not in cache:
+        cache[(old_key, new_key)] = align(store.articles_of.get(old_key, ()), store.articles_of.get(new_key, ()))
+    return cache[(old_key, new_key)]
+
+
+_REFERENCE_RE = re.compile(r"(?<![》〉])(?P<law>专利法|著作权法)第(?P<num>[零一二三四五六七八九十百]+)条")
+
+
+def old_references(article: Article, store: StatuteStore) -> list[tuple[str, Article]]:
+    """References inside an in-force text that use a law's old numbering, with today's article each
+    means: 专利侵权解释（一） (2010) writes 专利法第六十九条 for what is now 第七十五条."""
+    out: list[tuple[str, Article]] = []
+    for m in _REFERENCE_RE.finditer(article.text):
+        law = PRC + m["law"]
+        for k in KNOWN:
+            if k.law != law or article.doc.law == law or not article.doc.effective:
+                continue
+            if article.doc.effective >= k.new_promulgated:
+                continue
+            label = f"第{m['num']}条"
+            new = next((d for d in store.by_law.get(law, ()) if d.version == k.new_version), None)
+            moved = moved_to(store, law, k.old_version, label, new) if new else None
+            if moved is not None and moved.article != label and (m.group(0), moved) not in out:
+                out.append((m.group(0), moved))
+    return out
+
+
+def reference_note(article: Article, store: StatuteStore) -> str:
+    """``（注：本条所称专利法第六十九条，即现行…第七十五条）`` when the text cites an old numbering, else ""."""
+    refs = old_references(article, store)
+    if not refs:
+        return ""
+    parts = "；".join(f"所称{old}即现行《{new.law}》（{new.version}）{new.article}" for old, new in refs)
+    return f"（注：本条依修改前的条文编号引用，{parts}）"
