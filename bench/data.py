@@ -203,6 +203,20 @@ def statute_recitation_items(n: int = 40) -> list[ReciteItem]:
     return [ReciteItem(f"statute:{a.law}:{a.article}", a.law, a.article, a.text) for a in picked]
 
 
+def superseded_citations(item: McqItem | ReciteItem | CaseItem) -> list[str]:
+    """Citations an item relies on that are no longer in force (today): its gold answer follows an
+    older text, which a report must say rather than score silently as current law."""
+    from ecmiip.core.citations import SUPERSEDED, verify_citations
+
+    if isinstance(item, McqItem):
+        text = " ".join([item.question, *item.options.values()])
+    elif isinstance(item, ReciteItem):
+        text = f"《{item.law}》{item.article}"
+    else:
+        text = " ".join([item.facts, *item.articles])
+    return [c.text for c in verify_citations(text) if c.status == SUPERSEDED and not c.citation.version]
+
+
 def shuffle_options(item: McqItem, rng: random.Random) -> McqItem:
     """The same question with its options in another order and the answer letters moved with them."""
     old = list(item.options)

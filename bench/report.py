@@ -102,6 +102,11 @@ def markdown(results: dict) -> str:
                      + f" | {_speed(m.get('speed'))} |")
     lines += ["", "mcq: exact-set accuracy; case: accuracy of 侵权 / 不侵权 (NOM ordinary, HX confusable cases); "
               "recite: mean character ROUGE-L (exact match below).", ""]
+    for task, stale in results.get("superseded_items", {}).items():
+        if stale:
+            lines += [f"Note: {len(stale)} {task} items rely on texts no longer in force "
+                      f"({', '.join(sorted(stale)[:10])}{' …' if len(stale) > 10 else ''}); their gold answers follow "
+                      "the older text.", ""]
     for spec, m in results["models"].items():
         for task, entry in m.get("tasks", {}).items():
             s = entry["summary"]

@@ -177,6 +177,12 @@ def run_bench(args: argparse.Namespace) -> int:
         settings[f"data_{task}"] = name
         for line in invalid:
             console.print(f"[yellow]invalid[/] {line}", highlight=False)
+        stale = {it.id: cited for it in items if (cited := bench_data.superseded_citations(it))}
+        results.setdefault("superseded_items", {})[task] = stale
+        if stale:
+            examples = "、".join(dict.fromkeys(c for cited in stale.values() for c in cited))
+            console.print(f"[yellow]note[/] {task}: {len(stale)} of {len(items)} items rely on texts no longer in force "
+                          f"({examples[:80]}); their gold answers follow the older text", highlight=False)
     _check_resumable(results, settings, args.resume)
     results["settings"].update(settings)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -255,3 +255,12 @@ def test_two_gguf_models_in_one_table(tiny_qwen3_gguf, smollm2_gguf, tmp_path, c
     report = (out / "report.md").read_text(encoding="utf-8")
     assert str(tiny_qwen3_gguf) in report and str(smollm2_gguf) in report
     assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_items_relying_on_superseded_law_are_named():
+    samples = bench_data.SAMPLES_DIR
+    lexeval = bench_data.load(samples / "lexeval_ip_mcq.jsonl", "mcq").items  # third-party exam items, as published
+    stale = {it.id: bench_data.superseded_citations(it) for it in lexeval if bench_data.superseded_citations(it)}
+    assert stale and all("反不正当竞争法》第九条" in c for cited in stale.values() for c in cited)
+    ours = bench_data.load(samples / "ip_case_samples.jsonl", "case").items  # written for the project
+    assert not any(bench_data.superseded_citations(it) for it in ours)
