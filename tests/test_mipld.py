@@ -4,6 +4,7 @@ right, and the hardness labeller puts statutes, interpretations, holdings and do
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from ecmiip.cli import main
 from ecmiip.core.errors import InputError
 from ecmiip.core.paths import STATUTES_DIR
 from ecmiip.core.statutes import all_articles, chinese_to_int
-from ecmiip.train.hardness import HardnessConfig, config_from_mapping, label, load_config
+from ecmiip.train.hardness import HardnessConfig, config_from_mapping, label, load_config, statute_document
 from ecmiip.train.mipld import (
     SAMPLES_DIR,
     Record,
@@ -233,10 +234,14 @@ def test_statute_articles_are_l1_and_interpretations_l2():
     assert label(_statute("国务院关于涉外知识产权纠纷处理的规定")).level == "L1"
 
 
-def test_every_corpus_article_is_l1_or_l2_by_its_title():
+def test_every_corpus_article_is_l1_or_l2_by_its_title_or_l4_when_no_longer_in_force():
+    today = date.today()
     for r in load_records(CORPUS_FILES):
+        doc = statute_document(r.data["law"], r.data["version"])
         expected = "L2" if r.data["law"].startswith("最高人民法院") else "L1"
-        assert label(r).level == expected, r.data["law"]
+        h = label(r)
+        assert h.level == (expected if doc.in_force_on(today) else "L4"), r.data["law"]
+        assert any("not in force" in reason for reason in h.reasons) == (not doc.in_force_on(today))
 
 
 def test_case_holding_is_l3_and_doctrine_l4():
@@ -272,7 +277,8 @@ def test_config_changes_alpha_and_rules(tmp_path):
     yaml_path.write_text("alpha_l3: 0.35\nalpha_l4: 0.05\nsoft_markers: [通说]\n", encoding="utf-8")
     loaded = load_config(yaml_path)
     assert (loaded.alpha_l3, loaded.alpha_l4, loaded.soft_markers) == (0.35, 0.05, ("通说",))
-    for bad in ({"alpha_l5": 0.1}, {"alpha_l2": 1.5}, {"legal_terms": "专利"}, {"time_limit_patterns": ["("]}):
+    for bad in ({"alpha_l5": 0.1}, {"alpha_l2": 1.5}, {"legal_terms": "专利"}, {"time_limit_patterns": ["("]},
+                {"superseded_level": "L5"}):
         with pytest.raises(InputError):
             config_from_mapping(bad)
 

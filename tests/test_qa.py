@@ -17,10 +17,12 @@ from ecmiip.cli import main
 from ecmiip.core.errors import InputError
 from ecmiip.core.paths import STATUTES_DIR
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+from ecmiip.core.statutes import all_articles, current_articles
 from ecmiip.train.mipld import CITATION_RE, SAMPLES_DIR, corpus_index, load_records, resolve_law
 from ecmiip.train.qa import (
     build_pairs,
     input_paths,
+    input_records,
     unknown_citations,
 )
 from ecmiip.train.teacher import (
@@ -136,9 +138,13 @@ def test_every_cited_article_exists_in_the_corpus(pairs):
 
 
 def test_the_whole_shipped_corpus_gives_valid_pairs():
-    recs = load_records(input_paths(["builtin"]))
+    recs, skipped = input_records(["builtin"])
+    current = current_articles()
+    assert len(recs) == len(current) and len(skipped) == len(all_articles()) - len(current) > 100
     got = build_pairs(recs, seed=1)
-    assert len(got) == 2 * len(recs) > 2800
+    assert len(got) == 2 * len(recs) > 2600
+    # the files of the texts in force: what a caller that needs paths (ecmiip build) reads
+    assert len(load_records(input_paths(["builtin"]))) == len(recs)
     for p in got:
         assert p.question.strip() and p.answer.strip() and p.reasoning
         # articles quoting laws outside the corpus (民事诉讼法 …) are quoted verbatim, nothing more

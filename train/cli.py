@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=RichHelpFormatter,
     )
     q.add_argument("inputs", nargs="+", metavar="IN",
-                   help="MIPLD JSONL files (must validate); `builtin` stands for the shipped statute corpus")
+                   help="MIPLD JSONL files (must validate); `builtin` stands for the statute store's texts in "
+                   "force today (shipped and imported)")
     q.add_argument("--out", type=Path, required=True, metavar="FILE", help="JSONL file of pairs to write")
     q.add_argument("--seed", type=int, default=42, help="seed of wording and CoT choice (default: 42)")
     q.add_argument("--cot-ratio", type=float, default=0.2, metavar="R",
@@ -78,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="http(s)://host:port/v1 of an OpenAI-compatible server (API key from "
                    "ECMIIP_TEACHER_API_KEY if set), or a .gguf file run by llama.cpp")
     q.add_argument("--teacher-model", metavar="NAME", help="model name sent to a teacher URL (default: default)")
+    q.add_argument("--include-superseded", action="store_true",
+                   help="also build pairs from superseded and repealed statute texts, each cited with its version "
+                   "and marked as no longer in force (default: current texts only; recipe data.include_superseded)")
     q.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     q.set_defaults(handler=_build_qa)
 
@@ -182,27 +186,27 @@ def _hardness(args: argparse.Namespace) -> int:
 
 def _build_qa(args: argparse.Namespace) -> int:
     from ecmiip.core.outputs import refuse_existing
-    from ecmiip.train.mipld import KINDS, load_records
+    from ecmiip.train.mipld import KINDS
     from ecmiip.train.qa import (
         build_pairs,
         check_ratio,
-        input_paths,
+        input_records,
         summarize,
         write_pairs,
     )
     from ecmiip.train.teacher import make_teacher, polish
 
-    files = input_paths(args.inputs)
-    _require_files(files)
+    _require_files([Path(n) for n in args.inputs if n != "builtin" or Path(n).exists()])
     refuse_existing([args.out], args.force)
     check_ratio(args.cot_ratio)
     if args.teacher_model and not args.teacher:
         raise InputError("--teacher-model needs --teacher")
     teacher = make_teacher(args.teacher, args.teacher_model) if args.teacher else None
-    records = load_records(files)
+    records, skipped = input_records(args.inputs, include_superseded=args.include_superseded)
     with progress() as bar:
         task = bar.add_task("building QA pairs", total=len(records))
-        pairs = build_pairs(records, args.seed, args.cot_ratio, on_record=lambda _: bar.advance(task))
+        pairs = build_pairs(records, args.seed, args.cot_ratio, on_record=lambda _: bar.advance(task),
+                            include_superseded=args.include_superseded)
         if teacher:
             ask = bar.add_task(f"polishing with {teacher.name}", total=len(pairs))
             taught = polish(pairs, teacher, on_pair=lambda _: bar.advance(ask))
@@ -219,6 +223,11 @@ def _build_qa(args: argparse.Namespace) -> int:
     table.add_row("[bold]all[/]", str(sum(s.records.values())), str(sum(s.pairs.values())),
                   str(sum(s.cot.values())), f"[bold]{s.cot_share:.1%}[/]")
     console.print(table)
+    if skipped:
+        texts = Counter(f"《{r.data['law']}》（{r.data['version']}）" for r in skipped)
+        console.print(f"skipped {len(skipped)} statute article(s) of {len(texts)} text(s) not in force today "
+                      f"(--include-superseded keeps superseded and repealed texts, labelled): {'、'.join(texts)}",
+                      highlight=False)
     if teacher:
         colour = "yellow" if taught.failed else "green"
         console.print(f"teacher {teacher.name}: {taught.polished} polished, "

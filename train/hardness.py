@@ -16,7 +16,11 @@ The L3/L4 defaults continue L1 → L2's step of 0.3, so the levels are evenly sp
 above zero: soft knowledge still anchors terminology and citations, but the model is left free to
 phrase it. Both are in :class:`HardnessConfig` and can be set from YAML.
 
-Statute records are levelled by the law's title alone (the text of a law is hard whatever it says).
+Statute records are levelled by the law's title (the text of a law is hard whatever it says), and by
+its validity: a text that is no longer in force (superseded or repealed, known from the statute store
+by the record's law and version, or from a ``status`` field the record carries) gets
+``superseded_level``, L4 by default. History is worth knowing, but training must not hold an old text
+as tightly as the law in force; the reason names the text and since when it is not in force.
 Other records start from their kind (case and exemption L3, knowledge L4) and move by one level on
 the balance of hard signals (article citations, time limits, penalties, amounts, enumerated
 structure, legal-term density) against soft markers (通说, 利益平衡, 酌情 …): a knowledge record that is
@@ -29,13 +33,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.statutes import IN_FORCE, REPEALED, SUPERSEDED, UNVERIFIED, Document, store
 from ecmiip.train.mipld import Record, citations_of, parse_citation, record_kind
 
 _NUM = "零〇一二三四五六七八九十百千万两\\d"
+LEVELS = ("L1", "L2", "L3", "L4")
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,9 @@ class HardnessConfig:
     promote_margin: int = 3
     #: Soft minus hard points needed to lower a case or exemption to L4.
     demote_margin: int = 2
+    #: Level of a statute text no longer in force (superseded or repealed): the softest by default, so
+    #: an old text is not memorised as if it were the law. "" levels it by its title like any text.
+    superseded_level: str = "L4"
 
     def alpha(self, level: str) -> float:
         return {"L1": self.alpha_l1, "L2": self.alpha_l2, "L3": self.alpha_l3, "L4": self.alpha_l4}[level]
@@ -140,6 +150,10 @@ def config_from_mapping(raw: Mapping[str, Any], where: str = "config") -> Hardne
             if key.startswith("alpha_") and not 0 <= value <= 1:
                 raise InputError(f"{where}: {key} must be between 0 and 1, got {value}")
             value = float(value)
+        elif isinstance(default, str):
+            if value not in ("", *LEVELS):
+                raise InputError(f"{where}: {key} must be one of {', '.join(LEVELS)} or \"\" (level by title), "
+                                 f"got {value!r}")
         elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
             raise InputError(f"{where}: {key} must be an integer")
         values[key] = value
@@ -201,6 +215,49 @@ def _soft_signals(text: str, config: HardnessConfig) -> list[str]:
     return [m for m in config.soft_markers if m in text]
 
 
+# ---------------------------------------------------------------- statute validity
+
+NOT_IN_FORCE = (SUPERSEDED, REPEALED)
+
+
+def statute_document(law: str, version: str) -> Document | None:
+    """The store's text of a statute record (its law and version), or None when the store lacks it."""
+    found = [d for d in store().by_law.get(law, ()) if d.version == version]
+    return found[-1] if found else None
+
+
+def document_status(doc: Document, day: date | None = None) -> str:
+    """``in_force`` (or ``unverified``) while the text is the law on ``day`` (today), else how it is not:
+    ``superseded``, ``repealed`` or ``not_yet_in_force``."""
+    day = day or date.today()
+    if doc.in_force_on(day):
+        return UNVERIFIED if doc.status == UNVERIFIED else IN_FORCE
+    status = doc.status_on(day)
+    return status if status in (*NOT_IN_FORCE, "not_yet_in_force") else SUPERSEDED
+
+
+def statute_status(data: Mapping[str, Any], day: date | None = None) -> str | None:
+    """A statute record's status on ``day`` (today): the store's, or the record's ``status`` field.
+
+    ``superseded``/``repealed`` when either says the text is no longer in force; ``in_force``,
+    ``unverified`` or ``not_yet_in_force`` as the store has it; None when neither knows.
+    """
+    day = day or date.today()
+    own = data.get("status") if isinstance(data.get("status"), str) else None
+    doc = statute_document(str(data.get("law", "")), str(data.get("version", "")))
+    if doc is None:
+        return own
+    status = document_status(doc, day)
+    return own if own in NOT_IN_FORCE and status not in NOT_IN_FORCE else status
+
+
+def ceased(doc: Document | None, status: str) -> str:
+    """``已于2025-10-15被取代`` / ``已于2025-04-26废止`` / ``已被取代``: how a text stopped being the law."""
+    when = f"于{doc.superseded_on.isoformat()}" if doc and doc.superseded_on else ""
+    reported = "据报道" if doc and "reported" in doc.status_basis else ""
+    return f"{reported}已{when}{'废止' if status == REPEALED else '被取代'}"
+
+
 def _statute_level(law: str, config: HardnessConfig) -> tuple[str, str]:
     if any(re.search(p, law) for p in config.interpretation_titles):
         return "L2", f"judicial interpretation: 《{law}》"
@@ -209,8 +266,9 @@ def _statute_level(law: str, config: HardnessConfig) -> tuple[str, str]:
     return "L1", f"article of a law or regulation: 《{law}》, verbatim"
 
 
-def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = None) -> Hardness:
-    """The hardness level, α_hard and the reasons for one valid record."""
+def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = None,
+          as_of: date | None = None) -> Hardness:
+    """The hardness level, α_hard and the reasons for one valid record (statute validity on ``as_of``, today)."""
     config = config or HardnessConfig()
     data = record.data if isinstance(record, Record) else record
     kind = record.kind if isinstance(record, Record) else record_kind(data)
@@ -222,6 +280,13 @@ def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = No
     if kind == "statute":
         level, why = _statute_level(data["law"], config)
         reasons = [why] + [r for _, r in hard if not r.startswith(("cites", "legal-term"))]
+        status = statute_status(data, as_of)
+        if status in NOT_IN_FORCE and config.superseded_level:
+            doc = statute_document(data["law"], data.get("version", ""))
+            since = f" since {doc.superseded_on.isoformat()}" if doc and doc.superseded_on else ""
+            level = config.superseded_level
+            reasons.append(f"{status} text: 《{data['law']}》（{data.get('version', '')}） not in force{since}, "
+                           f"{level} (superseded_level) so it is not memorised as current law")
         return Hardness(level, config.alpha(level), tuple(reasons))
 
     level = _BASE_LEVEL[kind]

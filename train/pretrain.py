@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from datetime import date
 from pathlib import Path
 
 import torch
@@ -20,8 +21,7 @@ from transformers import Trainer
 
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
-from ecmiip.core.paths import STATUTES_DIR
-from ecmiip.core.statutes import read_articles
+from ecmiip.core.statutes import IN_FORCE, UNVERIFIED, Article, store
 from ecmiip.train import hardness
 from ecmiip.train.cases import MaskingConfig, graded_mask, swap_variants, token_labels
 from ecmiip.train.contrastive import CaseExample, build_triples, encode, hinge_loss
@@ -44,25 +44,47 @@ def _data_files(recipe: Recipe, names: list[str]) -> list[Path]:
     return [resolve(recipe, n) for n in names]
 
 
-def stage1_records(recipe: Recipe) -> list[dict]:
-    """Statutes (the shipped corpus unless the recipe lists files), knowledge and exemptions."""
-    data = recipe.data
+def _statute_record(a: Article, status: str) -> dict:
+    return {"kind": "statute", "law": a.law, "version": a.version, "chapter": a.chapter, "section": a.section,
+            "article": a.article, "text": a.text, "status": status}
+
+
+def stage1_records(recipe: Recipe, as_of: date | None = None) -> list[dict]:
+    """Statutes, knowledge and exemptions.
+
+    ``data.statutes: builtin`` means the statute store's texts in force on ``as_of`` (today), the
+    user's imported texts included; a list of files means their statute records, of which those the
+    store knows to be no longer in force are left out. With ``data.include_superseded`` the
+    superseded and repealed texts stay, each statute record carrying its ``status`` so that its text
+    is labelled with its version and status (``stage1_text``) and hardness gives it the softest level.
+    Texts not yet in force are never included.
+    """
+    data, day = recipe.data, as_of or date.today()
     if data.statutes == "builtin":
-        statute_files = sorted(STATUTES_DIR.glob("*.jsonl"))
+        s = store()
+        articles = s.articles if data.include_superseded else s.current_articles(day)
+        records = [_statute_record(a, hardness.document_status(a.doc, day)) for a in articles]
     else:
-        statute_files = _data_files(recipe, [data.statutes] if isinstance(data.statutes, str) else data.statutes)
-    records = [
-        {"kind": "statute", "law": a.law, "version": a.version, "chapter": a.chapter, "article": a.article, "text": a.text}
-        for path in statute_files
-        for a in read_articles(path)
-    ]
+        files = _data_files(recipe, [data.statutes] if isinstance(data.statutes, str) else data.statutes)
+        records = [r.data | {"kind": "statute", "status": hardness.statute_status(r.data, day) or UNVERIFIED}
+                   for r in load_records(files) if r.kind == "statute"]
+    allowed = (IN_FORCE, UNVERIFIED, *(hardness.NOT_IN_FORCE if data.include_superseded else ()))
+    records = [r for r in records if r["status"] in allowed]
     records += [r.data | {"kind": r.kind} for r in load_records(_data_files(recipe, data.knowledge + data.exemptions))]
     return records
 
 
 def stage1_text(record: dict) -> str:
+    """A statute reads ``《法》第X条：…``; a text no longer in force names its version and status:
+    ``《法》（2019修正，已于2025-10-15被取代）第九条：…``, so it is never learnt as the law in force."""
     if record["kind"] == "statute":
-        return f"《{record['law']}》{record['article']}：{record['text']}"
+        status = hardness.statute_status(record)
+        if status in hardness.NOT_IN_FORCE:
+            doc = hardness.statute_document(record["law"], record["version"])
+            validity = f"（{record['version']}，{hardness.ceased(doc, status)}）"
+        else:
+            validity = ""
+        return f"《{record['law']}》{validity}{record['article']}：{record['text']}"
     return record_text(record)
 
 

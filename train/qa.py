@@ -3,7 +3,27 @@
 SFT teaches the model to *answer* in the shape the legal system prompt asks for (facts → applicable
 law → conclusion, citations as 《法律名》第X条), so every pair is derived from a record's own text and
 cites only the article itself, what the record cites, or what those texts quote verbatim: a template
-answer cannot invent an article. Cited articles found in the shipped corpus are quoted in full.
+answer cannot invent an article. Cited articles found in the statute store are quoted in full.
+
+Validity (``ecmiip.core.statutes``): nothing superseded is taught as current law.
+
+* Inputs. ``builtin`` stands for the statute store's texts in force on the day of the build, the
+  user's imported texts included. Statute records of a text the store knows is no longer in force
+  (superseded or repealed, also when given as a file) are skipped, unless ``include_superseded``
+  (``--include-superseded``, recipe ``data.include_superseded``) keeps them; texts not yet in force
+  are always skipped. A statute the store does not hold is kept: nobody can tell.
+* A statute pair's ``source`` records the text's ``effective`` date and its ``status`` on the day of
+  the build (both null for a text the store does not hold). Its answer closes with the version and its
+  effective date (``VERSION_NOTE``); a superseded text's pairs cite it with its version
+  (``《法》（2019修正）第九条``), say since when it is no longer in force (``HISTORY_NOTE``), and its
+  scenario is set while the old text was the law.
+* Every other citation of a text no longer in force that names no version is *written with its
+  version*, never dropped (``versioned_citations``): in a knowledge, exemption or case record's
+  citations and text, and in an in-force text that refers to an old one (the 2022 反不正当竞争法
+  interpretation cites the 2019 law's numbering, quoted as ``反不正当竞争法（2019修正）第二条``). A quoted
+  old article ends with a note on what replaced it and the current article when the renumbering is
+  known. Every citation of every pair therefore passes ``ecmiip.core.citations.verify_citations``
+  as current, or names its version; a teacher's answer gets the same treatment when written.
 
 Pairs per record:
 
@@ -25,7 +45,8 @@ other records.
 Output, one JSON object per line (what ``ecmiip.train.sft`` reads)::
 
     {"id": "statute/中华人民共和国专利法（2020修正）/第十一条/meaning",
-     "source": {"kind": "statute", "law": "中华人民共和国专利法", "version": "2020修正", "article": "第十一条"},
+     "source": {"kind": "statute", "law": "中华人民共和国专利法", "version": "2020修正", "article": "第十一条",
+                "effective": "2021-06-01", "status": "in_force"},
      "messages": [{"role": "system", "content": LEGAL_SYSTEM_PROMPT},
                   {"role": "user", "content": "《中华人民共和国专利法》第十一条规定了什么？"},
                   {"role": "assistant", "content": "…"}],
@@ -54,21 +75,32 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ecmiip.core.citations import SUPERSEDED as SUPERSEDED_CITATION
+from ecmiip.core.citations import CitationCheck, check, parse_citation, verify_citations
 from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import atomic_path, refuse_existing
 from ecmiip.core.paths import STATUTES_DIR
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
-from ecmiip.core.statutes import Article, all_articles
-from ecmiip.train.hardness import HardnessConfig
+from ecmiip.core.statutes import IN_FORCE, UNVERIFIED, Article, Document, StatuteStore, store
+from ecmiip.train.hardness import (
+    NOT_IN_FORCE,
+    HardnessConfig,
+    ceased,
+    document_status,
+    statute_document,
+    statute_status,
+)
 from ecmiip.train.mipld import (
     CITATION_RE,
     Record,
     citations_of,
     int_to_chinese,
+    load_records,
     record_text,
     resolve_law,
 )
@@ -84,7 +116,12 @@ EXTRA_TERMS = (
     "许可使用", "优先权", "复审", "驰名商标", "保全", "技术调查官", "管辖", "证据", "计算机软件", "网络服务提供者",
     "惩罚性赔偿", "专利代理", "国防专利", "使用费", "申请日", "商标评审委员会", "专利行政部门",
 )
-VERSION_NOTE = "（以上依据{version}文本；法律可能已经修改，请核对现行有效的版本。）"
+# The note closing a statute answer: the version and when it took effect, as the store knows them.
+VERSION_NOTE = "（以上依据{version}文本，自{effective}起施行{validity}。）"
+# … for a text no longer in force (built only with include_superseded).
+HISTORY_NOTE = "（以上依据{version}文本，自{effective}起施行，{ceased}，不是现行有效的条文；请以现行文本为准。）"
+# … for a text the store does not hold (a file of the user's), whose validity nobody has checked.
+UNKNOWN_VERSION_NOTE = "（以上依据{version}文本；法律可能已经修改，请核对现行有效的版本。）"
 
 
 # ---------------------------------------------------------------- pairs
@@ -129,31 +166,64 @@ class QAPair:
 # ---------------------------------------------------------------- corpus and citations
 
 
-def cite(law: str, article: str) -> str:
-    """``《法名》第X条``; a title that quotes another law nests it as 〈〉; a 批复 item 二 is cited 第二条."""
-    title = law.replace("《", "〈").replace("》", "〉")
+def cite(law: str, article: str, version: str = "") -> str:
+    """``《法名》第X条``, ``《法名》（2019修正）第X条`` with a version; a title that quotes another law nests
+    it as 〈〉; a 批复 item 二 is cited 第二条."""
+    title = law.replace("《", "〈").replace("》", "〉") + (f"》（{version}）" if version else "》")
     if article == "正文":
-        return f"《{title}》"
+        return f"《{title}"
     if not article.startswith("第"):
         article = f"第{article}条"
-    return f"《{title}》{article}"
+    return f"《{title}{article}"
 
 
-@lru_cache(maxsize=1)
-def _corpus_articles() -> dict[tuple[str, str], Article]:
-    """Corpus articles by (law, ``第X条``); a 批复's bare item ``二`` is also found as ``第二条``."""
+@lru_cache(maxsize=2)
+def _corpus_articles(s: StatuteStore) -> dict[tuple[str, str], Article]:
+    """Store articles by (law, ``第X条``), the text in force today where a law has several; a 批复's
+    bare item ``二`` is also found as ``第二条``."""
     out: dict[tuple[str, str], Article] = {}
-    for a in all_articles():
+    for a in (*s.articles, *s.current_articles()):
         out[(a.law, a.article)] = a
         if not a.article.startswith("第") and a.article != "正文":
-            out.setdefault((a.law, f"第{a.article}条"), a)
+            out[(a.law, f"第{a.article}条")] = a
     return out
 
 
 def corpus_article(law: str, article: str) -> Article | None:
-    """The corpus article a citation names (law as written or resolved), or None."""
+    """The store article a citation names (law as written or resolved; any version), or None."""
     resolved = resolve_law(law)
-    return _corpus_articles().get((resolved, article)) if resolved else None
+    return _corpus_articles(store()).get((resolved, article)) if resolved else None
+
+
+def _stale(v: CitationCheck) -> bool:
+    """A citation that names no version and means a text no longer in force."""
+    return v.status == SUPERSEDED_CITATION and v.citation.version is None and v.doc is not None
+
+
+def _write_version(text: str, v: CitationCheck) -> str:
+    """``《法》第九条`` → ``《法》（2019修正）第九条`` (a following ``、第十条`` inherits the version); a
+    continuation whose head cannot carry it is written in full: ``、《法》（2019修正）第十条``."""
+    c, (start, end) = v.citation, v.citation.span
+    written = c.article + c.detail
+    at = end - len(written)
+    if text[at:end] != written:
+        return text
+    title = c.law.replace("《", "〈").replace("》", "〉")
+    version = f"（{v.doc.version}）" if at > start else f"《{title}》（{v.doc.version}）"
+    return text[:at] + version + text[at:]
+
+
+def versioned_citations(text: str, as_of: date | None = None) -> str:
+    """``text`` with the version written into every citation that names none but means a text no longer
+    in force on ``as_of`` (today): training data never presents an old article as the law in force."""
+    for _ in range(3):
+        stale = [v for v in verify_citations(text, as_of) if _stale(v)]
+        if not stale:
+            break
+        heads = [v for v in stale if v.citation.span[0] < v.citation.span[1] - len(v.citation.article + v.citation.detail)]
+        for v in sorted(heads or stale, key=lambda v: v.citation.span[0], reverse=True):
+            text = _write_version(text, v)
+    return text
 
 
 def unknown_citations(text: str, allowed: str = "") -> list[str]:
@@ -170,13 +240,21 @@ def unknown_citations(text: str, allowed: str = "") -> list[str]:
             if corpus_article(m["law"], m["article"]) is None and key(m) not in in_source]
 
 
-def _quoted_articles(citations: Iterable[str]) -> list[str]:
-    """One line per citation: the citation, and the article's text when the corpus has it."""
+def _quoted_articles(citations: Iterable[str], as_of: date | None = None) -> list[str]:
+    """One line per citation: the citation, and the article's text when the store has it in the version
+    cited (the one in force when none is written). A citation of a text no longer in force is written
+    with its version and ends with a note on what replaced it."""
     lines = []
     for i, c in enumerate(citations, 1):
-        m = CITATION_RE.fullmatch(c.strip())
-        art = corpus_article(m["law"], m["article"]) if m else None
-        lines.append(f"{i}. {c}：“{_flat(art.text)}”" if art else f"{i}. {c}")
+        parsed = parse_citation(c)
+        verdict = check(parsed, as_of) if parsed else None
+        art = verdict.article if verdict else None
+        if verdict is None or verdict.status != SUPERSEDED_CITATION:
+            lines.append(f"{i}. {c}：“{_flat(art.text)}”" if art else f"{i}. {c}")
+            continue
+        c = versioned_citations(c, as_of)
+        quote = f"：“{_flat(art.text)}”" if art else ""
+        lines.append(f"{i}. {c}{quote}（注：{verdict.reason}）")
     return lines
 
 
@@ -335,16 +413,32 @@ def _structured(facts: str, law: str, conclusion: str) -> str:
     return f"【事实】{facts}\n【适用法律】{law}\n【结论】{conclusion}"
 
 
-def statute_pairs(record: Record, seed: int) -> list[QAPair]:
+def _version_note(doc: Document | None, status: str | None, label: str) -> str:
+    """The line closing a statute answer: version and effective date, and whether it is still the law."""
+    if doc is None or doc.effective is None:
+        return UNKNOWN_VERSION_NOTE.format(version=label)
+    effective = doc.effective.isoformat()
+    if status in NOT_IN_FORCE:
+        return HISTORY_NOTE.format(version=label, effective=effective, ceased=ceased(doc, status))
+    validity = "；其效力待核实，请核对官方文本" if status == UNVERIFIED else ""
+    return VERSION_NOTE.format(version=label, effective=effective, validity=validity)
+
+
+def statute_pairs(record: Record, seed: int, as_of: date | None = None) -> list[QAPair]:
     d = record.data
     law, version, article, text = d["law"], d["version"], d["article"], d["text"].strip()
     rng = _rng(seed, "statute", law, version, article)
-    ref = cite(law, article)
-    source = {"kind": "statute", "law": law, "version": version, "article": article}
+    day = as_of or date.today()
+    doc = statute_document(law, version)
+    status = document_status(doc, day) if doc else statute_status(d, day)
+    current = status not in NOT_IN_FORCE
+    ref = cite(law, article) if current else cite(law, article, version)
+    source = {"kind": "statute", "law": law, "version": version, "article": article,
+              "effective": doc.effective.isoformat() if doc and doc.effective else None, "status": status}
     base_id = f"statute/{law}（{version}）/{article}"
-    source_text = f"{ref}（{version}）：{text}"
+    source_text = f"{ref}（{doc.describe(day) if doc else version}）：{text}"
     label = f"{version}年" if version.isdigit() else version  # 2020年文本, 2020修正文本
-    note = VERSION_NOTE.format(version=label)
+    note = _version_note(doc, status, label)
     norms = article_norms(text)
     units = article_units(text)
     chapter = re.sub(r"^(?:第.+?章|[一二三四五六七八九十]+、)\s*", "", (d.get("chapter") or "").strip()).strip()
@@ -374,6 +468,11 @@ def statute_pairs(record: Record, seed: int) -> list[QAPair]:
     party = rng.choice(PARTIES)
     scenario = _statute_scenario(norms, ref, text, party, chapter, rng)
     q, facts, applied, conclusion, steps = scenario
+    if not current:  # an old text applies only to what happened while it was the law
+        title = cite(law, "正文", version)
+        until = f"{doc.effective.isoformat()}起、{doc.superseded_on.isoformat()}之前" \
+            if doc and doc.effective and doc.superseded_on else "该文本施行期间"
+        q += f"（相关行为发生在{until}，适用当时施行的{title}。）"
     answer = _structured(facts, f"{ref}规定：“{text}”\n{applied}", conclusion) + f"\n{note}"
     reasoning = [f"1. 梳理事实：{facts}", f"2. 检索法律：该问题由{ref}调整。", f"3. 适用分析：{steps}",
                  f"4. 得出结论：{conclusion}"]
@@ -450,29 +549,31 @@ def record_ref(record: Record) -> str:
     return rid if isinstance(rid, str) and rid.strip() else f"{Path(record.path).name}:{record.line}"
 
 
-def _citation_list(record: Record) -> list[str]:
-    """The record's citations as written, deduplicated in order."""
+def _citation_list(record: Record, as_of: date | None = None) -> list[str]:
+    """The record's citations, deduplicated in order, as written but with the version of a text no longer
+    in force written in."""
     out: list[str] = []
     for name in ("cited_articles", "related_articles"):
         for c in record.data.get(name) or ():
-            if isinstance(c, str) and c.strip() and c.strip() not in out:
-                out.append(c.strip())
+            c = versioned_citations(c.strip(), as_of) if isinstance(c, str) else ""
+            if c and c not in out:
+                out.append(c)
     return out
 
 
-def _source_with_articles(record: Record) -> str:
+def _source_with_articles(record: Record, as_of: date | None = None) -> str:
     """The record's text followed by the text of the articles it cites, for the teacher."""
-    lines = _quoted_articles(_citation_list(record))
+    lines = _quoted_articles(_citation_list(record, as_of), as_of)
     return record_text(record) + ("\n\n相关法条：\n" + "\n".join(lines) if lines else "")
 
 
-def case_pairs(record: Record, seed: int) -> list[QAPair]:
+def case_pairs(record: Record, seed: int, as_of: date | None = None) -> list[QAPair]:
     d = record.data
     rid = record_ref(record)
     rng = _rng(seed, "case", rid)
     source = {"kind": "case", "id": rid}
-    src = _source_with_articles(record)
-    cites = _citation_list(record)
+    src = _source_with_articles(record, as_of)
+    cites = _citation_list(record, as_of)
     cite_line = "、".join(cites)
     cause = (d.get("cause") or "").strip()
     header = "\n".join(filter(None, (
@@ -488,7 +589,7 @@ def case_pairs(record: Record, seed: int) -> list[QAPair]:
 
     q = (f"根据以下事实，{ask}\n\n{header}\n原告诉讼请求：{d['plaintiff_claims']}\n"
          f"被告答辩意见：{d['defendant_claims']}\n经审理查明：{d['facts']}")
-    answer = _structured(d["facts"], "\n".join(_quoted_articles(cites)),
+    answer = _structured(d["facts"], "\n".join(_quoted_articles(cites, as_of)),
                          f"{_end(d['grounds'])}本案判决：{d['judgment']}")
     answer = answer.replace("【适用法律】", f"【争议焦点与分析】{d['reasoning']}\n【适用法律】", 1)
     reasoning = [
@@ -501,7 +602,7 @@ def case_pairs(record: Record, seed: int) -> list[QAPair]:
     pairs.append(QAPair(f"{base}/judgment", source, "case-judgment", q, answer, reasoning, src))
 
     q = f"以下是一起{cause or '知识产权纠纷'}的案情：\n{d['facts']}\n\n本案应适用哪些法条？"
-    answer = "本案应适用以下规定：\n" + "\n".join(_quoted_articles(cites)) + f"\n\n适用理由：{_end(d['grounds'])}"
+    answer = "本案应适用以下规定：\n" + "\n".join(_quoted_articles(cites, as_of)) + f"\n\n适用理由：{_end(d['grounds'])}"
     reasoning = [f"1. 确定法律关系：本案为{cause or '知识产权纠纷'}，双方为{d['relation']}。",
                  f"2. 找出待决问题：{_first_sentences(d['reasoning'], limit=120)}",
                  f"3. 对应规范：{cite_line}分别调整上述问题。",
@@ -533,18 +634,18 @@ def _laws_of(record: Record) -> set[str]:
     return {c.resolved_law or c.law for c in citations_of(record)}
 
 
-def knowledge_pairs(record: Record, seed: int, others: Sequence[Record]) -> list[QAPair]:
+def knowledge_pairs(record: Record, seed: int, others: Sequence[Record], as_of: date | None = None) -> list[QAPair]:
     d = record.data
     rid = record_ref(record)
     rng = _rng(seed, "knowledge", rid)
     source = {"kind": "knowledge", "id": rid}
-    src = _source_with_articles(record)
-    concept, analysis, cites = d["concept"].strip(), d["analysis"].strip(), _citation_list(record)
+    src = _source_with_articles(record, as_of)
+    concept, analysis, cites = d["concept"].strip(), d["analysis"].strip(), _citation_list(record, as_of)
     base = f"knowledge/{rid}"
     pairs = []
 
     q = rng.choice(("如何理解{c}？", "请解释{c}。", "什么是{c}？")).format(c=concept)
-    answer = f"{analysis}\n\n相关规定：\n" + "\n".join(_quoted_articles(cites))
+    answer = f"{analysis}\n\n相关规定：\n" + "\n".join(_quoted_articles(cites, as_of))
     reasoning = [f"1. 明确问题：需要说明{concept}的含义与要点。",
                  f"2. 找到规范基础：{'、'.join(cites)}。",
                  f"3. 归纳要点：{_first_sentences(analysis, 2, 200)}",
@@ -552,7 +653,7 @@ def knowledge_pairs(record: Record, seed: int, others: Sequence[Record]) -> list
     pairs.append(QAPair(f"{base}/concept", source, "knowledge-concept", q, answer, reasoning, src))
 
     q = f"{concept}的法律依据是什么？"
-    answer = (f"{concept}的法律依据主要是：\n" + "\n".join(_quoted_articles(cites)) +
+    answer = (f"{concept}的法律依据主要是：\n" + "\n".join(_quoted_articles(cites, as_of)) +
               f"\n\n简要说明：{_first_sentences(analysis, 2, 240)}")
     reasoning = [f"1. 确定领域：{concept}属于{d['right_type']}领域的问题。",
                  f"2. 检索规范：直接相关的条文是{'、'.join(cites)}。",
@@ -563,7 +664,7 @@ def knowledge_pairs(record: Record, seed: int, others: Sequence[Record]) -> list
                and (o.data["right_type"] == d["right_type"] or _laws_of(o) & _laws_of(record))]
     if related:
         other = rng.choice(related)
-        oc, oa, ocites = other.data["concept"].strip(), other.data["analysis"].strip(), _citation_list(other)
+        oc, oa, ocites = other.data["concept"].strip(), other.data["analysis"].strip(), _citation_list(other, as_of)
         q = rng.choice(("{a}与{b}有何区别？", "{a}和{b}的区别是什么？")).format(a=concept, b=oc)
         answer = (f"【{concept}】{_first_sentences(analysis, 2, 240)}（依据：{'、'.join(cites)}）\n"
                   f"【{oc}】{_first_sentences(oa, 2, 240)}（依据：{'、'.join(ocites)}）\n"
@@ -573,18 +674,18 @@ def knowledge_pairs(record: Record, seed: int, others: Sequence[Record]) -> list
                      f"2. 比较规范基础：前者依据{'、'.join(cites)}，后者依据{'、'.join(ocites)}。",
                      "3. 比较适用对象与法律效果，归纳区别。"]
         pairs.append(QAPair(f"{base}/difference", source, "knowledge-difference", q, answer, reasoning,
-                            src + "\n\n" + _source_with_articles(other)))
+                            src + "\n\n" + _source_with_articles(other, as_of)))
     return pairs
 
 
-def exemption_pairs(record: Record, seed: int) -> list[QAPair]:
+def exemption_pairs(record: Record, seed: int, as_of: date | None = None) -> list[QAPair]:
     d = record.data
     rid = record_ref(record)
     rng = _rng(seed, "exemption", rid)
     source = {"kind": "exemption", "id": rid}
-    src = _source_with_articles(record)
+    src = _source_with_articles(record, as_of)
     area, keywords, explanation = d["area"].strip(), [k.strip() for k in d["keywords"]], d["explanation"].strip()
-    cites = _citation_list(record)
+    cites = _citation_list(record, as_of)
     elements = "\n".join(f"{i}. {k}" for i, k in enumerate(keywords, 1))
     party = rng.choice(PARTIES)
     base = f"exemption/{rid}"
@@ -594,7 +695,7 @@ def exemption_pairs(record: Record, seed: int) -> list[QAPair]:
     q = f"{party}被诉侵权，其抗辩涉及以下要素：{'、'.join(keywords)}。{ask}"
     answer = _structured(
         f"{party}以{area}为由抗辩，抗辩涉及{'、'.join(keywords)}等要素。",
-        "\n".join(_quoted_articles(cites)) + f"\n裁判实践：{explanation}",
+        "\n".join(_quoted_articles(cites, as_of)) + f"\n裁判实践：{explanation}",
         f"应当围绕上述要素逐项审查证据：法定条件均得到证明的，可以认定属于{area}的情形；"
         "任一条件不满足，或者存在裁判实践中否定该抗辩的情形的，该抗辩不能成立。",
     )
@@ -612,7 +713,7 @@ def exemption_pairs(record: Record, seed: int) -> list[QAPair]:
     pairs.append(QAPair(f"{base}/elements", source, "exemption-elements", q, answer, reasoning, src))
 
     q = f"主张{area}应当援引哪些法律规定？"
-    answer = f"主张{area}，可以援引以下规定：\n" + "\n".join(_quoted_articles(cites)) + \
+    answer = f"主张{area}，可以援引以下规定：\n" + "\n".join(_quoted_articles(cites, as_of)) + \
         f"\n\n适用时应围绕{'、'.join(keywords)}等要素举证。"
     reasoning = [f"1. 确定{area}所属领域：{d.get('right_type') or '知识产权'}。",
                  f"2. 检索条文：{'、'.join(cites)}。", "3. 说明各条文与抗辩要件的对应关系。"]
@@ -646,17 +747,23 @@ def check_unique(records: Sequence[Record]) -> None:
         raise InputError(f"{len(dups)} duplicate record(s) across the input files:\n" + "\n".join(dups[:10]) + more)
 
 
-def record_pairs(record: Record, seed: int, records: Sequence[Record] = ()) -> list[QAPair]:
-    """Template pairs of one record (CoT not yet assigned)."""
+def record_pairs(record: Record, seed: int, records: Sequence[Record] = (), as_of: date | None = None) -> list[QAPair]:
+    """Template pairs of one record (CoT not yet assigned), citations of old texts versioned."""
     if record.kind == "statute":
-        return statute_pairs(record, seed)
-    if record.kind == "case":
-        return case_pairs(record, seed)
-    if record.kind == "knowledge":
-        return knowledge_pairs(record, seed, records)
-    if record.kind == "exemption":
-        return exemption_pairs(record, seed)
-    raise ValueError(f"unknown record kind {record.kind!r}")
+        pairs = statute_pairs(record, seed, as_of)
+    elif record.kind == "case":
+        pairs = case_pairs(record, seed, as_of)
+    elif record.kind == "knowledge":
+        pairs = knowledge_pairs(record, seed, records, as_of)
+    elif record.kind == "exemption":
+        pairs = exemption_pairs(record, seed, as_of)
+    else:
+        raise ValueError(f"unknown record kind {record.kind!r}")
+    for p in pairs:
+        p.question = versioned_citations(p.question, as_of)
+        p.answer = versioned_citations(p.answer, as_of)
+        p.reasoning = [versioned_citations(step, as_of) for step in p.reasoning]
+    return pairs
 
 
 def check_ratio(ratio: float) -> None:
@@ -664,16 +771,92 @@ def check_ratio(ratio: float) -> None:
         raise InputError(f"--cot-ratio must be between 0 and 1, got {ratio}")
 
 
-def input_paths(names: Sequence[str]) -> list[Path]:
-    """The files named, with ``builtin`` standing for the shipped statute corpus (manifest order)."""
+def _document_files(s: StatuteStore) -> dict[str, Path]:
+    """Document key → its JSONL file, shipped and the user's."""
+    out: dict[str, Path] = {}
+    for folder in (STATUTES_DIR, s.user_dir):
+        manifest = folder / "manifest.json" if folder else None
+        if manifest is None or not manifest.is_file():
+            continue
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+        for rec in raw if isinstance(raw, list) else raw.get("documents", []):
+            out[Path(rec["file"]).stem] = folder / rec["file"]
+    return out
+
+
+def input_paths(names: Sequence[str], include_superseded: bool = False, as_of: date | None = None) -> list[Path]:
+    """The files named, with ``builtin`` standing for the statute store's texts in force on ``as_of``
+    (today), the user's imported texts included, in store order; with ``include_superseded`` also
+    the superseded and repealed ones (never a text not yet in force)."""
     out: list[Path] = []
+    day = as_of or date.today()
     for name in names:
         if name == "builtin" and not Path(name).exists():
-            manifest = json.loads((STATUTES_DIR / "manifest.json").read_text(encoding="utf-8"))
-            out.extend(STATUTES_DIR / doc["file"] for doc in manifest)
+            s = store()
+            files = _document_files(s)
+            keep = (IN_FORCE, UNVERIFIED, *(NOT_IN_FORCE if include_superseded else ()))
+            out.extend(files[d.key] for d in s.documents if document_status(d, day) in keep and d.key in files)
         else:
             out.append(Path(name))
     return out
+
+
+def _store_records(include_superseded: bool, day: date) -> tuple[list[Record], list[Record]]:
+    """(kept, skipped) statute records of the store's texts: those in force on ``day`` (plus the
+    superseded and repealed ones with ``include_superseded``), and the others."""
+    keep = (IN_FORCE, UNVERIFIED, *(NOT_IN_FORCE if include_superseded else ()))
+    s = store()
+    live = set(map(id, s.current_articles(day)))
+    kept: list[Record] = []
+    skipped: list[Record] = []
+    lines: Counter = Counter()
+    for a in s.articles:
+        lines[a.doc.key] += 1
+        data = {"law": a.law, "version": a.version, "chapter": a.chapter, "section": a.section,
+                "article": a.article, "text": a.text}
+        ok = id(a) in live or document_status(a.doc, day) in keep
+        (kept if ok else skipped).append(Record("statute", data, f"statute store: {a.doc.key}", lines[a.doc.key]))
+    return kept, skipped
+
+
+def input_records(names: Sequence[str], include_superseded: bool = False,
+                  as_of: date | None = None) -> tuple[list[Record], list[Record]]:
+    """(records, skipped) of the inputs named, in order: ``builtin`` stands for the statute store's texts
+    in force on ``as_of`` (today), the user's imported texts included; files are MIPLD records. Statute
+    records of texts no longer in force are skipped unless ``include_superseded`` (``select_records``)."""
+    day = as_of or date.today()
+    missing = [n for n in names if n != "builtin" and not Path(n).is_file()]
+    if missing:
+        raise InputError(f"file not found: {', '.join(missing)}")
+    files = [Path(n) for n in names if n != "builtin" or Path(n).exists()]
+    loaded, at = load_records(files), 0
+    records: list[Record] = []
+    skipped: list[Record] = []
+    for name in names:
+        if name == "builtin" and not Path(name).exists():
+            kept, left = _store_records(include_superseded, day)
+        else:
+            start = at
+            while at < len(loaded) and loaded[at].path == str(Path(name)):
+                at += 1
+            kept, left = select_records(loaded[start:at], include_superseded, day)
+        records += kept
+        skipped += left
+    return records, skipped
+
+
+def select_records(records: Sequence[Record], include_superseded: bool = False,
+                   as_of: date | None = None) -> tuple[list[Record], list[Record]]:
+    """(kept, skipped): statute records of a text not in force on ``as_of`` (today) are skipped, unless
+    ``include_superseded`` keeps the superseded and repealed ones; texts not yet in force are always
+    skipped. A statute the store does not hold is kept (nobody can tell), as is every other kind."""
+    day = as_of or date.today()
+    keep = (IN_FORCE, UNVERIFIED, None, *(NOT_IN_FORCE if include_superseded else ()))
+    kept: list[Record] = []
+    skipped: list[Record] = []
+    for r in records:
+        (kept if r.kind != "statute" or statute_status(r.data, day) in keep else skipped).append(r)
+    return kept, skipped
 
 
 def assign_cot(pairs: Sequence[QAPair], ratio: float, seed: int) -> None:
@@ -696,25 +879,35 @@ def assign_cot(pairs: Sequence[QAPair], ratio: float, seed: int) -> None:
 
 
 def build_pairs(records: Sequence[Record], seed: int = DEFAULT_SEED, cot_ratio: float = DEFAULT_COT_RATIO,
-                on_record: Callable[[Record], None] | None = None) -> list[QAPair]:
-    """Template pairs of every record, in input order, with CoT assigned."""
+                on_record: Callable[[Record], None] | None = None, *, include_superseded: bool = False,
+                as_of: date | None = None) -> list[QAPair]:
+    """Template pairs of every record, in input order, with CoT assigned; statute records of texts not
+    in force on ``as_of`` (today) are skipped unless ``include_superseded`` (see ``select_records``)."""
     check_unique(records)
+    day = as_of or date.today()
+    kept = {id(r) for r in select_records(records, include_superseded, day)[0]}
     knowledge = [r for r in records if r.kind == "knowledge"]
     pairs: list[QAPair] = []
     for r in records:
-        pairs.extend(record_pairs(r, seed, knowledge))
+        if id(r) in kept:
+            pairs.extend(record_pairs(r, seed, knowledge, day))
         if on_record:
             on_record(r)
     assign_cot(pairs, cot_ratio, seed)
     return pairs
 
 
-def write_pairs(pairs: Iterable[QAPair], out: Path, force: bool = False) -> int:
-    """Write JSONL atomically; refuses an existing ``out`` unless ``force``. Returns the line count."""
+def write_pairs(pairs: Iterable[QAPair], out: Path, force: bool = False, as_of: date | None = None) -> int:
+    """Write JSONL atomically; refuses an existing ``out`` unless ``force``. Returns the line count.
+
+    A teacher's answer gets the same treatment as a template's: a citation of a text no longer in force
+    on ``as_of`` (today) that names no version is written with its version."""
     refuse_existing([out], force)
     n = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for p in pairs:
+            if p.polished:
+                p.answer = versioned_citations(p.answer, as_of)
             f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
             n += 1
     return n

@@ -112,7 +112,10 @@ class SFTSection(StageSection):
 
 @dataclass
 class DataSection:
-    statutes: str | list[str] = "builtin"  # "builtin": the shipped corpus
+    statutes: str | list[str] = "builtin"  # "builtin": the statute store's texts in force today (user imports too)
+    # true: also train on superseded and repealed texts, each labelled with its version and status
+    # (《法》（2019修正，已于2025-10-15被取代）第九条：…) and given the softest hardness; false: current law only
+    include_superseded: bool = False
     knowledge: list[str] = field(default_factory=list)
     exemptions: list[str] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)

@@ -108,13 +108,12 @@ def run_hardness(plan: BuildPlan, folder: Path, resume: bool) -> dict:
 
 
 def run_qa(plan: BuildPlan, folder: Path, resume: bool) -> dict:
-    from ecmiip.train.mipld import load_records
-    from ecmiip.train.qa import build_pairs, input_paths, summarize, write_pairs
+    from ecmiip.train.qa import build_pairs, input_records, summarize, write_pairs
 
-    files = input_paths(["builtin"]) + [plan.out / "01-data" / f for f in KIND_FILES.values()
-                                        if (plan.out / "01-data" / f).exists()]
-    records = load_records(files)
-    pairs = build_pairs(records, plan.recipe.seed)
+    history = plan.recipe.data.include_superseded
+    files = [str(plan.out / "01-data" / f) for f in KIND_FILES.values() if (plan.out / "01-data" / f).exists()]
+    records, _ = input_records(["builtin", *files], include_superseded=history)
+    pairs = build_pairs(records, plan.recipe.seed, include_superseded=history)
     write_pairs(pairs, folder / "qa.jsonl", force=True)
     s = summarize(records, pairs)
     return {"pairs": sum(s.pairs.values()), "cot_share": round(s.cot_share, 4)}
