@@ -223,8 +223,12 @@ class Chat:
         if not rest or rest[0] not in TEMPLATES:
             raise InputError(f"用法：/draft 模板名；可选：{'、'.join(TEMPLATES)}")
         template, values = TEMPLATES[rest[0]], {}
-        for f in missing_fields(template, values):  # the example is a hint; a blank answer stays 【待填写】
-            values[f.name] = input(f"{f.prompt}（例：{f.example}；留空则标为【待填写】）：").strip()
+        try:
+            for f in missing_fields(template, values):  # the example is a hint; a blank answer stays 【待填写】
+                values[f.name] = input(f"{f.prompt}（例：{f.example}；留空则标为【待填写】）：").strip()
+        except (KeyboardInterrupt, EOFError):
+            self.out.print("\n已取消起草；对话保持不变。")
+            return
         self.ask(draft_prompt(template, values, self.as_of), interactive=True)
 
     def cmd_save(self, rest: list[str]) -> None:

@@ -1,12 +1,18 @@
 """Retrieval of statute articles for a question (``--rag``): BM25 over the shipped database, offline.
 
-Chinese text is tokenised as overlapping character bigrams (a lone character stays a unigram) plus
-lower-cased ASCII words and numbers: no segmenter, no model, and the same ranking on every machine.
-Each article is indexed with its law's short title and its chapter, so 商标 in a question pulls
-商标法 articles up. Questions are asked in everyday words and statutes use their own (专利侵权 vs
-未经专利权人许可…实施其专利), so a short table adds the statutory wording of common terms to the
-query. Articles the question cites itself (《专利法》第十一条怎么理解) come first. The index is built on
-first use (well under a second) and kept for the process.
+Chinese text is indexed as overlapping character bigrams (a lone character stays a unigram) plus every
+single character, and lower-cased ASCII words and numbers: no segmenter, no model, and the same
+ranking on every machine. Bigrams carry the words; the characters, weighted at a third of a bigram in the
+query, let a question still meet the statute when it words a term differently (改 / 修改 / 改变,
+质权 / 出质). Each article is indexed with its law's short title, its chapter and its section, so 商标
+in a question pulls 商标法 articles up and 犯罪 meets 刑法's 侵犯知识产权罪 section.
+
+Questions are asked in everyday words and statutes use their own, so two tables add statutory wording
+to the query, never replacing the question and always weighing less than it: ``REGISTER``, general
+vocabulary (卖 → 销售, 法院 → 人民法院, 市场监管 → 工商行政管理部门), and ``EXPANSIONS``, common IP
+situations (专利侵权 vs 未经专利权人许可…实施其专利). Articles the question cites itself
+(《专利法》第十一条怎么理解) come first. The index is built on first use (well under a second) and kept
+for the process.
 
 Only the texts in force on the day asked (today, or ``--as-of``) are searched, so a superseded article
 is never put before the model as law; every article in the context carries its version and validity,
@@ -26,9 +32,11 @@ from ecmiip.core.citations import cite, cite_versioned, short_title, verify_cita
 from ecmiip.core.renumbering import reference_note
 from ecmiip.core.statutes import Article, all_articles, current_articles, store
 
-_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9]+")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN_RE = re.compile(f"[{_HAN}]+|[A-Za-z0-9]+")
+_HAN_RE = re.compile(f"[{_HAN}]")
 
-# Everyday term → the words statutes use for it (added to the query, never replacing it).
+# Everyday situation → the words statutes use for it (added to the query, never replacing it).
 EXPANSIONS = {
     # infringement in general
     "专利侵权": "侵犯专利权 未经专利权人许可 实施其专利",
@@ -207,8 +215,67 @@ EXPANSIONS = {
     "刑事责任": "有期徒刑 罚金 构成犯罪",
 }
 
-# BM25 parameters: a lower b than the usual 0.75 suits articles, whose length says little.
-K1, B = 1.2, 0.5
+# Everyday vocabulary → the register statutes are written in: general words of any question (to sell,
+# a court, an agency's new name), not the answer to one. Added to the query like EXPANSIONS, weighing less.
+REGISTER = {
+    # acts
+    "卖": "销售", "出售": "销售", "售卖": "销售",
+    "做出": "制造 完成", "造出": "制造",
+    "用了": "使用", "拿来用": "使用", "在用": "使用",
+    "改": "修改 改变 变更",
+    "删": "删除", "删掉": "删除",
+    "抄": "复制 剽窃", "照搬": "复制", "拷贝": "复制", "翻印": "复制",
+    "偷": "盗窃 不正当手段 获取", "收买": "贿赂 不正当手段 获取",
+    "透露": "披露", "泄密": "披露 保密义务", "外传": "披露",
+    "研发": "研究开发 开发研制", "自主开发": "自行开发研制",
+    "发到网上": "通过信息网络向公众提供", "网上": "信息网络", "互联网": "信息网络",
+    "冻结": "保全", "查封": "保全 扣押", "扣下": "扣留", "扣押": "扣留",
+    "取消": "撤销", "暂停": "中止", "停下": "中止 停止",
+    "拒绝提供": "拒不提交", "不肯": "拒不 无正当理由", "交出": "提交 提供",
+    "打上": "标明 标注", "印上": "标明 标注", "标上": "标明 标注",
+    # persons and bodies
+    "公司": "单位 法人 企业", "厂家": "制造者 单位", "老板": "经营者",
+    "商家": "经营者", "店家": "经营者 销售者", "同行": "经营者 竞争", "顾客": "消费者 相关公众",
+    "买家": "购买者", "卖家": "销售者", "员工": "职工 工作人员", "职员": "员工 职工",
+    "家人": "继承人 近亲属", "子女": "继承人",
+    "出版社": "出版者", "杂志社": "期刊社", "报纸": "报社", "电台": "广播电台",
+    "歌手": "表演者", "演员": "表演者",
+    "法院": "人民法院", "最高法": "最高人民法院", "最高法院": "最高人民法院",
+    "高院": "高级人民法院", "中院": "中级人民法院",
+    "市场监管": "工商行政管理部门", "工商局": "工商行政管理部门",
+    "专利局": "国务院专利行政部门", "知识产权局": "国务院专利行政部门 商标局",
+    "版权局": "著作权行政管理部门 著作权主管部门",
+    # things
+    "账本": "账簿 资料", "账目": "账簿", "钱": "费用 报酬 使用费",
+    "稿费": "报酬", "版权费": "使用费 报酬", "授权费": "许可使用费", "许可费": "许可使用费",
+    "押金": "担保", "保证金": "担保",
+    "质押": "出质 质权", "抵押": "出质 质权",
+    "立体": "三维标志", "造型": "形状 外观设计", "外形": "形状",
+    "小说": "文字作品", "文章": "文字作品", "画": "美术作品", "视频": "视听作品",
+    "署名": "署名权 表明作者身份", "产地": "地理标志 来源",
+    # qualities, outcomes, procedure
+    "一样": "相同", "一模一样": "相同", "很像": "近似 相似", "差不多": "近似",
+    "搞混": "混淆 误认", "误以为": "误认 混淆",
+    "假的": "虚假", "夸大": "引人误解 虚假",
+    "赚": "获得的利益 违法所得", "亏": "损失",
+    "赔": "赔偿", "罚": "罚款 处罚",
+    "官司": "诉讼", "一审": "第一审", "二审": "第二审",
+    "犯罪": "罪 有期徒刑 罚金",
+    "多长时间": "期限 日内",
+    "合伙": "共有 合作", "共同拥有": "共有", "一起": "共同 合作",
+    "外包": "委托", "找人": "委托",
+    "同意": "许可", "允许": "许可", "授权": "许可",
+}
+
+# BM25 parameters: a lower b than the usual 0.75 suits articles, whose length says little, and a lower
+# k1 keeps one word repeated in a long article from outweighing several words of the question.
+K1, B = 0.9, 0.6
+
+# Query weights, relative to a bigram of the question: a single character, and the statutory wording
+# the two tables add (EXPANSIONS names the situation, so it weighs more than REGISTER's vocabulary).
+CHAR_WEIGHT = 0.35
+EXPANSION_WEIGHT = 0.7
+REGISTER_WEIGHT = 0.5
 
 # Superseded texts (searched only on request) count for this fraction of their BM25 score.
 HISTORY_WEIGHT = 0.5
@@ -230,27 +297,63 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def _characters(text: str) -> list[str]:
+    """Every Chinese character of ``text``, marked so it never meets a lone-character token."""
+    return ["#" + c for c in _HAN_RE.findall(text)]
+
+
 def expand_query(question: str) -> str:
     """The question followed by the statutory wording of the everyday terms it uses."""
     extra = [words for term, words in EXPANSIONS.items() if term in question]
     return " ".join([question, *extra])
 
 
+def _query(question: str) -> dict[str, float]:
+    """The weighted terms searched for ``question``: its own, then what the two tables add."""
+    weights: dict[str, float] = {}
+    parts = [(question, 1.0),
+             *((words, EXPANSION_WEIGHT) for term, words in EXPANSIONS.items() if term in question),
+             *((words, REGISTER_WEIGHT) for term, words in REGISTER.items() if term in question)]
+    for text, weight in parts:
+        for token in tokenize(text):
+            weights[token] = weights.get(token, 0.0) + weight
+        for char in _characters(text):
+            weights[char] = weights.get(char, 0.0) + weight * CHAR_WEIGHT
+    return weights
+
+
 def _document(a: Article) -> str:
-    return f"{short_title(a.law)} {a.chapter} {a.text}"
+    return f"{short_title(a.law)} {a.chapter} {a.section} {a.text}"
 
 
-_INDEXES: dict[tuple, tuple[bm25s.BM25, dict[str, int]]] = {}
+class _Index:
+    """bm25s over the articles' terms, scoring a query whose terms carry weights (bm25s weighs every
+    query term 1, so each term is scored on its own and the scores are summed with their weights)."""
+
+    def __init__(self, docs: list[list[str]]) -> None:
+        self.retriever = bm25s.BM25(k1=K1, b=B)
+        self.retriever.index(docs, show_progress=False)
+        self.vocab = self.retriever.vocab_dict
+        self.n = len(docs)
+
+    def scores(self, query: dict[str, float]) -> np.ndarray:
+        out = np.zeros(self.n, dtype=np.float64)
+        for term, weight in query.items():
+            if term in self.vocab:
+                out += weight * np.asarray(self.retriever.get_scores([term]), dtype=np.float64)
+        return out
 
 
-def _index(articles: tuple[Article, ...]) -> tuple[bm25s.BM25, dict[str, int]]:
-    """The BM25 index over ``articles`` and its vocabulary, built once per process and article set."""
+_INDEXES: dict[tuple, _Index] = {}
+
+
+def _index(articles: tuple[Article, ...]) -> _Index:
+    """The BM25 index over ``articles``, built once per process and article set."""
     key = (id(store()), tuple(sorted({a.doc.key for a in articles})))
     if key not in _INDEXES:
-        retriever = bm25s.BM25(k1=K1, b=B)
-        retriever.index([tokenize(_document(a)) for a in articles], show_progress=False)
+        docs = [tokenize(text) + _characters(text) for text in map(_document, articles)]
         _INDEXES.clear()  # one article set at a time: the store changed or another day was asked
-        _INDEXES[key] = (retriever, retriever.vocab_dict)
+        _INDEXES[key] = _Index(docs)
     return _INDEXES[key]
 
 
@@ -260,8 +363,8 @@ def retrieve(question: str, k: int = 5, as_of: date | None = None,
 
     Only texts in force on ``as_of`` (today) are searched; with ``include_superseded`` older texts
     are searched too, their scores scaled by ``HISTORY_WEIGHT`` so an old text ranks below an equally
-    relevant current one, and the context labels them superseded. Articles the question cites come first, scored ``inf``; then
-    BM25 order, ties in store order, so the result is deterministic. Articles sharing no token with
+    relevant current one, and the context labels them superseded. Articles the question cites come
+    first, scored ``inf``; then BM25 order, ties in store order, so the result is deterministic. Articles sharing no token with
     the question never come.
     """
     if k <= 0:
@@ -270,11 +373,7 @@ def retrieve(question: str, k: int = 5, as_of: date | None = None,
     articles = all_articles() if include_superseded else current_articles(day)
     cited = [c.article for c in verify_citations(question, day) if c.article is not None]
     results = [(a, math.inf) for a in dict.fromkeys(cited)][:k]
-    retriever, vocab = _index(articles)
-    tokens = [t for t in tokenize(expand_query(question)) if t in vocab]
-    if not tokens:
-        return results
-    scores = np.asarray(retriever.get_scores(tokens), dtype=np.float64)
+    scores = _index(articles).scores(_query(question))
     if include_superseded:
         old = np.array([not a.doc.in_force_on(day) for a in articles], dtype=bool)
         scores = np.where(old, scores * HISTORY_WEIGHT, scores)

@@ -138,6 +138,13 @@ def test_commands_on_a_live_session(ollama, tmp_path, monkeypatch):
     assert "北京星河文化传媒有限公司" not in sent  # the example is a hint, never a fact
     assert "反不正当竞争法》第九条" not in sent and "（2019修正）第九条" not in sent
 
+    def interrupted(prompt):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("builtins.input", interrupted)  # Ctrl-C while /draft asks: the session survives
+    turns = len(chat.session.turns)
+    chat.command("/draft 保密协议")
+    assert len(chat.session.turns) == turns and "已取消起草" in buf.getvalue()
+
     chat.command("/save json 会话")
     chat.command("/reset")
     assert chat.session.turns == []
