@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     except EcmiipError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         return 1
-    chat = Chat(backend, args, out, err)
     try:
+        chat = Chat(backend, args, out, err)  # reads the statute store: a damaged user store is an error line
         prompt = args.prompt if args.prompt is not None else (None if sys.stdin.isatty() else sys.stdin.read())
         if prompt is not None:
             return 0 if chat.ask(prompt.strip(), interactive=False) is not None else 130

@@ -180,6 +180,9 @@ class Article:
 
 def read_articles(path: Path, doc: Document) -> Iterator[Article]:
     """Articles of one JSONL file; a bad line raises an error naming ``file:line``."""
+    if not path.is_file():
+        raise InputError(f"{path}: the statute text of 《{doc.law}》（{doc.version}） is missing; import it again "
+                         f"or remove it with `ecmiip statutes remove {doc.key}`")
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
