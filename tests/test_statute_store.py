@@ -12,6 +12,7 @@ import pytest
 from ecmiip.chat.rag import format_context, retrieve
 from ecmiip.chat.templates import TEMPLATES, draft_prompt
 from ecmiip.cli import main
+from ecmiip.core import statutes
 from ecmiip.core.citations import OK, SUPERSEDED, lookup, validity_note, verify_citations
 from ecmiip.core.renumbering import KNOWN
 from ecmiip.core.statutes import IN_FORCE, current_articles, store, user_statutes_dir
@@ -198,3 +199,16 @@ def test_in_force_texts_written_under_an_old_numbering_are_annotated():
     assert "注" not in validity_note(lookup("专利侵权解释（二）", 31))  # written under the 2020 numbering
     context = format_context(retrieve("《最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释》第十五条", k=1))
     assert "即现行《中华人民共和国专利法》（2020修正）第七十五条" in context
+
+
+def test_a_missing_text_file_is_one_error_line_and_remove_repairs_it(home, capsys, monkeypatch):
+    assert main(["statutes", "import", str(DATA / "sample_law.md"), "--law", "中华人民共和国示例法",
+                 "--version", "2021修正", "--effective", "2022-01-01"]) == 0
+    key = _doc("中华人民共和国示例法", "2021修正").key
+    (user_statutes_dir() / f"{key}.jsonl").unlink()
+    monkeypatch.setattr(statutes, "_STORE", None)  # as a new process would read it
+    assert main(["statutes", "list"]) == 1
+    assert f"ecmiip statutes remove {key}" in capsys.readouterr().err.replace("\n", "")
+    assert main(["statutes", "remove", key]) == 0 and main(["statutes", "list"]) == 0
+    assert main(["statutes", "remove", "专利法", "--version", "2020修正"]) == 1  # shipped: cannot be removed
+    assert "shipped texts cannot be removed" in capsys.readouterr().err.replace("\n", "")

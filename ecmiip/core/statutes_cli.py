@@ -181,8 +181,8 @@ def _import(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     from ecmiip.core.user_statutes import remove
 
-    doc = remove(args.law, args.version)
-    console.print(f"[green]removed[/] 《{doc.law}》（{doc.version}） ({doc.key})", highlight=False)
+    rec = remove(args.law, args.version)
+    console.print(f"[green]removed[/] 《{rec['law']}》（{rec['version']}） ({rec['file']})", highlight=False)
     return 0
 
 

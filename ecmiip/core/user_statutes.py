@@ -19,7 +19,16 @@ from ecmiip.core.citations import looks_like_title, resolve_law
 from ecmiip.core.errors import InputError, OutputExistsError
 from ecmiip.core.outputs import write_text_atomic
 from ecmiip.core.statute_text import ParseReport, parse_file
-from ecmiip.core.statutes import IN_FORCE, PRC, STATUSES, SUPERSEDED, Document, store, user_statutes_dir
+from ecmiip.core.statutes import (
+    IN_FORCE,
+    PRC,
+    STATUSES,
+    SUPERSEDED,
+    Document,
+    short_title,
+    store,
+    user_statutes_dir,
+)
 
 
 @dataclass
@@ -130,26 +139,28 @@ def _replaced(s, title: str, version: str, effective: date, supersedes: str | No
     return live[-1:]
 
 
-def remove(key_or_law: str, version: str | None = None) -> Document:
-    """Remove one of the user's texts, and undo the status changes its import made."""
-    s, folder = store(), user_statutes_dir()
-    if version is None:
-        doc = s.document(key_or_law)
-    else:
-        title = resolve_law(key_or_law) or key_or_law
-        found = [d for d in s.by_law.get(title, ()) if d.version == version]
-        if not found:
-            raise InputError(f"the store holds no 《{title}》（{version}）; `ecmiip statutes list` shows what it holds")
-        doc = found[0]
-    if doc.origin != "user":
-        raise InputError(f"《{doc.law}》（{doc.version}） is shipped with ec-miip and cannot be removed; "
-                         f"import a newer version instead")
+def remove(key_or_law: str, version: str | None = None) -> dict:
+    """Remove one of the user's texts, and undo the status changes its import made. Works from the
+    user's manifest alone, so a store whose text file went missing can still be repaired."""
+    folder = user_statutes_dir()
     manifest = _read_manifest(folder)
-    manifest["documents"] = [r for r in manifest["documents"] if r["file"] != f"{doc.key}.jsonl"]
-    manifest["overrides"] = {k: v for k, v in manifest["overrides"].items() if v.get("by") != doc.key}
+    name = key_or_law.strip().strip("《》")
+    if version is None:
+        found = [r for r in manifest["documents"] if Path(r["file"]).stem == name]
+    else:
+        found = [r for r in manifest["documents"] if r["version"] == version
+                 and name in (r["law"], short_title(r["law"]))]
+    if not found:
+        what = name if version is None else f"《{name}》（{version}）"
+        raise InputError(f"none of your imported texts is {what}; `ecmiip statutes list` shows them "
+                         f"(shipped texts cannot be removed: import a newer version instead)")
+    rec = found[0]
+    key = Path(rec["file"]).stem
+    manifest["documents"] = [r for r in manifest["documents"] if r is not rec]
+    manifest["overrides"] = {k: v for k, v in manifest["overrides"].items() if v.get("by") != key}
     for r in manifest["documents"]:
-        if (r.get("superseded_by") or {}).get("version") == doc.version and r["law"] == doc.law:
+        if (r.get("superseded_by") or {}).get("version") == rec["version"] and r["law"] == rec["law"]:
             r.update({"status": IN_FORCE, "superseded_on": None, "superseded_by": None})
     _write_manifest(folder, manifest)
-    (folder / f"{doc.key}.jsonl").unlink(missing_ok=True)
-    return doc
+    (folder / rec["file"]).unlink(missing_ok=True)
+    return rec
