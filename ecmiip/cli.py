@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rich.markup import escape
 from rich_argparse import RichHelpFormatter
 
 from ecmiip import __version__
+from ecmiip.core.boundary import guarded
 from ecmiip.core.console import console
-from ecmiip.core.errors import EcmiipError
 
 DESCRIPTION = """\
 ec-miip turns a small open model into an offline Chinese intellectual-property law assistant:
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ecmiip", description=DESCRIPTION, formatter_class=RichHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ec-miip {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (anywhere on the command line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     bench_run.register(sub)
     pipeline_cli.register(sub)
@@ -38,21 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(handler, args: argparse.Namespace) -> int:
-    """Run a command; user errors are one red line, not a traceback."""
-    try:
-        return handler(args) or 0
-    except EcmiipError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
-        return 1
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: no partial output was left under a final name")
-        return 130
+def run(handler, args: argparse.Namespace, debug: bool = False) -> int:
+    """Run a command inside the error boundary: user errors are one red line, not a traceback."""
+    return guarded(lambda: handler(args), program="ecmiip", debug=debug,
+                   print_error=lambda m: console.print(f"[bold red]error:[/] {escape(m)}", highlight=False))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run(args.handler, args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # anywhere on the line: `ecmiip export ... --debug`
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    return run(args.handler, args, debug)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ temporary name and rename when complete, check free disk before starting."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -55,3 +56,36 @@ def atomic_path(final: Path) -> Iterator[Path]:
 def write_text_atomic(final: Path, text: str) -> None:
     with atomic_path(final) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(final: Path, data: bytes) -> None:
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json_atomic(final: Path, obj, indent: int | None = 1) -> None:
+    """JSON (UTF-8, Chinese kept readable) under a temporary name, renamed when complete."""
+    write_text_atomic(final, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder; it replaces ``final`` only if the block completes (a saved
+    model, an adapter): an interrupted save never leaves a half-written folder under the final name."""
+    refuse_existing([final], force)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}{PARTIAL_SUFFIX}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
