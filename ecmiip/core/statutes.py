@@ -196,8 +196,13 @@ def read_articles(path: Path, doc: Document) -> Iterator[Article]:
 
 def document_from_record(rec: dict, origin: str, where: str) -> Document:
     """A manifest record → Document; a missing or malformed field is an error naming it and ``where``."""
+    if not isinstance(rec, dict):
+        raise InputError(f"{where}: not a statute manifest record (an object expected)")
     try:
         by = rec.get("superseded_by")
+        if by is not None and not (isinstance(by, dict) and isinstance(by.get("law"), str)
+                                   and isinstance(by.get("version"), str)):
+            raise InputError(f"{where}: superseded_by must be an object with law and version, not {by!r}")
         successor = Successor(by["law"], by["version"], parse_date(by.get("effective"))) if by else None
         excerpt = rec.get("excerpt") or {}
         if rec["status"] not in STATUSES:
@@ -213,7 +218,7 @@ def document_from_record(rec: dict, origin: str, where: str) -> Document:
             tier=rec.get("tier") or "", origin=origin, source=source,
             total_articles=excerpt.get("total_articles"), sub_articles=excerpt.get("sub_articles"),
         )
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, AttributeError) as e:
         raise InputError(f"{where}: not a statute manifest record (missing or malformed {e})") from e
 
 
@@ -242,9 +247,13 @@ class StatuteStore:
             where = str(user_manifest)
             try:
                 user = json.loads(user_manifest.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
                 raise InputError(f"{where}: not valid JSON ({e}); restore it or remove the folder "
                                  f"{user_dir} to start over") from None
+            if not isinstance(user, dict) or not isinstance(user.get("documents", []), list) \
+                    or not isinstance(user.get("overrides", {}), dict):
+                raise InputError(f"{where}: not an ec-miip statute manifest (an object with documents and overrides); "
+                                 f"restore it or remove the folder {user_dir} to start over")
             overrides = user.get("overrides", {})
             docs = [(self._override(d, overrides.get(d.key), where), p) for d, p in docs]
             for i, rec in enumerate(user.get("documents", [])):

@@ -44,7 +44,7 @@ def _read_manifest(folder: Path) -> dict:
         return {"documents": [], "overrides": {}}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise InputError(f"{path}: not valid JSON ({e}); restore it or remove {folder} to start over") from None
     data.setdefault("documents", [])
     data.setdefault("overrides", {})
