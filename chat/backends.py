@@ -447,7 +447,8 @@ class OllamaBackend:
         *,
         num_ctx: int = DEFAULT_NUM_CTX,
         allow_remote: bool = False,
-        timeout: float = 600.0,
+        timeout: float = 120.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         parts = urlsplit(host if "://" in host else f"http://{host}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -463,7 +464,9 @@ class OllamaBackend:
         self._port = parts.port or (11434 if parts.scheme == "http" else 443)
         netloc = f"[{self._hostname}]" if ":" in self._hostname else self._hostname
         self.host = f"{self._scheme}://{netloc}:{self._port}"
-        self._timeout = timeout
+        if not (timeout > 0 and connect_timeout > 0):
+            raise InputError(f"Ollama timeouts must be positive seconds, not {timeout} / {connect_timeout}")
+        self._timeout, self._connect_timeout = timeout, connect_timeout  # first byte (and any pause), connecting
         self.context_size: int = num_ctx
         self.last_stats: Stats | None = None
 
@@ -500,21 +503,35 @@ class OllamaBackend:
 
     def _post(self, path: str, body: dict) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._hostname, self._port, timeout=self._timeout)
+        conn = cls(self._hostname, self._port, timeout=self._connect_timeout)
         try:
+            try:
+                conn.connect()
+            except TimeoutError as e:
+                raise BackendError(f"Ollama at {self.host} did not accept a connection within "
+                                   f"{self._connect_timeout:g} s (is it running? --connect-timeout)") from e
+            conn.sock.settimeout(self._timeout)  # from now on: the wait for the first byte and any pause
             conn.request("POST", path, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                          headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
+            try:
+                resp = conn.getresponse()
+            except TimeoutError as e:
+                raise BackendError(f"Ollama at {self.host} sent nothing for {self._timeout:g} s (the model may "
+                                   "still be loading: wait longer with --timeout SECONDS)") from e
+            except http.client.HTTPException as e:
+                raise BackendError(f"Ollama at {self.host} sent a reply that is not HTTP ({e!r})") from e
+            if resp.status != 200:
+                detail = _error_message(resp.read())
+                raise BackendError(f"Ollama at {self.host}: {detail} (HTTP {resp.status})")
         except ConnectionRefusedError as e:
             conn.close()
             raise BackendError(f"Ollama is not running at {self.host} (start it with `ollama serve`)") from e
         except OSError as e:
             conn.close()
             raise BackendError(f"cannot reach Ollama at {self.host}: {e}") from e
-        if resp.status != 200:
-            detail = _error_message(resp.read())
+        except BaseException:  # BackendError, Ctrl-C while waiting: never leave the socket open
             conn.close()
-            raise BackendError(f"Ollama at {self.host}: {detail} (HTTP {resp.status})")
+            raise
         return conn, resp
 
     def _read(self, conn, resp, stop_event: threading.Event | None, t0: float) -> Iterator[Delta]:
@@ -532,7 +549,7 @@ class OllamaBackend:
                     msg = _ndjson(raw)
                     if msg.get("error"):
                         raise BackendError(f"Ollama: {msg['error']}")
-                    message = msg.get("message") or {}
+                    message = _checked_message(msg, raw)
                     if message.get("thinking") or message.get("content"):
                         chunks += 1
                         t_first = t_first or time.perf_counter()
@@ -541,12 +558,15 @@ class OllamaBackend:
                     for kind, text in splitter.feed(message.get("content") or ""):
                         yield Delta(kind, text)
                     if msg.get("done"):
-                        final, finish = msg, msg.get("done_reason") or "stop"
+                        final, finish = _checked_final(msg, raw), msg.get("done_reason") or "stop"
                         break
                 else:
                     raise BackendError(f"Ollama at {self.host} ended the stream before the answer was complete")
-            except OSError as e:
-                raise BackendError(f"the connection to Ollama at {self.host} broke: {e}") from e
+            except TimeoutError as e:
+                raise BackendError(f"Ollama at {self.host} sent nothing for {self._timeout:g} s in the middle of "
+                                   "the answer (--timeout SECONDS waits longer)") from e
+            except (OSError, http.client.HTTPException) as e:
+                raise BackendError(f"the connection to Ollama at {self.host} broke: {e!r}") from e
             for kind, text in splitter.flush():
                 yield Delta(kind, text)
         finally:
@@ -591,10 +611,35 @@ def _estimate_tokens(text: str) -> int:
 def _ndjson(raw: bytes) -> dict:
     try:
         msg = json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise BackendError(f"Ollama sent a line that is not JSON: {raw[:200]!r}") from e
     if not isinstance(msg, dict):
         raise BackendError(f"Ollama sent an unexpected line: {raw[:200]!r}")
+    return msg
+
+
+def _checked_message(msg: dict, raw: bytes) -> dict:
+    """The ``message`` of a streamed line, its text fields checked: a reply of the wrong shape is an error."""
+    message = msg.get("message") or {}
+    if not isinstance(message, dict):
+        raise BackendError(f"Ollama sent a reply of an unexpected shape ('message' is not an object): {raw[:200]!r}")
+    for key in ("content", "thinking"):
+        if message.get(key) is not None and not isinstance(message[key], str):
+            raise BackendError(f"Ollama sent a reply of an unexpected shape ('message.{key}' is "
+                               f"{type(message[key]).__name__}, not text): {raw[:200]!r}")
+    return message
+
+
+def _checked_final(msg: dict, raw: bytes) -> dict:
+    """The last line of a reply, its figures and ``done_reason`` checked."""
+    for key in ("prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration"):
+        value = msg.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+                                  or not math.isfinite(value)):
+            raise BackendError(f"Ollama sent a reply of an unexpected shape ('{key}' is {value!r}): {raw[:200]!r}")
+    reason = msg.get("done_reason")
+    if reason is not None and not isinstance(reason, str):
+        raise BackendError(f"Ollama sent a reply of an unexpected shape ('done_reason' is {reason!r}): {raw[:200]!r}")
     return msg
 
 

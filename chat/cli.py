@@ -9,21 +9,44 @@ answer and keeps the session; Ctrl-D leaves. ``-p`` or piped stdin answers once,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import shlex
 import sys
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich_argparse import RichHelpFormatter
 
+from ecmiip.chat.backends import Stats
 from ecmiip.chat.render import StreamView
-from ecmiip.chat.session import Session, Turn, load, save, transcript_path, transcripts_dir
+from ecmiip.chat.session import (
+    ContextOverflow,
+    Session,
+    Turn,
+    autosave_path,
+    latest_autosave,
+    load,
+    save,
+    transcript_path,
+    transcripts_dir,
+)
+from ecmiip.core.boundary import EXIT_INTERRUPTED, _write_log, describe, guarded
 from ecmiip.core.errors import EcmiipError, InputError
 from ecmiip.core.prompts import MODES, TASKS, system_prompt
+
+if TYPE_CHECKING:
+    from ecmiip.chat.lineinput import LineReader
 
 HELP = """\
 /help                 本帮助
@@ -35,11 +58,34 @@ HELP = """\
 /law 专利法 11 [版本]  查看法条原文及其效力（默认现行版本）
 /draft 律师函         按模板起草文书（会询问缺少的信息；留空则标为【待填写】）
 /save [md|json] [名称]  保存对话（权限 0600）
-/load 名称            载入 /save json 保存的对话
+/load 名称|autosave   载入 /save json 保存的对话，或最近一次自动保存
 /stats                速度与上下文用量
-Ctrl-C 停止当前回答（保留对话），Ctrl-D 退出。"""
+/multi                切换多行输入（多行时 Enter 换行，Esc-Enter 发送）
+输入：粘贴的多行文字整体作为一条消息；Esc-Enter（或 Alt-Enter）换行；↑/↓ 历史（跨会话保留）；
+      Ctrl-R 搜索历史；Tab 补全命令和法律名称。
+每轮回答结束后对话自动保存到 {autosave}（/load autosave 可恢复）。
+Ctrl-C 停止当前回答或取消当前命令（保留对话），Ctrl-D 退出。"""
 
 ANSWER_RESERVE = 1024  # tokens kept free for the answer when trimming history
+MAX_CTX = 1 << 20
+MODE_WORDS = {"rigorous": "严谨推理", "drafting": "文书起草"}
+SAMPLING_WORDS = {"temperature": "温度", "top_p": "top-p", "top_k": "top-k", "min_p": "min-p",
+                  "repeat_penalty": "重复惩罚", "presence_penalty": "出现惩罚", "frequency_penalty": "频率惩罚",
+                  "seed": "随机种子"}
+
+
+def _bounded(kind: type, low: float, high: float | None = None, what: str = "") -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` in [low, high] (a usage error otherwise, exit 2)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"应为{what}（数字），而不是 {text!r}") from None
+        if not (value >= low and (high is None or value <= high)) or value != value:
+            limit = f"{kind(low)} 到 {kind(high)} 之间" if high is not None else f"不小于 {kind(low)}"
+            raise argparse.ArgumentTypeError(f"{what}应{limit}，而不是 {text}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,10 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src.add_argument("--ollama", metavar="NAME", help="a model served by a local Ollama, e.g. ec-miip")
     p.add_argument("--ollama-host", default="http://127.0.0.1:11434", help="Ollama address (loopback only) (default: %(default)s)")
+    p.add_argument("--timeout", type=_bounded(float, 0.1, 86400, "秒数"), default=120.0, metavar="SECONDS",
+                   help="how long to wait for Ollama's first byte, and for any pause in an answer (default: 120)")
+    p.add_argument("--connect-timeout", type=_bounded(float, 0.1, 600, "秒数"), default=5.0, metavar="SECONDS",
+                   help="how long to wait for Ollama to accept the connection (default: 5)")
     p.add_argument("-p", "--prompt", help="answer this question and exit (also: pipe it on stdin)")
-    p.add_argument("--ctx", type=int, default=8192, help="context length in tokens (default: 8192)")
-    p.add_argument("--gpu-layers", type=int, default=-1, help="layers offloaded to the GPU; -1 = all when there is one (default: -1)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: llama.cpp's choice)")
+    p.add_argument("--ctx", type=_bounded(int, 256, MAX_CTX, "token 数"), default=8192,
+                   help="context length in tokens (default: 8192)")
+    p.add_argument("--gpu-layers", type=_bounded(int, -1, None, "层数（-1 = 全部）"), default=-1,
+                   help="layers offloaded to the GPU; -1 = all when there is one (default: -1)")
+    p.add_argument("--threads", type=_bounded(int, 1, 4096, "线程数"), help="CPU threads (default: llama.cpp's choice)")
     p.add_argument("--mode", choices=sorted(MODES), default="rigorous", help="sampling preset (default: rigorous)")
     p.add_argument("--task", choices=sorted(TASKS), help="task preset added to the system prompt")
     think = p.add_mutually_exclusive_group()
@@ -66,9 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     think.add_argument("--no-think", dest="think", action="store_const", const=False, help="Qwen3 thinking off")
     p.add_argument("--hide-thinking", action="store_true", help="show only a one-line note while the model thinks")
     p.add_argument("--rag", action="store_true", help="retrieve relevant articles into the prompt and list them as sources")
-    p.add_argument("--max-tokens", type=int, default=2048, help="longest answer in tokens (default: 2048)")
+    p.add_argument("--max-tokens", type=_bounded(int, 1, MAX_CTX, "token 数"), default=2048,
+                   help="longest answer in tokens (default: 2048)")
     p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                    help="answer and check citations against the versions in force on this date (old cases); default: today")
+    p.add_argument("--load", metavar="NAME",
+                   help="continue a session saved with /save json (NAME in the transcripts folder), or 'autosave'")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     return p
 
 
@@ -84,7 +140,8 @@ def open_backend(args: argparse.Namespace):
     from ecmiip.chat.open_model import parse_spec
 
     if args.ollama:
-        return OllamaBackend(args.ollama, host=args.ollama_host, num_ctx=args.ctx)
+        return OllamaBackend(args.ollama, host=args.ollama_host, num_ctx=args.ctx,
+                             timeout=getattr(args, "timeout", 120.0), connect_timeout=getattr(args, "connect_timeout", 5.0))
     kind, target, adapter = parse_spec(str(args.model))
     if kind == "hf":  # try a fine-tune before exporting it
         from ecmiip.chat.transformers_backend import TransformersBackend
@@ -93,18 +150,41 @@ def open_backend(args: argparse.Namespace):
     return LlamaCppBackend(args.model, n_ctx=args.ctx, n_gpu_layers=args.gpu_layers, n_threads=args.threads)
 
 
+def split_args(text: str) -> list[str]:
+    """A command's arguments: shell-like quoting where it is balanced, plain words where it is not.
+
+    ``/system don't invent`` or ``/law "专利法 11`` must never fail on the quote: an apostrophe is text.
+    """
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def describe_mode(mode: str) -> str:
+    """``rigorous（严谨推理）：温度 0.6，top-p 0.95 …`` rather than a Python dict."""
+    settings = "，".join(f"{SAMPLING_WORDS.get(k, k)} {v:g}" for k, v in MODES[mode].items())
+    return f"{mode}（{MODE_WORDS.get(mode, mode)}）：{settings}"
+
+
 class Chat:
     """One session against one backend; every error leaves the session and its history intact."""
 
-    def __init__(self, backend, args: argparse.Namespace, out: Console, err: Console) -> None:
-        self.backend, self.args, self.out, self.err = backend, args, out, err
+    def __init__(self, backend, args: argparse.Namespace, out: Console, err: Console,
+                 reader: LineReader | None = None) -> None:
+        self.backend, self.args, self.out, self.err, self.reader = backend, args, out, err, reader
         self.as_of: date | None = getattr(args, "as_of", None)
         self.session = Session(system=system_prompt(args.task, as_of=self.as_of), mode=args.mode, task=args.task,
                                think=args.think)
         self.stop = threading.Event()
+        self.last_stats: Stats | None = None  # of the last turn of this session (cleared by /reset, /load)
+        self.autosave: Path | None = None  # set by the first finished turn of an interactive session
+        self._started = time.strftime("%Y%m%d-%H%M%S")
+        self._raw = ""  # the text after a command's name, unsplit (/system keeps its apostrophes)
 
     # --- one question -----------------------------------------------------------------------------
     def ask(self, question: str, *, interactive: bool) -> Turn | None:
+        """Answer ``question``; the history changes only when the answer is complete (Ctrl-C: None)."""
         from ecmiip.core.citations import verify_citations
 
         context, sources = "", []
@@ -114,45 +194,104 @@ class Chat:
 
             found = retrieve(question, as_of=self.as_of)
             context, sources = format_context(found, self.as_of), cite(found)
-        budget = self.backend.context_size - min(self.args.max_tokens, ANSWER_RESERVE, self.backend.context_size // 4)
-        dropped = self.session.fit(question, budget, lambda m: self.backend.count_tokens(m, self.session.think), context)
+        size = self.backend.context_size
+        budget = size - min(self.args.max_tokens, ANSWER_RESERVE, size // 4)
+        count = lambda m: self.backend.count_tokens(m, self.session.think)  # noqa: E731
+        trial = replace(self.session, turns=list(self.session.turns))  # the history changes only on success
+        try:
+            dropped = trial.fit(question, budget, count, context)
+        except ContextOverflow as e:
+            raise InputError(
+                f"问题连同系统提示共需 {e.needed} 个 token，而 --ctx {size} 的上下文在为回答预留 {size - budget} 个后"
+                f"只余 {budget} 个：请缩短问题，或以更大的 --ctx 重新启动（问题不会被截断）") from None
         if dropped:
-            self.err.print(f"[yellow]上下文将满：已移除最早的 {dropped} 轮对话。[/]")
+            self.err.print(f"[yellow]上下文将满：本轮将移除最早的 {dropped} 轮对话。[/]")
+        messages = trial.messages(question, context)
         turn = Turn(question, sources=sources)
         self.stop.clear()
-        stream = self.backend.stream(
-            self.session.messages(question, context),
-            think=self.session.think,
-            sampling=dict(MODES[self.session.mode]),
-            max_tokens=self.args.max_tokens,
-            stop_event=self.stop,
-        )
+        stream = None
         try:
+            with self._waiting(count(messages)):  # a spinner with elapsed time until the first token
+                stream = iter(self.backend.stream(
+                    messages,
+                    think=self.session.think,
+                    sampling=dict(MODES[self.session.mode]),
+                    max_tokens=self.args.max_tokens,
+                    stop_event=self.stop,
+                ))
+                first = next(stream, None)
+            pieces = itertools.chain([first] if first is not None else [], stream)
             if interactive:
                 with StreamView(self.out, show_thinking=not self.args.hide_thinking) as view:
-                    for delta in stream:
+                    for delta in pieces:
                         view.add(delta.kind, delta.text)
                         turn.answer += delta.text if delta.kind == "content" else ""
             else:
-                for delta in stream:
-                    if delta.kind == "content":
-                        turn.answer += delta.text
-                        self.out.file.write(delta.text)
-                        self.out.file.flush()
-                self.out.file.write("\n")
+                try:
+                    for delta in pieces:
+                        if delta.kind == "content":
+                            turn.answer += delta.text
+                            self.out.file.write(delta.text)
+                            self.out.file.flush()
+                finally:  # an error after part of the answer starts on its own line
+                    self.out.file.write("\n")
+                    self.out.file.flush()
         except KeyboardInterrupt:
             self.stop.set()
-            for _ in stream:  # let the backend wind down cleanly
-                pass
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # the backend winds down (closes its connection, stops generating)
             self.err.print("[yellow]已停止；本轮回答未计入对话历史。[/]")
             return None
+        stats = self.last_stats = self.backend.last_stats
+        self.notice_cut(stats)
         if sources:
             self.err.print("[dim]参考条文：" + "；".join(sources) + "[/]", soft_wrap=True)
         checks = verify_citations(turn.answer, self.as_of)
         turn.flagged = [c.text for c in checks if not c.ok]
         self.report_citations(checks)
-        self.session.turns.append(turn)
+        trial.turns.append(turn)
+        self.session.turns = trial.turns
+        if interactive:
+            self.save_automatically()
         return turn
+
+    @contextlib.contextmanager
+    def _waiting(self, prompt_tokens: int):
+        """A spinner on stderr with the seconds waited and the prompt's size, until the first token."""
+        if not self.err.is_terminal:
+            yield
+            return
+        t0 = time.monotonic()
+
+        class Label:
+            def __rich__(self) -> Text:
+                return Text(f"等待模型… {time.monotonic() - t0:.0f} 秒（提示约 {prompt_tokens} tokens；Ctrl-C 取消）",
+                            style="dim")
+
+        with self.err.status(Label(), spinner="dots"):
+            yield
+
+    def notice_cut(self, stats: Stats | None) -> None:
+        """Say so when an answer stopped at the token budget or the context limit, not at its end."""
+        if stats is None or stats.finish != "length":
+            return
+        if stats.decode_tokens >= self.args.max_tokens:
+            self.err.print(f"[bold yellow]⚠ 回答达到 --max-tokens 上限（{self.args.max_tokens} tokens）而中止，"
+                           "可能不完整；可用更大的 --max-tokens 重新启动，或请它“继续”。[/]", soft_wrap=True)
+        else:
+            self.err.print(f"[bold yellow]⚠ 上下文已满（--ctx {self.backend.context_size} tokens），回答被截断；"
+                           "可用 /reset 清空历史，或以更大的 --ctx 重新启动。[/]", soft_wrap=True)
+
+    def save_automatically(self) -> None:
+        """After each finished turn: the session as JSON (0600, atomic); a failure is a warning only."""
+        path = self.autosave or autosave_path(self._started)
+        try:
+            save(self.session, path, "json")
+            self.autosave = path
+        except (OSError, EcmiipError) as e:
+            self.err.print(f"[yellow]自动保存失败（{path}）：{escape(str(e))}；对话仍在，可用 /save 另存。[/]",
+                           soft_wrap=True)
 
     def report_citations(self, checks: list) -> None:
         """A line for every article the answer cites, with its status: 现行 / 已被取代 / 无此条 / 库中无此法…"""
@@ -169,35 +308,44 @@ class Chat:
 
     # --- commands ---------------------------------------------------------------------------------
     def command(self, line: str) -> None:
-        name, *rest = shlex.split(line[1:]) or [""]
-        handler = getattr(self, f"cmd_{name}", None)
+        name, _, raw = line[1:].strip().partition(" ")
+        if "\n" in name:  # "/cmd\nmore": the name ends at any whitespace
+            name, _, more = name.partition("\n")
+            raw = f"{more} {raw}".strip()
+        handler = getattr(self, f"cmd_{name}", None) if name.isidentifier() else None
         if handler is None:
             raise InputError(f"未知命令 /{name}；输入 /help 查看命令")
-        handler(rest)
+        self._raw = raw.strip()
+        handler(split_args(self._raw))
+
+    def ask_field(self, prompt: str) -> str:
+        """One answer in a command's dialogue (Ctrl-C: KeyboardInterrupt, Ctrl-D: EOFError)."""
+        return self.reader.ask(prompt) if self.reader is not None else input(prompt)
 
     def cmd_help(self, rest: list[str]) -> None:
-        self.out.print(HELP.format(tasks="、".join(TASKS)), markup=False)
+        self.out.print(HELP.format(tasks="、".join(TASKS), autosave=transcripts_dir()), markup=False)
 
     def cmd_reset(self, rest: list[str]) -> None:
         self.session.reset()
+        self.last_stats = None
         self.out.print("对话已清空。")
 
     def cmd_system(self, rest: list[str]) -> None:
-        if rest:
-            self.session.system = " ".join(rest)
+        if self._raw:
+            self.session.system = rest[0] if len(rest) == 1 else self._raw  # "quoted text" loses its quotes
         self.out.print(Markdown(f"**系统提示**\n\n{self.session.system}"))
 
     def cmd_mode(self, rest: list[str]) -> None:
         if rest:
             if rest[0] not in MODES:
-                raise InputError(f"模式只能是 {'、'.join(MODES)}")
+                raise InputError(f"没有模式 {rest[0]!r}；可用：{'、'.join(MODES)}")
             self.session.mode = rest[0]
-        self.out.print(f"模式：{self.session.mode} {MODES[self.session.mode]}")
+        self.out.print(f"模式：{describe_mode(self.session.mode)}", highlight=False)
 
     def cmd_task(self, rest: list[str]) -> None:
         if rest:
             if rest[0] not in TASKS:
-                raise InputError(f"任务只能是：{'、'.join(TASKS)}")
+                raise InputError(f"没有任务 {rest[0]!r}；可用：{'、'.join(TASKS)}")
             self.session.task = rest[0]
             self.session.system = system_prompt(rest[0], as_of=self.as_of)
         self.out.print(f"任务：{self.session.task or '通用'}")
@@ -205,6 +353,13 @@ class Chat:
     def cmd_think(self, rest: list[str]) -> None:
         self.session.think = not (self.session.think is not False)
         self.out.print(f"思考模式：{'开' if self.session.think else '关'}")
+
+    def cmd_multi(self, rest: list[str]) -> None:
+        if self.reader is None:
+            raise InputError("多行输入只在终端中可用；管道输入本来就整体读入")
+        self.reader.multiline = not self.reader.multiline
+        self.out.print("多行输入：开（Enter 换行，Esc-Enter 或 Alt-Enter 发送）" if self.reader.multiline
+                       else "多行输入：关（Enter 发送，Esc-Enter 换行）")
 
     def cmd_law(self, rest: list[str]) -> None:
         from ecmiip.core.citations import lookup, validity_note
@@ -215,7 +370,7 @@ class Chat:
         note = validity_note(article, self.as_of)
         live = article.doc.in_force_on(self.as_of or date.today())
         self.out.print(Markdown(f"**{article.citation}**（{article.version}）\n\n{article.text}"))
-        self.out.print(f"[{'green' if live else 'bold yellow'}]{note}[/]", soft_wrap=True, highlight=False)
+        self.out.print(f"[{'green' if live else 'bold yellow'}]{escape(note)}[/]", soft_wrap=True, highlight=False)
 
     def cmd_draft(self, rest: list[str]) -> None:
         from ecmiip.chat.templates import TEMPLATES, draft_prompt, missing_fields
@@ -225,76 +380,156 @@ class Chat:
         template, values = TEMPLATES[rest[0]], {}
         try:
             for f in missing_fields(template, values):  # the example is a hint; a blank answer stays 【待填写】
-                values[f.name] = input(f"{f.prompt}（例：{f.example}；留空则标为【待填写】）：").strip()
+                values[f.name] = self.ask_field(f"{f.prompt}（例：{f.example}；留空则标为【待填写】）：").strip()
         except (KeyboardInterrupt, EOFError):
             self.out.print("\n已取消起草；对话保持不变。")
             return
         self.ask(draft_prompt(template, values, self.as_of), interactive=True)
 
     def cmd_save(self, rest: list[str]) -> None:
+        if len(rest) > 2:
+            raise InputError("用法：/save [md|json] [名称]（名称中有空格时请加引号）")
         fmt = rest[0] if rest and rest[0] in ("md", "json") else "md"
         name = rest[1] if len(rest) > 1 else (rest[0] if rest and rest[0] not in ("md", "json") else None)
         path = save(self.session, transcript_path(name, fmt), fmt)
-        self.out.print(f"已保存：{path}")
+        self.out.print(f"已保存：{path}", highlight=False)
 
     def cmd_load(self, rest: list[str]) -> None:
-        if not rest:
-            raise InputError(f"用法：/load 名称（{transcripts_dir()} 中 /save json 保存的文件）")
-        self.session = load(transcript_path(rest[0], "json"))
-        self.out.print(f"已载入 {len(self.session.turns)} 轮对话。")
+        if len(rest) != 1:
+            raise InputError(f"用法：/load 名称|autosave（{transcripts_dir()} 中 /save json 保存的文件）")
+        path = latest_autosave() if rest[0] == "autosave" else transcript_path(rest[0], "json")
+        session = load(path)  # checked whole before it replaces anything
+        self.session, self.last_stats = session, None
+        self.out.print(f"已载入 {len(session.turns)} 轮对话（{path.name}）。", highlight=False)
 
     def cmd_stats(self, rest: list[str]) -> None:
-        s = self.backend.last_stats
+        s = self.last_stats
         table = Table(show_header=False)
         if s is not None:
-            table.add_row("prompt", f"{s.prompt_tokens} tokens, {s.prompt_tokens_per_s:.1f} tokens/s")
-            table.add_row("decode", f"{s.decode_tokens} tokens, {s.decode_tokens_per_s:.1f} tokens/s")
-            table.add_row("context", f"{s.ctx_used} / {s.ctx_size} tokens")
-        table.add_row("history", f"{len(self.session.turns)} turns")
+            table.add_row("提示", f"{s.prompt_tokens} tokens，{s.prompt_tokens_per_s:.1f} tokens/秒")
+            table.add_row("生成", f"{s.decode_tokens} tokens，{s.decode_tokens_per_s:.1f} tokens/秒")
+        used = self.backend.count_tokens(self.session.messages(), self.session.think)
+        table.add_row("上下文", f"约 {used} / {self.backend.context_size} tokens（当前对话）")
+        table.add_row("历史", f"{len(self.session.turns)} 轮")
         self.out.print(table)
 
     # --- the loop ---------------------------------------------------------------------------------
+    def run_line(self, line: str) -> None:
+        """One command or question inside the session's boundary: whatever happens, the session goes on."""
+        try:
+            if line.startswith("/"):
+                self.command(line)
+            else:
+                self.ask(line.strip(), interactive=True)
+        except KeyboardInterrupt:
+            self.err.print("[yellow]已中断；对话保持不变。[/]")
+        except EcmiipError as e:
+            self.error(str(e))
+        except Exception as e:  # noqa: BLE001 — the session's boundary
+            message = describe(e)
+            if message is None:
+                if getattr(self.args, "debug", False):
+                    self.err.print_exception()
+                    return
+                log = _write_log("ecmiip-chat")
+                where = f"完整信息已写入 {log}；" if log else ""
+                message = f"意外错误（{type(e).__name__}: {str(e)[:200]}）；{where}对话保持不变，请报告此问题"
+            self.error(message)
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]错误：[/]{escape(message)}", highlight=False, soft_wrap=True)
+
+    def read(self) -> str:
+        if self.reader is not None:
+            return self.reader.read("> ")
+        return self.out.input("[bold green]> [/]")
+
     def repl(self) -> int:
         self.out.print("[bold]ec-miip[/] 知识产权法律助手（离线）。/help 查看命令，Ctrl-D 退出。")
         while True:
             try:
-                line = self.out.input("[bold green]> [/]")
+                line = self.read()
             except EOFError:
                 self.out.print()
                 return 0
             except KeyboardInterrupt:
-                self.out.print()
                 continue
-            if not line.strip():
+            except UnicodeDecodeError:
+                self.error("输入不是 UTF-8 文本；请把终端设为 UTF-8")
                 continue
+            if line.strip():
+                self.run_line(line)
+
+
+def read_question(args: argparse.Namespace) -> str | None:
+    """The one question of ``-p`` or piped stdin (None: interactive); checked before a model is opened."""
+    if args.prompt is not None:
+        text, where = args.prompt, "-p 给出的问题"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("-p 给出的问题不是有效的 UTF-8 文本") from None
+    elif sys.stdin is None or sys.stdin.isatty():
+        return None
+    else:
+        where = "标准输入（stdin）"
+        data = sys.stdin.buffer.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"标准输入（stdin）不是 UTF-8 文本（第 {e.start} 字节起）；请以 UTF-8 编码传入问题") from None
+    text = text.strip()
+    if not text:
+        raise InputError(f"问题为空：{where}没有内容；请给出问题，或在终端中直接运行以进入对话")
+    return text
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    question = read_question(args)
+    backend = open_backend(args)
+    try:
+        interactive = question is None
+        reader = None
+        if interactive and sys.stdout.isatty():
+            from ecmiip.chat.lineinput import ChatCompleter, LineReader
+
+            reader = LineReader(ChatCompleter(_completions()))
+        chat = Chat(backend, args, out, err, reader)  # reads the statute store: a damaged user store is an error line
+        if args.load:
+            chat.cmd_load([args.load])
+        if not interactive:
             try:
-                if line.startswith("/"):
-                    self.command(line)
-                else:
-                    self.ask(line, interactive=True)
-            except EcmiipError as e:
-                self.err.print(f"[bold red]error:[/] {e}", highlight=False)
+                return 0 if chat.ask(question, interactive=False) is not None else EXIT_INTERRUPTED
+            except KeyboardInterrupt:
+                err.print("[yellow]已停止。[/]")
+                return EXIT_INTERRUPTED
+        return chat.repl()
+    finally:
+        backend.close()
+
+
+def _completions() -> dict:
+    from ecmiip.chat.lineinput import law_names
+    from ecmiip.chat.templates import TEMPLATES
+
+    return {
+        "law": law_names,
+        "draft": lambda: list(TEMPLATES),
+        "mode": lambda: list(MODES),
+        "task": lambda: list(TASKS),
+        "save": lambda: ["md", "json"],
+        "load": lambda: ["autosave", *sorted(p.stem for p in transcripts_dir().glob("*.json"))],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a usage error: one line and exit 2
     out, err = Console(), Console(stderr=True)
-    try:
-        backend = open_backend(args)
-    except EcmiipError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
-        return 1
-    try:
-        chat = Chat(backend, args, out, err)  # reads the statute store: a damaged user store is an error line
-        prompt = args.prompt if args.prompt is not None else (None if sys.stdin.isatty() else sys.stdin.read())
-        if prompt is not None:
-            return 0 if chat.ask(prompt.strip(), interactive=False) is not None else 130
-        return chat.repl()
-    except EcmiipError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
-        return 1
-    finally:
-        backend.close()
+
+    def print_error(message: str) -> None:
+        err.print(f"[bold red]错误：[/]{escape(message)}", highlight=False, soft_wrap=True)
+
+    return guarded(lambda: run(args, out, err), program="ecmiip-chat", debug=args.debug, print_error=print_error)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ and the current question never do, and the caller is told how many turns were dr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import stat
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,6 +20,15 @@ from pathlib import Path
 
 from ecmiip.core.errors import InputError
 from ecmiip.core.paths import user_data_dir
+
+
+class ContextOverflow(InputError):
+    """The system prompt and the question alone do not fit the context: refused, never cut."""
+
+    def __init__(self, needed: int, budget: int) -> None:
+        self.needed, self.budget = needed, budget
+        super().__init__(f"问题连同系统提示共需 {needed} 个 token，而上下文在为回答预留空间后只余 {budget} 个："
+                         "请缩短问题，或以更大的 --ctx 重新启动（问题不会被截断）")
 
 
 @dataclass
@@ -47,16 +59,29 @@ class Session:
     def fit(self, question: str, budget: int, count: Callable[[list[dict]], int], context: str = "") -> int:
         """Drop the oldest turns until the prompt fits ``budget`` tokens; return how many were dropped.
 
+        Linear in the length of the history: the whole prompt is counted once, then only the turns that
+        stay, newest first (each as the difference it makes to the system prompt alone); the oldest are
+        dropped at once and one more count confirms the fit.
         Raises InputError when even the system prompt and the question alone do not fit.
         """
         alone = count(Session(self.system).messages(question, context))
         if alone > budget:  # checked first, so a refused question costs no history
-            raise InputError(f"the question needs {alone} tokens with the system prompt; the context leaves {budget}")
-        dropped = 0
-        while count(self.messages(question, context)) > budget:
-            self.turns.pop(0)
-            dropped += 1
-        return dropped
+            raise ContextOverflow(alone, budget)
+        total = count(self.messages(question, context))
+        if total <= budget:
+            return 0
+        base, room, used, keep = count(Session(self.system).messages()), budget - alone, 0, 0
+        for t in reversed(self.turns):  # newest first: only the turns that stay are counted
+            used += max(1, count(Session(self.system, [t]).messages()) - base)
+            if used > room:
+                break
+            keep += 1
+        drop = len(self.turns) - keep
+        del self.turns[:drop]
+        while self.turns and count(self.messages(question, context)) > budget:  # a count that is not additive
+            del self.turns[0]
+            drop += 1
+        return drop
 
     def reset(self) -> None:
         self.turns.clear()
@@ -76,11 +101,11 @@ def transcript_path(name: str | None, fmt: str) -> Path:
     outside the folder the user expects.
     """
     if fmt not in ("md", "json"):
-        raise InputError(f"unknown transcript format {fmt!r}; use md or json")
+        raise InputError(f"未知的保存格式 {fmt!r}；可用 md 或 json")
     if name is None:
         name = time.strftime("ecmiip-%Y%m%d-%H%M%S")
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith(".") or not _SAFE_NAME.match(name):
-        raise InputError(f"invalid transcript name {name!r}: use a plain file name (no folders, no '..')")
+        raise InputError(f"对话名称 {name!r} 无效：请用简单的文件名（不含文件夹、'..' 或以 . 开头）")
     if not name.endswith(f".{fmt}"):
         name = f"{name}.{fmt}"
     return transcripts_dir() / name
@@ -97,31 +122,133 @@ def render_markdown(session: Session) -> str:
     return "\n".join(lines)
 
 
-def save(session: Session, path: Path, fmt: str) -> Path:
-    """Write the transcript with mode 0600, atomically; never follows or replaces a symlink."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = render_markdown(session) if fmt == "md" else json.dumps(asdict(session), ensure_ascii=False, indent=2)
-    tmp = path.with_name(f".{path.name}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+MAX_TRANSCRIPT_BYTES = 256 * 2**20
+AUTOSAVE_PREFIX = "autosave-"
+
+
+def private_dir(folder: Path) -> Path:
+    """``folder`` created if need be and made private (0700), even when it existed with another mode.
+
+    A folder that is not ours, or a file or symlink in its place, is refused rather than used.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = os.lstat(folder)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{folder} 不是文件夹（可能是符号链接或文件）；请移走它后重试")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        try:
+            os.chmod(folder, 0o700)
+        except OSError as e:
+            raise InputError(f"{folder} 的权限无法收紧为 0700（{e.strerror}）；请检查文件夹的所有者") from e
+    return folder
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` with mode 0600, atomically.
+
+    The temporary file gets a fresh random name created exclusively (a file or symlink planted at any
+    name is never opened or followed); a symlink at ``path`` itself is refused; the mode is set on the
+    open file, so an existing file of another mode is replaced by a private one.
+    """
+    private_dir(path.parent)
+    if path.is_symlink():
+        raise InputError(f"{path} 是符号链接；为安全起见不会替换它，请换一个名称")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        if path.is_symlink():
-            raise InputError(f"{path} is a symbolic link; refusing to replace it")
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     return path
 
 
+def save(session: Session, path: Path, fmt: str) -> Path:
+    """Write the transcript with mode 0600, atomically; never follows or replaces a symlink."""
+    text = render_markdown(session) if fmt == "md" else json.dumps(asdict(session), ensure_ascii=False, indent=2)
+    return write_private(path, text + "\n")
+
+
+def autosave_path(started: str | None = None) -> Path:
+    """Where this session is autosaved after each finished turn (``/load autosave`` reads the newest)."""
+    return transcripts_dir() / f"{AUTOSAVE_PREFIX}{started or time.strftime('%Y%m%d-%H%M%S')}.json"
+
+
+def latest_autosave() -> Path:
+    found = sorted(transcripts_dir().glob(f"{AUTOSAVE_PREFIX}*.json"))
+    if not found:
+        raise InputError(f"{transcripts_dir()} 中还没有自动保存的对话")
+    return found[-1]
+
+
 def load(path: Path) -> Session:
-    """A session saved as JSON by ``save``."""
+    """A session saved as JSON by ``save``, fully checked before anything is replaced."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        turns = [Turn(**t) for t in data.pop("turns")]
-        return Session(turns=turns, **data)
+        if os.path.getsize(path) > MAX_TRANSCRIPT_BYTES:
+            raise InputError(f"{path}: 文件超过 {MAX_TRANSCRIPT_BYTES // 2**20} MiB，不是 ec-miip 保存的对话")
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"no transcript at {path}") from None
-    except (json.JSONDecodeError, TypeError, KeyError) as e:
-        raise InputError(f"{path}: not a saved ec-miip session (JSON from /save json): {e}") from e
+        raise InputError(f"找不到对话记录 {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} 是文件夹，不是对话记录") from None
+    except OSError as e:
+        raise InputError(f"{path}: 无法读取（{e.strerror}）") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: 不是 UTF-8 文本（第 {e.start} 字节）；它不是 /save json 保存的对话") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: 不是有效的 JSON（第 {e.lineno} 行第 {e.colno} 列：{e.msg}）；"
+                         "/load 只读 /save json 保存的对话") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON 嵌套过深，不是 ec-miip 保存的对话") from None
+    return session_from_dict(data, str(path))
+
+
+def session_from_dict(data: object, where: str) -> Session:
+    """A Session from the JSON ``save`` writes; InputError naming the field at fault."""
+    from ecmiip.core.prompts import MODES, TASKS
+
+    def bad(field: str, expected: str, value: object) -> InputError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return InputError(f"{where}: 字段 {field} 应为{expected}，实为 {shown}；它不是 /save json 保存的对话")
+
+    if not isinstance(data, dict):
+        raise bad("（顶层）", "对象", type(data).__name__)
+    system = data.get("system")
+    if not isinstance(system, str):
+        raise bad("system", "文本", system)
+    mode = data.get("mode", "rigorous")
+    if mode not in MODES:
+        raise InputError(f"{where}: 未知的模式 mode={mode!r}（可用：{'、'.join(MODES)}）")
+    task = data.get("task")
+    if task is not None and task not in TASKS:
+        raise InputError(f"{where}: 未知的任务 task={task!r}（可用：{'、'.join(TASKS)}）")
+    think = data.get("think")
+    if think is not None and not isinstance(think, bool):
+        raise bad("think", " true、false 或 null", think)
+    raw_turns = data.get("turns", [])
+    if not isinstance(raw_turns, list):
+        raise bad("turns", "列表", raw_turns)
+    turns = []
+    for i, t in enumerate(raw_turns):
+        if not isinstance(t, dict):
+            raise bad(f"turns[{i}]", "对象", t)
+        for key in ("question", "answer"):
+            if not isinstance(t.get(key, ""), str):
+                raise bad(f"turns[{i}].{key}", "文本", t.get(key))
+        if not isinstance(t.get("question"), str):
+            raise bad(f"turns[{i}].question", "文本", t.get("question"))
+        for key in ("sources", "flagged"):
+            items = t.get(key, [])
+            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                raise bad(f"turns[{i}].{key}", "文本列表", items)
+        turns.append(Turn(t["question"], t.get("answer", ""), list(t.get("sources", [])), list(t.get("flagged", []))))
+    return Session(system=system, turns=turns, mode=mode, task=task, think=think)

@@ -1,7 +1,11 @@
 """A small local HTTP server that speaks Ollama's streaming ``/api/chat`` protocol, for tests.
 
 Answers are scripted by keyword; each is streamed in small chunks with a delay so a test can
-watch it arrive (and interrupt it).
+watch it arrive (and interrupt it). Every request body is recorded in ``Handler.requests`` (the whole
+conversation as the client sent it). Keywords in the last message script misbehaviour too:
+``挂起`` never sends a byte, ``截断`` ends with ``done_reason: "length"`` after ``num_predict`` tokens,
+``坏类型`` sends fields of the wrong types, ``坏JSON`` a line that is not JSON, ``半截`` closes the stream
+before ``done``, ``非HTTP`` answers with something that is not HTTP.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ def answer_for(question: str) -> str:
 
 class Handler(BaseHTTPRequestHandler):
     delay = 0.02
+    hang = 60.0  # seconds a 挂起 request waits before giving up (the client's timeout or Ctrl-C comes first)
     requests: list[dict] = []
 
     def log_message(self, *args):  # keep test output clean
@@ -45,17 +50,40 @@ class Handler(BaseHTTPRequestHandler):
         if body.get("model") != "fake":
             self._json(404, {"error": f"model '{body.get('model')}' not found"})
             return
-        text = answer_for(body["messages"][-1]["content"])
+        question = body["messages"][-1]["content"]
+        if "挂起" in question:
+            deadline = time.time() + self.hang
+            while time.time() < deadline:
+                time.sleep(0.05)
+            return
+        if "非HTTP" in question:
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+            return
+        text = answer_for(question)
+        capped = "截断" in question
+        if capped:
+            text = "这是一个被截断的回答，" * 20
+        prompt_tokens = sum(len(str(m.get("content") or "")) for m in body["messages"])  # one per character
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.end_headers()
         try:
+            if "坏类型" in question:
+                self._line({"message": {"role": "assistant", "content": 42}, "done": False})
+                return
+            if "坏JSON" in question:
+                self.wfile.write(b"{not json\n")
+                return
             if body.get("think"):
                 self._line({"message": {"role": "assistant", "content": "", "thinking": "先看事实。"}, "done": False})
             for i in range(0, len(text), 3):
                 self._line({"message": {"role": "assistant", "content": text[i : i + 3]}, "done": False})
                 time.sleep(self.delay)
-            self._line({"done": True, "prompt_eval_count": 40, "prompt_eval_duration": 2 * 10**8, "eval_count": len(text) // 3, "eval_duration": 10**9})
+                if "半截" in question and i > 6:
+                    return
+            decoded = body.get("options", {}).get("num_predict", 0) if capped else len(text) // 3
+            self._line({"done": True, "done_reason": "length" if capped else "stop", "prompt_eval_count": prompt_tokens,
+                        "prompt_eval_duration": 2 * 10**8, "eval_count": decoded, "eval_duration": 10**9})
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client stopped reading (Ctrl-C)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -151,7 +152,11 @@ def test_commands_on_a_live_session(ollama, tmp_path, monkeypatch):
     chat.command("/load 会话")
     assert len(chat.session.turns) == 4
     chat.command("/stats")
-    assert "decode" in buf.getvalue()
+    out = buf.getvalue().split("已载入")[-1]
+    assert "4 轮" in out and "生成" not in out  # figures of the old session's turns are not this one's
+    chat.ask("再问一次", interactive=True)
+    chat.command("/stats")
+    assert "生成" in buf.getvalue().split("再问一次")[-1]
     with pytest.raises(InputError, match="未知命令"):
         chat.command("/nope")
 
@@ -159,7 +164,7 @@ def test_commands_on_a_live_session(ollama, tmp_path, monkeypatch):
 def test_errors_leave_the_session_intact(ollama):
     chat, _ = _chat(ollama, "--ctx", "2048")
     chat.ask("短问题", interactive=True)
-    with pytest.raises(InputError, match="tokens"):
+    with pytest.raises(InputError, match=r"共需 \d+ 个 token.*--ctx 2048.*只余 1536 个.*更大的 --ctx"):
         chat.ask("长" * 5000, interactive=True)  # longer than the whole context: refused, not truncated
     assert [t.question for t in chat.session.turns] == ["短问题"]  # the history survived the error
     chat.ask("还在吗？", interactive=True)
@@ -167,3 +172,139 @@ def test_errors_leave_the_session_intact(ollama):
     proc = subprocess.run([*CHAT, "--ollama", "fake", "--ollama-host", "http://127.0.0.1:9", "-p", "hi"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Ollama is not running" in proc.stderr.replace("\n", " ")
+
+
+class _Interrupting:
+    """A backend that is interrupted (Ctrl-C) before its first byte, or in the middle of an answer."""
+
+    context_size, last_stats = 8192, None
+
+    def __init__(self, when: str) -> None:
+        self.when = when
+
+    def count_tokens(self, messages, think):
+        return sum(len(m["content"]) for m in messages)
+
+    def stream(self, messages, **kw):
+        if self.when == "connect":
+            raise KeyboardInterrupt
+        return self._gen()
+
+    def _gen(self):
+        from ecmiip.chat.backends import Delta
+
+        yield Delta("content", "部分")
+        raise KeyboardInterrupt
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("when", ["connect", "stream"])
+def test_ctrl_c_before_the_first_byte_or_mid_answer_keeps_the_session(ollama, when, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama)
+    chat.ask("什么是专利？", interactive=True)
+    history = list(chat.session.turns)
+    chat.backend = _Interrupting(when)
+    chat.run_line("再问一次")
+    assert chat.session.turns == history and "已停止" in buf.getvalue()
+
+
+def test_commands_with_quotes_never_crash(ollama, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama)
+    chat.ask("什么是专利？", interactive=True)
+    for line in ["/system don't invent", "/law 专利法 \"11", "/mode it's", "/task \"学理问答", "/draft don't",
+                 "/save don't", "/load \"x", "/stats '", "/help \"", "/think '", "/reset' x", "/", "/\"", "/law '' ''"]:
+        chat.run_line(line)
+    assert chat.session.system == "don't invent" and len(chat.session.turns) == 1
+    assert "Traceback" not in buf.getvalue() and "未知命令 /reset'" in buf.getvalue()
+    chat.run_line('/system "be brief"')
+    assert chat.session.system == "be brief"
+
+
+def test_split_args_falls_back_to_words():
+    from ecmiip.chat.cli import split_args
+
+    assert split_args("专利法 11 '2008'") == ["专利法", "11", "2008"]
+    assert split_args("don't invent") == ["don't", "invent"]
+    assert split_args('"unbalanced x') == ['"unbalanced', "x"]
+
+
+def test_mode_in_words_and_stats_after_reset(ollama, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama)
+    chat.command("/mode drafting")
+    out = buf.getvalue()
+    assert "drafting（文书起草）" in out and "温度 0.9" in out and "{" not in out
+    chat.ask("什么是专利？", interactive=True)
+    chat.command("/stats")
+    assert "生成" in buf.getvalue() and "1 轮" in buf.getvalue()
+    chat.command("/reset")
+    chat.command("/stats")
+    after = buf.getvalue().split("对话已清空")[-1]
+    assert "生成" not in after and "0 轮" in after and "turns" not in after
+
+
+def test_a_finished_turn_is_autosaved_and_loads(ollama, tmp_path, monkeypatch):
+    import stat
+
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama)
+    chat.ask("什么是专利？", interactive=True)
+    assert chat.autosave is not None and stat.S_IMODE(chat.autosave.stat().st_mode) == 0o600
+    assert stat.S_IMODE(chat.autosave.parent.stat().st_mode) == 0o700
+    chat.ask("再说一遍", interactive=True)
+    other, _ = _chat(ollama)
+    other.command("/load autosave")
+    assert [t.question for t in other.session.turns] == ["什么是专利？", "再说一遍"]
+    chat.command("/help")
+    assert str(tmp_path / "transcripts") in buf.getvalue().replace("\n", "")
+
+
+def test_a_bad_transcript_replaces_nothing(ollama, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama)
+    chat.ask("什么是专利？", interactive=True)
+    folder = tmp_path / "transcripts"
+    (folder / "utf.json").write_bytes(b'{"system": "\xff", "turns": []}')
+    (folder / "mode.json").write_text('{"system": "s", "turns": [], "mode": "wild"}', encoding="utf-8")
+    (folder / "types.json").write_text('{"system": "s", "turns": [{"question": ["x"]}]}', encoding="utf-8")
+    for name in ("utf", "mode", "types", "absent"):
+        chat.run_line(f"/load {name}")
+    assert [t.question for t in chat.session.turns] == ["什么是专利？"] and chat.session.mode == "rigorous"
+    assert buf.getvalue().count("错误：") == 4
+    chat.ask("还在吗？", interactive=True)  # the next question works (the crash used to come here)
+    assert len(chat.session.turns) == 2
+
+
+def test_ollama_replies_of_the_wrong_shape_keep_the_session(ollama, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama)
+    chat.ask("什么是专利？", interactive=True)
+    for question in ("坏类型", "坏JSON", "半截", "非HTTP"):
+        chat.run_line(question)
+    assert [t.question for t in chat.session.turns] == ["什么是专利？"]
+    assert buf.getvalue().count("错误：") == 4 and "Traceback" not in buf.getvalue()
+
+
+def test_the_budget_notice(ollama, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama, "--max-tokens", "7")
+    chat.ask("截断一下", interactive=True)
+    assert "--max-tokens 上限（7 tokens）" in buf.getvalue()
+    proc = subprocess.run([*CHAT, "--ollama", "fake", "--ollama-host", ollama, "--max-tokens", "7", "-p", "截断"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "ECMIIP_HOME": str(tmp_path)})
+    assert proc.returncode == 0 and "--max-tokens 上限" in proc.stderr
+
+
+def test_unexpected_errors_are_one_line_with_a_log(ollama, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path))
+    chat, buf = _chat(ollama)
+
+    def broken(rest):
+        raise ZeroDivisionError("boom")
+    chat.cmd_help = broken
+    chat.run_line("/help")
+    assert "意外错误（ZeroDivisionError: boom）" in buf.getvalue() and list((tmp_path / "logs").glob("*.log"))
