@@ -90,6 +90,13 @@ class LoraAdapter:
             if a is None or b is None:
                 raise InputError(f"{weights}: module {module} has only one of its two LoRA factors")
             r = a.shape[0]
+            if a.dim() != 2 or b.dim() != 2 or r == 0 or b.shape[1] != r:
+                raise InputError(
+                    f"{weights}: module {module} has LoRA factors of shapes {list(a.shape)} and {list(b.shape)}, "
+                    "which do not multiply (rank mismatch)"
+                )
+            if not (a.is_floating_point() and b.is_floating_point()):
+                raise InputError(f"{weights}: module {module} has LoRA factors of type {a.dtype}/{b.dtype}, not floats")
             alpha = _pattern_value(self.config.get("alpha_pattern") or {}, module, self.config.get("lora_alpha", 8))
             scale = alpha / math.sqrt(r) if self.config.get("use_rslora") else alpha / r
             self.pairs[f"{module}.weight"] = LoraPair(a, b, scale, embedding, parts.get("lora_B_bias"))
@@ -169,8 +176,39 @@ def _base_shape(name: str, base: Checkpoint) -> tuple[int, ...] | None:
     return None
 
 
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_types(where: Path, config: dict) -> None:
+    """The keys the merge reads have the types it needs; the first wrong one is named."""
+    kind = config.get("peft_type", "LORA")
+    if not isinstance(kind, str):
+        raise InputError(f"{where}: peft_type must be a name such as \"LORA\", not {kind!r:.80}")
+    alpha = config.get("lora_alpha", 8)
+    if not _is_number(alpha) or alpha <= 0:
+        raise InputError(f"{where}: lora_alpha must be a positive number, not {alpha!r:.80}")
+    r = config.get("r")
+    if r is not None and not (isinstance(r, int) and not isinstance(r, bool) and r > 0):
+        raise InputError(f"{where}: r must be a positive integer, not {r!r:.80}")
+    patterns = config.get("alpha_pattern")
+    if patterns is not None and not (
+        isinstance(patterns, dict) and all(_is_number(v) and v > 0 for v in patterns.values())
+    ):
+        raise InputError(f"{where}: alpha_pattern must map module names to positive numbers, not {patterns!r:.80}")
+    for key in patterns or {}:
+        try:
+            re.compile(key)
+        except re.error as e:
+            raise InputError(f"{where}: alpha_pattern key {key!r:.80} is not a valid pattern ({e})") from e
+    for flag in ("use_rslora", "fan_in_fan_out", "use_dora"):
+        if config.get(flag) is not None and not isinstance(config[flag], bool):
+            raise InputError(f"{where}: {flag} must be true or false, not {config[flag]!r:.80}")
+
+
 def _check_supported(adapter_dir: Path, config: dict) -> None:
     where = adapter_dir / "adapter_config.json"
+    _check_types(where, config)
     kind = config.get("peft_type", "LORA")
     if kind != "LORA":
         raise UnsupportedError(f"{where}: adapter type {kind} cannot be merged; only LoRA adapters are supported")

@@ -33,27 +33,78 @@ _TORCH_DTYPES = {
 _ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
+# Model configs are a few kilobytes; anything far larger is not one (and is not read into memory).
+MAX_JSON_BYTES = 64 * 2**20
+MAX_SAFETENSORS_HEADER = 100_000_000
+
+
 def read_json(path: Path) -> dict:
-    """A JSON file, with an error naming the file when it is missing or broken."""
+    """A JSON object from a file, with an error naming the file when it is missing, broken, too deeply
+    nested or not an object."""
     if not path.is_file():
         raise InputError(f"missing file: {path}")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise InputError(f"{path}: {path.stat().st_size:,} bytes is far too large for a JSON config")
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON ({e})") from e
+    except RecursionError as e:
+        raise InputError(f"{path}: the JSON is nested too deeply to be a config") from e
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: expected a JSON object {{...}}, found {type(doc).__name__}")
+    return doc
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_config(config: dict, where: Path) -> None:
+    """The fields the converter reads have the types it needs, named with the file when they do not."""
+    archs = config.get("architectures")
+    if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
+        raise InputError(f"{where}: 'architectures' must be a list of names, not {archs!r:.80}")
+    for key in ("num_hidden_layers", "hidden_size", "vocab_size", "num_attention_heads", "intermediate_size"):
+        if key in config and not (_is_int(config[key]) and 0 < config[key] < 2**31):
+            raise InputError(f"{where}: {key} must be a positive integer, not {config[key]!r:.80}")
+    for key in ("num_key_value_heads", "head_dim", "max_position_embeddings"):
+        value = config.get(key)
+        if value is not None and not (_is_int(value) and 0 < value < 2**31):
+            raise InputError(f"{where}: {key} must be a positive integer, not {value!r:.80}")
+    for key in ("rms_norm_eps", "rope_theta"):
+        value = config.get(key)
+        if value is not None and not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+            raise InputError(f"{where}: {key} must be a positive number, not {value!r:.80}")
+    for key in ("rope_scaling", "rope_parameters", "quantization_config"):
+        value = config.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise InputError(f"{where}: {key} must be an object {{...}} or null, not {value!r:.80}")
+    tie = config.get("tie_word_embeddings")
+    if tie is not None and not isinstance(tie, bool):
+        raise InputError(f"{where}: tie_word_embeddings must be true or false, not {tie!r:.80}")
 
 
 def open_safetensors(path: Path) -> dict[str, LocalTensor]:
     """Header of one safetensors file, checked against the file size."""
     if not path.is_file():
         raise InputError(f"missing file: {path}")
+    with open(path, "rb") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+    if header_len > MAX_SAFETENSORS_HEADER:  # the format's own limit: a larger one is damage, not a header
+        raise InputError(f"{path}: not a valid safetensors file (header length {header_len:,} bytes)")
     try:
         tensors = SafetensorsLocal(path).tensors
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError, AttributeError, OverflowError,
+            RecursionError, MemoryError) as e:
         raise InputError(f"{path}: not a valid safetensors file ({e})") from e
     size = path.stat().st_size
     for name, t in tensors.items():
-        if t.dtype not in _TORCH_DTYPES:
+        if not all(_is_int(d) and d >= 0 for d in t.shape) or not all(
+            _is_int(v) and v >= 0 for v in (t.data_range.offset, t.data_range.size)
+        ):
+            raise InputError(f"{path}: not a valid safetensors file (tensor {name!r:.80} has a bad shape or offsets)")
+        if not isinstance(t.dtype, str) or t.dtype not in _TORCH_DTYPES:
             raise InputError(f"{path}: tensor {name} has unknown dtype {t.dtype}")
         expected = int(np.prod(t.shape, dtype=np.int64)) * _ITEMSIZE[t.dtype]
         end = t.data_range.offset + t.data_range.size
@@ -101,6 +152,7 @@ class Checkpoint:
         if not self.dir.is_dir():
             raise InputError(f"model directory not found: {self.dir}")
         self.config = read_json(self.dir / "config.json")
+        check_config(self.config, self.dir / "config.json")
         self._refuse_quantized()
         self._files: dict[Path, dict[str, LocalTensor]] = {}
         self.entries: dict[str, TensorEntry] = {}
@@ -118,6 +170,9 @@ class Checkpoint:
             weight_map = read_json(index).get("weight_map")
             if not isinstance(weight_map, dict):
                 raise InputError(f"{index}: no weight_map")
+            bad = next((f for f in weight_map.values() if not isinstance(f, str) or Path(f).name != f), None)
+            if bad is not None:
+                raise InputError(f"{index}: weight_map names {bad!r:.80}, not a file in the model folder")
             return [self.dir / f for f in sorted(set(weight_map.values()))]
         single = self.dir / "model.safetensors"
         if single.is_file():

@@ -158,7 +158,7 @@ def load_tokenizer(model_dir: Path):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+        return AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False, local_files_only=True)
     except Exception as e:  # noqa: BLE001 - transformers raises many kinds
         files = ", ".join(sorted(p.name for p in Path(model_dir).glob("tokenizer*"))) or "none"
         raise InputError(f"{model_dir}: the tokenizer cannot be loaded ({e}); tokenizer files found: {files}") from e
@@ -177,11 +177,12 @@ class Conversion:
         tokenizer_pre: str | None = None,
         metadata: Metadata | None = None,
         tokenizer=None,
+        ckpt: Checkpoint | None = None,
     ) -> None:
         if outtype not in OUTTYPES:
             raise InputError(f"unknown output type {outtype}; choose from {', '.join(OUTTYPES)}")
         self.base_dir = Path(base_dir)
-        self.ckpt = Checkpoint(self.base_dir)
+        self.ckpt = ckpt if ckpt is not None else Checkpoint(self.base_dir)
         self.spec = spec_for(self.ckpt.architecture)
         self.adapter = adapter
         if adapter is not None:
@@ -218,6 +219,15 @@ class Conversion:
 
     def write(self, out_path: Path, on_tensor: Callable[[PlannedTensor], None] | None = None) -> None:
         """Header and tensor table from shapes alone, then each tensor merged, converted and appended."""
+        try:
+            self._write(out_path, on_tensor)
+        except OSError as e:
+            if e.filename is not None and Path(e.filename) != out_path.with_name(f".{out_path.name}.partial"):
+                raise  # an input file: its own error names it
+            raise OSError(e.errno, f"cannot write {out_path} ({e.strerror or e}); is the disk full or the folder "
+                          "read-only?") from e
+
+    def _write(self, out_path: Path, on_tensor: Callable[[PlannedTensor], None] | None) -> None:
         with atomic_path(out_path) as tmp:
             writer = gguf.GGUFWriter(tmp, self.spec.name)
             self._write_metadata(writer)

@@ -7,6 +7,7 @@ complete, so an interruption never leaves a half-written file under a final name
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import time
@@ -19,9 +20,11 @@ from ecmiip.core.outputs import check_free_disk, refuse_existing, write_text_ato
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
 from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
+from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes, load_tokenizer
+from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir, probe_writable
 from ecmiip.quantize.modelcard import read_model_card
-from ecmiip.quantize.modelfile import TEST_CONVERSATIONS, template_for_tokenizer, write_modelfile
+from ecmiip.quantize.modelfile import TEST_CONVERSATIONS, render_modelfile, template_for_tokenizer
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
 
 REPORT_NAME = "export-report.json"
@@ -57,31 +60,92 @@ def output_paths(opts: ExportOptions, quants: list[str]) -> tuple[Path, dict[str
 
 
 def export(opts: ExportOptions) -> ExportResult:
+    # 1. Everything that can fail on bad input fails here, before any output exists: names, local
+    #    folders (never a hub id: nothing but `ecmiip pull` goes online), the model, the adapter, the
+    #    tokenizer and its chat template, the Modelfile's every value, existing outputs, free disk.
+    check_model_name(opts.name)
     if opts.outtype not in OUTTYPES:
         raise InputError(f"unknown --outtype {opts.outtype}; choose from {', '.join(OUTTYPES)}")
     quants = parse_quant_types(opts.quants)
-
-    # 1. Everything that can fail on bad input fails here, before any output exists.
-    adapter = LoraAdapter.load(opts.adapter) if opts.adapter else None
-    if not Path(opts.base).is_dir():
-        raise InputError(f"model directory not found: {opts.base}")
-    tokenizer = load_tokenizer(opts.base)
+    base = local_dir(opts.base, "BASE")
+    adapter_dir = local_dir(opts.adapter, "--adapter") if opts.adapter else None
+    check_output_dir(opts.out)
+    ckpt = Checkpoint(base)  # config.json and safetensors headers, before the tokenizer reads them
+    adapter = LoraAdapter.load(adapter_dir) if adapter_dir else None
+    tokenizer = load_tokenizer(base)
     if not tokenizer.chat_template:
-        raise InputError(f"{opts.base}: the tokenizer has no chat template; a chat model needs one")
+        raise InputError(f"{base}: the tokenizer has no chat template; a chat model needs one")
     template = template_for_tokenizer(tokenizer)
     conversion = Conversion(
-        opts.base,
+        base,
         adapter=adapter,
         outtype=opts.outtype,
         tokenizer_pre=opts.tokenizer_pre,
         metadata=Metadata(name=opts.name, finetune="ip-law" if adapter else None),
         tokenizer=tokenizer,
+        ckpt=ckpt,
     )
     reference, quant_paths, modelfile, report = output_paths(opts, quants)
     refuse_existing([reference, *quant_paths.values(), modelfile, report], opts.force)
+    served = quant_paths[quants[0]] if quants else reference
+    card = read_model_card(base)
+    max_positions = int(conversion.ckpt.config.get("max_position_embeddings") or opts.num_ctx)
+    modelfile_text = render_modelfile(  # every value checked now, written after the GGUFs
+        gguf_name=served.name,
+        template=template,
+        system=opts.system,
+        parameters={**SAMPLING_DEFAULTS, "num_ctx": min(opts.num_ctx, max_positions)},
+        license_text=card.license_text or card.license,
+    )
     needed = estimate_gguf_bytes(conversion.plan) + sum(int(conversion.n_params * BITS_PER_WEIGHT[q] / 8) for q in quants)
-    check_free_disk(opts.out, needed)
-    opts.out.mkdir(parents=True, exist_ok=True)
+    created = _missing_folders(opts.out)
+    try:
+        opts.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"--out {opts.out}: cannot create the folder ({e.strerror or e})") from e
+    try:
+        probe_writable(opts.out)
+        check_free_disk(opts.out, needed)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    outputs = [reference, *quant_paths.values(), modelfile, report]
+    new_outputs = [p for p in outputs if not p.exists()]
+    try:
+        return _write_outputs(
+            opts, conversion, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir
+        )
+    except VerificationError:
+        raise  # the files stay for diagnosis; the report says what failed
+    except BaseException:
+        # Interrupted or failed: the export is all or nothing, so a rerun starts clean without --force.
+        for p in new_outputs:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        _remove_empty(created)
+        raise
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` would create, innermost first."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this run created, innermost first, as long as they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _write_outputs(opts, conversion, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir):
+    base = conversion.base_dir
     timings: dict[str, float] = {}
 
     # 2. Merge + convert, tensor by tensor.
@@ -92,11 +156,10 @@ def export(opts: ExportOptions) -> ExportResult:
     timings["convert_s"] = time.perf_counter() - t0
     # Free the converter's state before llama.cpp maps the GGUF: verify reloads what it needs.
     n_tensors = len(conversion.plan)
-    max_positions = int(conversion.ckpt.config.get("max_position_embeddings") or opts.num_ctx)
-    del conversion, adapter, tokenizer
+    del conversion
     gc.collect()
 
-    # 3. llama.cpp's quantizer.
+    # 3. llama.cpp's quantizer (in a child process: Ctrl-C stops it at once).
     for q, path in quant_paths.items():
         t0 = time.perf_counter()
         with progress() as bar:
@@ -104,24 +167,14 @@ def export(opts: ExportOptions) -> ExportResult:
             quantize(reference, path, q, on_progress=lambda i, n, task=task: bar.update(task, completed=i, total=n))
         timings[f"quantize_{q}_s"] = time.perf_counter() - t0
 
-    # 4. Ollama Modelfile.
-    served = quant_paths[quants[0]] if quants else reference
-    card = read_model_card(opts.base)
-    num_ctx = min(opts.num_ctx, max_positions)
-    write_modelfile(
-        modelfile,
-        gguf_name=served.name,
-        template=template,
-        system=opts.system,
-        parameters={**SAMPLING_DEFAULTS, "num_ctx": num_ctx},
-        license_text=card.license_text or card.license,
-    )
+    # 4. Ollama Modelfile (rendered and checked before the first GGUF byte).
+    write_text_atomic(modelfile, modelfile_text)
 
     # 5. Verification.
     checks: list[verify.Check] = []
     if opts.verify:
-        tokenizer = load_tokenizer(opts.base)
-        checks = run_checks(reference, opts.base, opts.adapter, quant_paths, template, opts.system, tokenizer, opts.outtype)
+        tokenizer = load_tokenizer(base)
+        checks = run_checks(reference, base, adapter_dir, quant_paths, template, opts.system, tokenizer, opts.outtype)
     write_report(report, opts, reference, quant_paths, modelfile, checks, timings)
     print_summary(checks, reference, quant_paths, modelfile)
     failed = [c.name for c in checks if c.passed is False]
@@ -179,9 +232,18 @@ def print_summary(checks, reference, quant_paths, modelfile) -> None:
 
 
 def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quants: list[Path], report: Path | None) -> int:
-    """``ecmiip verify``: the export's checks on files that already exist."""
-    if not gguf_path.is_file():
-        raise InputError(f"GGUF not found: {gguf_path}")
+    """``ecmiip verify``: the export's checks on files that already exist (local files only)."""
+    for p in [gguf_path, *quants]:
+        verify.check_gguf(p)
+    hf_dir = local_dir(hf_dir, "--hf")
+    adapter_dir = local_dir(adapter_dir, "--adapter") if adapter_dir is not None else None
+    if report is not None:
+        if report.is_dir():
+            raise InputError(f"--report {report} is a folder; give a file name")
+        check_output_dir(report.parent)
+    Checkpoint(hf_dir)  # config.json and safetensors headers: one line naming a damaged file
+    if adapter_dir is not None:
+        LoraAdapter.load(adapter_dir)
     tokenizer = load_tokenizer(hf_dir)
     if not tokenizer.chat_template:
         raise InputError(f"{hf_dir}: the tokenizer has no chat template")

@@ -188,8 +188,23 @@ def template_for_tokenizer(tokenizer: Any) -> OllamaTemplate:
     if not tokenizer.chat_template:
         raise _unsupported("the tokenizer has no chat template")
 
+    import jinja2
+
+    where = getattr(tokenizer, "name_or_path", "") or "the tokenizer"
+
     def render_hf(messages: list[dict[str, str]], **kwargs: Any) -> str:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
+        try:
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
+        except jinja2.TemplateError as e:  # SecurityError (the sandbox refused), syntax, raise_exception()
+            raise InputError(
+                f"{where}: its chat template (tokenizer_config.json or chat_template.jinja) cannot be rendered: "
+                f"{type(e).__name__}: {str(e)[:200]}"
+            ) from e
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+            raise InputError(
+                f"{where}: its chat template (tokenizer_config.json or chat_template.jinja) fails on a plain "
+                f"conversation: {type(e).__name__}: {str(e)[:200]}"
+            ) from e
 
     return template_for(tokenizer.chat_template, render_hf)
 
@@ -360,7 +375,8 @@ class GoMissingError(EcmiipError):
 
 
 def _go_env() -> dict[str, str]:
-    env = dict(os.environ, GOTOOLCHAIN="local", GO111MODULE="on", GOFLAGS="", GOWORK="off")
+    # GOPROXY=off: rendering needs the standard library only, so Go must never reach the network.
+    env = dict(os.environ, GOTOOLCHAIN="local", GO111MODULE="on", GOFLAGS="", GOWORK="off", GOPROXY="off")
     home = env.get("HOME", "")
     if not (home and os.access(home, os.W_OK)):
         scratch = Path(tempfile.gettempdir()) / "ecmiip-go"

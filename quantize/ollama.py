@@ -23,7 +23,10 @@ def check_export_dir(export_dir: Path) -> Path:
     modelfile = export_dir / "Modelfile"
     if not modelfile.is_file():
         raise InputError(f"no Modelfile in {export_dir} (run `ecmiip export` first)")
-    commands = parse_modelfile(modelfile.read_text(encoding="utf-8"))
+    try:
+        commands = parse_modelfile(modelfile.read_text(encoding="utf-8"))
+    except InputError as e:
+        raise InputError(f"{modelfile}: {e}") from e
     sources = [args for name, args in commands if name == "model"]
     if not sources:
         raise InputError(f"{modelfile}: no FROM line")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ecmiip.core.errors import InputError
 from ecmiip.core.statutes import all_articles
 from ecmiip.quantize.llama_log import captured_llama_log
 
@@ -58,12 +59,128 @@ class Check:
     details: dict = field(default_factory=dict)
 
 
+class _Truncated(Exception):
+    pass
+
+
+def _gguf_extent(data) -> tuple[int, int]:
+    """(bytes the tensors' data needs, tensor count) from a GGUF's header and tensor table alone.
+
+    gguf.GGUFReader decodes every vocabulary string into numpy arrays (seconds for a 150k vocabulary);
+    this walks the same structure with struct reads only.
+    """
+    import struct
+
+    import gguf
+
+    size = len(data)
+    pos = 0
+
+    def take(fmt: str):
+        nonlocal pos
+        n = struct.calcsize(fmt)
+        if pos + n > size:
+            raise _Truncated
+        out = struct.unpack_from(fmt, data, pos)
+        pos += n
+        return out[0] if len(out) == 1 else out
+
+    scalar = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+
+    def skip_value(vtype: int, depth: int = 0) -> object:
+        nonlocal pos
+        if vtype == 8:  # string
+            n = take("<Q")
+            if pos + n > size:
+                raise _Truncated
+            pos += n
+            return bytes(data[pos - n : pos]) if n < 64 else None
+        if vtype == 9:  # array
+            if depth > 2:
+                raise ValueError("arrays nested too deeply")
+            etype, count = take("<I"), take("<Q")
+            if count > size:
+                raise _Truncated
+            if etype in scalar:
+                n = struct.calcsize(scalar[etype]) * count
+                if pos + n > size:
+                    raise _Truncated
+                pos += n
+            else:
+                for _ in range(count):
+                    skip_value(etype, depth + 1)
+            return None
+        if vtype not in scalar:
+            raise ValueError(f"unknown metadata type {vtype}")
+        return take(scalar[vtype])
+
+    if take("<4s") != b"GGUF":
+        raise ValueError("no GGUF magic")
+    version, n_tensors, n_kv = take("<I"), take("<Q"), take("<Q")
+    if version not in (2, 3):
+        raise ValueError(f"GGUF version {version} is not supported")
+    if n_tensors > size or n_kv > size:
+        raise _Truncated
+    alignment = 32
+    for _ in range(n_kv):
+        key = skip_value(8)
+        vtype = take("<I")
+        value = skip_value(vtype)
+        if key == b"general.alignment" and isinstance(value, int) and value > 0:
+            alignment = value
+    ends = []
+    for _ in range(n_tensors):
+        skip_value(8)
+        n_dims = take("<I")
+        if n_dims > 8:
+            raise ValueError(f"a tensor with {n_dims} dimensions")
+        dims = [take("<Q") for _ in range(n_dims)]
+        ttype, offset = take("<I"), take("<Q")
+        block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ttype)]
+        n = 1
+        for d in dims:
+            n *= d
+        ends.append(offset + n // block * type_size)
+    data_start = -(-pos // alignment) * alignment
+    return data_start + max(ends, default=0), n_tensors
+
+
+def check_gguf(path: Path) -> None:
+    """A complete GGUF file, or InputError naming it: truncated downloads and copies are common, and
+    llama.cpp itself only says that it failed to load."""
+    import mmap
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"GGUF not found: {path}" if not path.exists() else f"{path}: not a file")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        magic = f.read(4)
+        if magic != b"GGUF":
+            raise InputError(f"{path}: not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            try:
+                needed, n_tensors = _gguf_extent(data)
+            except _Truncated:
+                raise InputError(f"{path}: truncated GGUF: it ends inside its header ({size:,} bytes); export it again") from None
+            except (ValueError, KeyError, OverflowError) as e:
+                raise InputError(f"{path}: corrupt GGUF header ({str(e)[:120]}); export it again") from e
+    if n_tensors == 0:
+        raise InputError(f"{path}: the GGUF holds no tensors")
+    if needed > size:
+        raise InputError(f"{path}: truncated GGUF: its tensors need {needed:,} bytes, the file has {size:,}; export it again")
+
+
 @contextlib.contextmanager
 def _quiet_llama(path: Path, **kwargs):
     from llama_cpp import Llama
 
-    with captured_llama_log():
-        llm = Llama(str(path), verbose=False, **kwargs)
+    with captured_llama_log() as log:
+        try:
+            llm = Llama(str(path), verbose=False, **kwargs)
+        except ValueError as e:  # llama.cpp says only "failed to load"; its log says why
+            tail = " / ".join(line.strip() for line in log[-4:] if line.strip())
+            raise InputError(f"{path}: llama.cpp cannot load this GGUF ({e}; {tail[:300]})") from e
     try:
         yield llm
     finally:
@@ -126,13 +243,17 @@ def load_hf_model(hf_dir: Path, adapter_dir: Path | None):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own status line says what is loading
-    config = AutoConfig.from_pretrained(hf_dir, trust_remote_code=False)
+    # Local folders only (the callers checked they exist): never a hub lookup, never a pickle.
+    config = AutoConfig.from_pretrained(hf_dir, trust_remote_code=False, local_files_only=True)
     big = getattr(config, "num_hidden_layers", 0) * getattr(config, "hidden_size", 0) ** 2 * 12 > 2e9
-    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.bfloat16 if big else torch.float32, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(
+        hf_dir, dtype=torch.bfloat16 if big else torch.float32, trust_remote_code=False, local_files_only=True,
+        use_safetensors=True,
+    )
     if adapter_dir is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter_dir)
+        model = PeftModel.from_pretrained(model, adapter_dir, local_files_only=True, use_safetensors=True)
     return model.eval()
 
 
