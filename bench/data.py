@@ -169,23 +169,27 @@ PARSERS = {"mcq": parse_mcq, "recite": parse_recite, "case": parse_case}
 
 
 def load(path: Path, task: str) -> Loaded:
-    """Items of a JSONL file for ``task``; blank lines are skipped, every other bad line is reported."""
+    """Items of a JSONL file for ``task``; blank lines are skipped, every other bad line is reported (bad
+    UTF-8, malformed JSON, a key given twice, deep nesting, the schema)."""
+    from ecmiip.train.mipld import JsonLineError, loads_strict
+
     parse = PARSERS[task]
     out = Loaded()
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise _Bad("not a JSON object")
-                out.items.append(parse(rec, f"{path.name}:{lineno}"))
-            except json.JSONDecodeError as e:
-                out.invalid.append(f"{where}: not JSON ({e.msg})")
-            except _Bad as e:
-                out.invalid.append(f"{where}: {e}")
+    for lineno, raw in enumerate(Path(path).read_bytes().splitlines(), 1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            rec = loads_strict(raw.decode("utf-8").lstrip("\ufeff"))
+            if not isinstance(rec, dict):
+                raise _Bad("not a JSON object")
+            out.items.append(parse(rec, f"{path.name}:{lineno}"))
+        except UnicodeDecodeError as e:
+            out.invalid.append(f"{where}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8")
+        except json.JSONDecodeError as e:
+            out.invalid.append(f"{where}: not JSON ({e.msg})")
+        except (JsonLineError, _Bad) as e:
+            out.invalid.append(f"{where}: {e}")
     ids = [it.id for it in out.items]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})

@@ -13,6 +13,7 @@ from rich.table import Table
 from ecmiip.bench.calibrate import calibrate
 from ecmiip.bench.case import summarize_case
 from ecmiip.bench.scoring import accuracy_by_source
+from ecmiip.core.outputs import atomic_path
 
 
 def summarize(task: str, records: list[dict]) -> dict:
@@ -172,5 +173,8 @@ def bar_chart(results: dict, path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:  # an interrupted write leaves no half-drawn accuracy.png
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)

@@ -15,10 +15,10 @@ figures, which differ run to run (``timing`` covers the items scored by the late
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.outputs import write_text_atomic
 
 FORMAT = 1
 
@@ -28,23 +28,57 @@ def empty_results() -> dict:
 
 
 def load_results(path: Path) -> dict:
-    """Results of an earlier run, or an empty skeleton when there is none."""
+    """Results of an earlier run, or an empty skeleton when there is none; anything that is not a results
+    file of this format is refused with the path and what to do."""
     if not path.exists():
         return empty_results()
+    advice = "remove it, or drop --resume and pass --force to start over"
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a results file; {advice}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason}); {advice}") from None
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not a results file ({e}); remove it or drop --resume") from e
+        raise InputError(f"{path}: not a results file ({e}); {advice}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a results file; {advice}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a results file (a JSON {type(data).__name__}, not an object); {advice}")
     if data.get("format") != FORMAT:
-        raise InputError(f"{path}: results format {data.get('format')!r}, expected {FORMAT}")
+        raise InputError(f"{path}: results format {data.get('format')!r}, expected {FORMAT}; {advice}")
+    problem = _shape_problem(data)
+    if problem:
+        raise InputError(f"{path}: damaged results file ({problem}); {advice}")
     return data
+
+
+def _shape_problem(data: dict) -> str | None:
+    """What does not follow the layout of the module docstring (None when all does)."""
+    for key in ("settings", "invalid", "models"):
+        if not isinstance(data.get(key, {}), dict):
+            return f"{key} is not an object"
+    data.setdefault("settings", {})
+    data.setdefault("invalid", {})
+    data.setdefault("models", {})
+    for spec, model in data["models"].items():
+        if not isinstance(model, dict):
+            return f"models[{spec!r}] is not an object"
+        tasks = model.get("tasks", {})
+        if not isinstance(tasks, dict):
+            return f"models[{spec!r}].tasks is not an object"
+        for task, entry in tasks.items():
+            where = f"models[{spec!r}].tasks[{task!r}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("items"), list):
+                return f"{where} has no list of items"
+            if not all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in entry["items"]):
+                return f"{where}.items holds a record without an id"
+    return None
 
 
 def save_results(path: Path, data: dict) -> None:
     """Write under a temporary name, then rename: an interruption leaves the previous complete file."""
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
 
 
 def task_entry(results: dict, spec: str, task: str) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,17 @@ from ecmiip.bench.speed import measure_speed
 from ecmiip.chat.open_model import model_info, open_model
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
-from ecmiip.core.outputs import refuse_existing
+from ecmiip.core.outputs import refuse_existing, write_text_atomic
 
 TASKS = ("mcq", "case", "recite", "speed")
+
+
+def plain_help(doc: str) -> str:
+    """A docstring as help text: Sphinx roles (:mod:`x`) and double backticks become plain `x`."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"`\1`", doc)
+    return re.sub(r"``([^`]+)``", r"`\1`", text).strip()
+
+
 SCORERS = ("likelihood", "generation")
 
 
@@ -38,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
         help="IP-law accuracy and speed of one or more models (results.json, report.md, chart)",
-        description=__doc__,
+        description=plain_help(__doc__ or ""),
         formatter_class=RichHelpFormatter,
     )
     p.add_argument("--model", action="append", required=True, metavar="SPEC", help="GGUF path, HF model dir, DIR+ADAPTER_DIR or ollama:NAME; repeatable")
@@ -81,6 +90,8 @@ def _data_files(specs: list[str], tasks: list[str]) -> dict[str, Path]:
             task, file = data_tasks[0], spec
         if task not in data_tasks:
             raise InputError(f"--data {spec}: {task} is not one of the data tasks run ({', '.join(data_tasks)})")
+        if Path(file).is_dir():
+            raise InputError(f"--data {spec}: {file} is a folder; give a JSONL file")
         if not Path(file).is_file():
             raise InputError(f"data file not found: {file}")
         files[task] = Path(file)
@@ -150,12 +161,47 @@ def _check_resumable(results: dict, settings: dict, resume: bool) -> None:
         raise InputError(f"--resume with other settings than the first run ({diff}): use a new --out")
 
 
+def _check_models(specs: list[str]) -> None:
+    """Every --model names something that exists and could be a model, checked before any loads."""
+    from ecmiip.chat.open_model import parse_spec
+
+    for spec in specs:
+        kind, target, _ = parse_spec(spec)
+        if kind != "gguf":
+            continue
+        path = Path(target)
+        if path.is_dir():
+            raise InputError(f"--model {spec}: a folder named .gguf; give the GGUF file or an HF model folder")
+        if not path.is_file():
+            raise InputError(f"--model {spec}: no such GGUF file")
+        with open(path, "rb") as f:
+            if f.read(4) != b"GGUF":
+                raise InputError(f"--model {spec}: not a GGUF file (it does not start with GGUF); re-export it")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit {args.limit}: must be at least 1")
+    if args.n_ctx < 256:
+        raise InputError(f"--n-ctx {args.n_ctx}: must be at least 256 tokens")
+    if args.speed_tokens < 1:
+        raise InputError(f"--speed-tokens {args.speed_tokens}: must be at least 1")
+    if not 0 < args.threshold <= 1:
+        raise InputError(f"--threshold {args.threshold}: must be above 0 and at most 1 (a share of the top "
+                         "letter's probability)")
+    if args.resume and args.force:
+        raise InputError("--resume continues OUT/results.json and --force replaces it: pass one")
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out} is a file, not a folder: choose another output folder")
+
+
 def run_bench(args: argparse.Namespace) -> int:
     tasks = _split(args.task, TASKS, "task")
+    if any(t in ("mcq", "case") for t in tasks):
+        _split(args.scorer, SCORERS, "scorer")  # a typo fails now, not after the first model has loaded
+    _check_options(args)
     files = _data_files(args.data, tasks)
-    if args.limit is not None and args.limit < 1:
-        raise InputError("--limit must be at least 1")
-    args.out.mkdir(parents=True, exist_ok=True)
+    _check_models(args.model)
     results_path = args.out / "results.json"
     if not args.resume:
         refuse_existing([results_path], args.force)
@@ -172,6 +218,9 @@ def run_bench(args: argparse.Namespace) -> int:
         if task == "mcq" and args.shuffle_options:
             rng = random.Random(args.seed)
             items = [bench_data.shuffle_options(it, rng) for it in items]
+        if not items:
+            first = "; ".join(invalid[:3]) or "the file has no items"
+            raise InputError(f"no {task} items in {files.get(task) or name}: {first}")
         datasets[task] = items
         results["invalid"][task] = invalid
         settings[f"data_{task}"] = name
@@ -185,6 +234,7 @@ def run_bench(args: argparse.Namespace) -> int:
                           f"({examples[:80]}); their gold answers follow the older text", highlight=False)
     _check_resumable(results, settings, args.resume)
     results["settings"].update(settings)
+    args.out.mkdir(parents=True, exist_ok=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:
         for spec in args.model:
@@ -200,7 +250,7 @@ def run_bench(args: argparse.Namespace) -> int:
                 save_results(results_path, results)
             finally:
                 backend.close()
-    (args.out / "report.md").write_text(markdown(results), encoding="utf-8")
+    write_text_atomic(args.out / "report.md", markdown(results))
     bar_chart(results, args.out / "accuracy.png")
     console.print(rich_table(results))
     console.print(f"wrote {results_path}, {args.out / 'report.md'}, {args.out / 'accuracy.png'}", highlight=False)

@@ -12,6 +12,7 @@ from ecmiip.core.errors import InputError
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.core.statutes import all_articles
 from ecmiip.train.loop import checkpoint_complete
+from ecmiip.train.mipld import SAMPLES_DIR
 from ecmiip.train.recipe import load_recipe
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -205,7 +206,13 @@ def test_bad_training_input_fails_before_training(tiny_qwen3_dir, tmp_path, caps
     empty.write_text("", encoding="utf-8")
     recipe = _recipe_with(tmp_path, cases=f"['{empty}']")
     assert main(["train", "pretrain", "--config", str(recipe), "--base", str(tiny_qwen3_dir), "--out", str(out)]) == 1
-    assert "stage 2 needs case records" in capsys.readouterr().err.replace("\n", "")
+    assert f"{empty}:1: file: empty" in capsys.readouterr().err.replace("\n", "")  # reported, not zero records
+
+    no_cases = tmp_path / "knowledge-only.jsonl"
+    no_cases.write_text((SAMPLES_DIR / "knowledge.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    recipe = _recipe_with(tmp_path, cases=f"['{no_cases}']")
+    assert main(["train", "pretrain", "--config", str(recipe), "--base", str(tiny_qwen3_dir), "--out", str(out)]) == 1
+    assert "stage 2 needs case records" in " ".join(capsys.readouterr().err.split())
 
     assert main(["train", "sft", "--config", "tiny-cpu", "--base", str(tmp_path / "missing"), "--qa", str(empty)]) == 1
     assert "base model directory not found" in capsys.readouterr().err.replace("\n", "")

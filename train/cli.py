@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = dsub.add_parser(
         "stats",
         help="counts per kind, law, right type; text lengths; most cited articles",
+        description="Describe MIPLD files (they must validate): records per kind, law, right type and exemption "
+        "area, text lengths per kind, the most cited articles and the laws of the shipped corpus never cited.",
         formatter_class=RichHelpFormatter,
     )
     s.add_argument("files", type=Path, nargs="+", metavar="FILE", help="MIPLD JSONL files (must validate)")
@@ -87,6 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _require_files(paths: list[Path]) -> None:
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:
+        raise InputError(f"a folder, not a JSONL file: {', '.join(folders)}")
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise InputError(f"file not found: {', '.join(missing)}")
@@ -130,6 +135,8 @@ def _counter_table(title: str, header: str, counts: Counter, limit: int | None =
 def _stats(args: argparse.Namespace) -> int:
     from ecmiip.train.mipld import load_records, stats
 
+    if args.top < 1:
+        raise InputError(f"--top {args.top}: must be at least 1")
     _require_files(args.files)
     st = stats(load_records(args.files))
     out = Console()  # the tables are this command's answer: stdout

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from ecmiip.core.errors import InputError
-from ecmiip.core.statutes import IN_FORCE, REPEALED, SUPERSEDED, UNVERIFIED, Document, store
-from ecmiip.train.mipld import Record, citations_of, parse_citation, record_kind
+from ecmiip.core.statutes import IN_FORCE, REPEALED, SUPERSEDED, UNVERIFIED, Article, Document, store
+from ecmiip.train.mipld import Record, citations_of, load_records, parse_citation, record_kind
+from ecmiip.train.recipe import Recipe, resolve
 
 _NUM = "零〇一二三四五六七八九十百千万两\\d"
 LEVELS = ("L1", "L2", "L3", "L4")
@@ -306,3 +307,55 @@ def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = No
     else:
         reasons.append(balance)
     return Hardness(level, config.alpha(level), tuple(reasons))
+
+
+# ---------------------------------------------------------------- what pre-training reads
+# (here, not in pretrain.py, so that the data can be checked without importing torch)
+
+
+def _data_files(recipe: Recipe, names: list[str]) -> list[Path]:
+    return [resolve(recipe, n) for n in names]
+
+
+def _statute_record(a: Article, status: str) -> dict:
+    return {"kind": "statute", "law": a.law, "version": a.version, "chapter": a.chapter, "section": a.section,
+            "article": a.article, "text": a.text, "status": status}
+
+
+def stage1_records(recipe: Recipe, as_of: date | None = None) -> list[dict]:
+    """Statutes, knowledge and exemptions.
+
+    ``data.statutes: builtin`` means the statute store's texts in force on ``as_of`` (today), the
+    user's imported texts included; a list of files means their statute records, of which those the
+    store knows to be no longer in force are left out. With ``data.include_superseded`` the
+    superseded and repealed texts stay, each statute record carrying its ``status`` so that its text
+    is labelled with its version and status (``stage1_text``) and hardness gives it the softest level.
+    Texts not yet in force are never included.
+    """
+    data, day = recipe.data, as_of or date.today()
+    if data.statutes == "builtin":
+        s = store()
+        articles = s.articles if data.include_superseded else s.current_articles(day)
+        records = [_statute_record(a, document_status(a.doc, day)) for a in articles]
+    else:
+        files = _data_files(recipe, [data.statutes] if isinstance(data.statutes, str) else data.statutes)
+        records = [r.data | {"kind": "statute", "status": statute_status(r.data, day) or UNVERIFIED}
+                   for r in load_records(files) if r.kind == "statute"]
+    allowed = (IN_FORCE, UNVERIFIED, *(NOT_IN_FORCE if data.include_superseded else ()))
+    records = [r for r in records if r["status"] in allowed]
+    records += [r.data | {"kind": r.kind} for r in load_records(_data_files(recipe, data.knowledge + data.exemptions))]
+    return records
+
+
+def pretrain_data(recipe: Recipe, as_of: date | None = None) -> tuple[list[dict], list[Record]]:
+    """Stage 1's records and stage 2's case records, every data file read and checked (errors name
+    file:line): what ``ecmiip train pretrain`` checks before any model loads."""
+    records = stage1_records(recipe, as_of)
+    if not records:
+        raise InputError(f"{recipe.source}: stage 1 has no records: data.statutes, data.knowledge and "
+                         "data.exemptions give none")
+    cases = [r for r in load_records(_data_files(recipe, recipe.data.cases)) if r.kind == "case"]
+    if not cases:
+        raise InputError(f"{recipe.source}: stage 2 needs case records: list MIPLD files of kind case under "
+                         "data.cases")
+    return records, cases

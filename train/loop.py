@@ -3,10 +3,8 @@ split, rich progress, an overfitting warning, resumable checkpoints and the loss
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +14,9 @@ from transformers import TrainerCallback, TrainingArguments
 
 from ecmiip.core.console import console, progress
 from ecmiip.core.errors import InputError
+from ecmiip.core.outputs import atomic_path, write_json_atomic
+from ecmiip.train.commands import check_resumable, last_checkpoint
+from ecmiip.train.commands import checkpoint_complete as checkpoint_complete
 from ecmiip.train.recipe import StageSection
 
 T = TypeVar("T")
@@ -85,35 +86,11 @@ def quiet(trainer):
     return trainer
 
 
-def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest *complete* checkpoint folder.
-
-    The Trainer writes a checkpoint's files one after another and ``trainer_state.json`` last, so a
-    folder without a readable one was cut off mid-save (a kill, a power cut) and cannot be resumed.
-    """
-    if not output_dir.is_dir():
-        return None
-    steps = [(int(m[1]), p) for p in output_dir.iterdir() if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
-    for _, path in sorted(steps, reverse=True):
-        if checkpoint_complete(path):
-            return str(path)
-        console.print(f"[yellow]skipping {path}: cut off while being saved[/]")
-    return None
-
-
-def checkpoint_complete(path: Path) -> bool:
-    """Whether the checkpoint's last-written file, ``trainer_state.json``, is there and whole."""
-    try:
-        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def resume_from(output_dir: Path, resume: bool) -> str | None:
     """The checkpoint to continue from when ``resume`` is asked, saying which (or that there is none)."""
     if not resume:
         return None
+    check_resumable(output_dir)
     checkpoint = last_checkpoint(output_dir)
     if checkpoint is None:
         console.print(f"[yellow]no checkpoint in {output_dir}; starting from the beginning[/]")
@@ -192,14 +169,17 @@ def plot_losses(log_history: list[dict], path: Path, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
 def write_history(log_history: list[dict], path: Path) -> None:
-    path.write_text(json.dumps(log_history, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_json_atomic(path, log_history)
+
 
 
 def record_run(trainer, out_dir: Path, name: str, title: str) -> None:

@@ -305,6 +305,51 @@ def _identity(kind: str, data: dict[str, Any]) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- strict JSON
+
+#: Deeper JSON than this is refused: no record of any kind nests more than three levels.
+MAX_JSON_DEPTH = 32
+
+
+class JsonLineError(ValueError):
+    """A JSON line that parses in a lax reader but must not be accepted; the message is the reason."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise JsonLineError(f"duplicate key {key!r} (a JSON object names each key once; which value is meant?)")
+        out[key] = value
+    return out
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def loads_strict(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` that refuses duplicate keys and nesting deeper than ``max_depth``.
+
+    Raises ``json.JSONDecodeError`` for malformed JSON and ``JsonLineError`` (a ValueError) for the rest,
+    each with a reason fit to follow ``file:line:``.
+    """
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except RecursionError:
+        raise JsonLineError(f"nested too deeply (more than {max_depth} levels of [ and {{)") from None
+    if _depth(value) > max_depth:
+        raise JsonLineError(f"nested too deeply (more than {max_depth} levels of [ and {{)")
+    return value
+
+
 def scan_file(path: Path | str) -> tuple[list[Record], list[DataError]]:
     """Parse and check every line of one file: its valid records and all its problems."""
     path = Path(path)
@@ -320,16 +365,19 @@ def scan_file(path: Path | str) -> tuple[list[Record], list[DataError]]:
         try:
             line = line_bytes.decode("utf-8")
         except UnicodeDecodeError as e:
-            errors.append(DataError(name, lineno, "record", f"not UTF-8 ({e.reason} at byte {e.start})"))
+            errors.append(DataError(name, lineno, "record", f"not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8"))
             continue
         if lineno == 1:
             line = line.lstrip("\ufeff")
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = loads_strict(line)
         except json.JSONDecodeError as e:
             errors.append(DataError(name, lineno, "record", f"malformed JSON: {e.msg} (column {e.colno})"))
+            continue
+        except JsonLineError as e:
+            errors.append(DataError(name, lineno, "record", str(e)))
             continue
         problems = check_record(data)
         errors.extend(DataError(name, lineno, f, reason, sev) for f, sev, reason in problems)
@@ -344,6 +392,8 @@ def scan_file(path: Path | str) -> tuple[list[Record], list[DataError]]:
         if ident:
             seen[ident] = lineno
         records.append(Record(kind, data, name, lineno))
+    if not any(line.strip() for line in raw.splitlines()):
+        errors.append(DataError(name, 1, "file", "empty: no records (a MIPLD file holds one JSON record per line)"))
     return records, errors
 
 
@@ -365,6 +415,64 @@ def load_records(paths: Iterable[Path | str]) -> list[Record]:
         more = f"\n… and {len(errors) - 20} more" if len(errors) > 20 else ""
         raise InputError(f"{len(errors)} errors in MIPLD data (see `ecmiip data validate`):\n{shown}{more}")
     return records
+
+
+# ---------------------------------------------------------------- QA pairs (SFT's input)
+
+QA_ROLES = ("system", "user", "assistant")
+
+
+def _conversation_problem(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return f"expected a JSON object, got {_type_name(value)}"
+    if "messages" not in value:
+        return "missing field messages"
+    messages = value["messages"]
+    if not isinstance(messages, list) or not messages:
+        return "messages must be a non-empty list"
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in QA_ROLES or not isinstance(m.get("content"), str):
+            return f"messages[{i}] must be {{\"role\": system|user|assistant, \"content\": text}}"
+    if messages[-1]["role"] != "assistant":
+        return "the last message must be the assistant's answer"
+    return None
+
+
+def load_conversations(paths: Iterable[Path | str]) -> list[list[dict]]:
+    """Conversations from QA JSONL files (``{"messages": [...]}`` a line, ending with the assistant's answer);
+    every problem is reported as file:line — bad UTF-8, malformed JSON, duplicate keys, deep nesting,
+    the schema — and an empty file is an error, not zero pairs."""
+    paths = [Path(p) for p in paths]
+    conversations: list[list[dict]] = []
+    errors: list[str] = []
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"QA file not found: {path}" + (" (a folder)" if path.is_dir() else ""))
+        lines = path.read_bytes().splitlines()
+        if not any(line.strip() for line in lines):
+            errors.append(f"{path}:1: file: empty: no QA pairs (ecmiip data build-qa writes them)")
+        for lineno, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                value = loads_strict(raw.decode("utf-8").lstrip("\ufeff"))
+                why = _conversation_problem(value)
+            except UnicodeDecodeError as e:
+                why = f"not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8"
+            except json.JSONDecodeError as e:
+                why = f"malformed JSON: {e.msg} (column {e.colno})"
+            except JsonLineError as e:
+                why = str(e)
+            if why:
+                errors.append(f"{path}:{lineno}: messages: {why}")
+            else:
+                conversations.append(value["messages"])
+    if errors:
+        more = f"\n… and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise InputError("bad QA data:\n" + "\n".join(errors[:20]) + more)
+    if not conversations:
+        raise InputError(f"no QA pairs in {', '.join(map(str, paths))}")
+    return conversations
 
 
 # ---------------------------------------------------------------- statistics

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import date
 from pathlib import Path
 
 import torch
@@ -21,10 +20,12 @@ from transformers import Trainer
 
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
-from ecmiip.core.statutes import IN_FORCE, UNVERIFIED, Article, store
+from ecmiip.core.outputs import atomic_dir
 from ecmiip.train import hardness
 from ecmiip.train.cases import MaskingConfig, graded_mask, swap_variants, token_labels
 from ecmiip.train.contrastive import CaseExample, build_triples, encode, hinge_loss
+from ecmiip.train.hardness import _data_files, stage1_records
+from ecmiip.train.hardness import pretrain_data as pretrain_data
 from ecmiip.train.hkre import HKREConfig, HKRETrainer
 from ecmiip.train.loop import (
     OverfitWarning,
@@ -36,42 +37,8 @@ from ecmiip.train.loop import (
     training_arguments,
 )
 from ecmiip.train.mipld import load_records, record_text
-from ecmiip.train.recipe import Recipe, resolve
+from ecmiip.train.recipe import Recipe
 from ecmiip.train.sft import PadCollator
-
-
-def _data_files(recipe: Recipe, names: list[str]) -> list[Path]:
-    return [resolve(recipe, n) for n in names]
-
-
-def _statute_record(a: Article, status: str) -> dict:
-    return {"kind": "statute", "law": a.law, "version": a.version, "chapter": a.chapter, "section": a.section,
-            "article": a.article, "text": a.text, "status": status}
-
-
-def stage1_records(recipe: Recipe, as_of: date | None = None) -> list[dict]:
-    """Statutes, knowledge and exemptions.
-
-    ``data.statutes: builtin`` means the statute store's texts in force on ``as_of`` (today), the
-    user's imported texts included; a list of files means their statute records, of which those the
-    store knows to be no longer in force are left out. With ``data.include_superseded`` the
-    superseded and repealed texts stay, each statute record carrying its ``status`` so that its text
-    is labelled with its version and status (``stage1_text``) and hardness gives it the softest level.
-    Texts not yet in force are never included.
-    """
-    data, day = recipe.data, as_of or date.today()
-    if data.statutes == "builtin":
-        s = store()
-        articles = s.articles if data.include_superseded else s.current_articles(day)
-        records = [_statute_record(a, hardness.document_status(a.doc, day)) for a in articles]
-    else:
-        files = _data_files(recipe, [data.statutes] if isinstance(data.statutes, str) else data.statutes)
-        records = [r.data | {"kind": "statute", "status": hardness.statute_status(r.data, day) or UNVERIFIED}
-                   for r in load_records(files) if r.kind == "statute"]
-    allowed = (IN_FORCE, UNVERIFIED, *(hardness.NOT_IN_FORCE if data.include_superseded else ()))
-    records = [r for r in records if r["status"] in allowed]
-    records += [r.data | {"kind": r.kind} for r in load_records(_data_files(recipe, data.knowledge + data.exemptions))]
-    return records
 
 
 def stage1_text(record: dict) -> str:
@@ -197,6 +164,9 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
     # Build both datasets first: bad data fails before any training starts.
     ex1 = stage1_examples(tokenizer, stage1_records(recipe), s1.max_length)
     ex2 = stage2_examples(tokenizer, recipe)
+    # A damaged checkpoint is refused now, not after the model has loaded.
+    resume1 = resume_from(out_dir / "stage1", resume)
+    resume2 = resume_from(out_dir / "stage2", resume)
     model = _load_model(base, recipe)
 
     train, val = split_train_val(ex1, recipe.data.val_fraction, recipe.seed, recipe.data.max_val)
@@ -210,7 +180,7 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
         callbacks=[RichProgress("stage 1 · HKRE"), OverfitWarning(), *(callbacks or [])],
         hkre=hkre,
     )
-    quiet(t1).train(resume_from_checkpoint=resume_from(out_dir / "stage1", resume))
+    quiet(t1).train(resume_from_checkpoint=resume1)
     record_run(t1, out_dir, "stage1", "stage 1 · HKRE continued pre-training")
 
     train, val = split_train_val(ex2, recipe.data.val_fraction, recipe.seed, recipe.data.max_val)
@@ -224,14 +194,15 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
         weight=s2.contrastive.weight,
         margin=s2.contrastive.margin,
     )
-    quiet(t2).train(resume_from_checkpoint=resume_from(out_dir / "stage2", resume))
+    quiet(t2).train(resume_from_checkpoint=resume2)
     record_run(t2, out_dir, "stage2", "stage 2 · in-context learning on cases")
 
     final = out_dir / "model"
     if t2.is_world_process_zero():
         if recipe.pretrain.method == "lora":
             model = model.merge_and_unload()  # into the 16-bit weights it was trained on
-        model.save_pretrained(final, safe_serialization=True)
-        tokenizer.save_pretrained(final)
+        with atomic_dir(final, force=True) as tmp:  # an interrupted save leaves no half-written model/
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
         console.print(f"[green]pre-trained model[/] → {final}")
     return final

@@ -12,13 +12,13 @@ prompt; the labels are the tokens that follow it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
+from ecmiip.core.outputs import atomic_dir
 from ecmiip.train.loop import (
     OverfitWarning,
     RichProgress,
@@ -28,36 +28,10 @@ from ecmiip.train.loop import (
     split_train_val,
     training_arguments,
 )
+from ecmiip.train.mipld import load_conversations as load_conversations
 from ecmiip.train.recipe import LoraSection, QuantSection, Recipe
 
 IGNORE = -100
-
-
-def load_conversations(paths: list[Path]) -> list[list[dict]]:
-    """Conversations from QA JSONL files; every problem is reported as file:line."""
-    conversations, errors = [], []
-    for path in paths:
-        if not Path(path).is_file():
-            raise InputError(f"QA file not found: {path}")
-        for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                messages = json.loads(line)["messages"]
-                ok = isinstance(messages, list) and messages and all(
-                    isinstance(m, dict) and m.get("role") in ("system", "user", "assistant") and isinstance(m.get("content"), str)
-                    for m in messages
-                )
-                if not ok or messages[-1]["role"] != "assistant":
-                    raise ValueError("messages must be role/content objects ending with an assistant answer")
-                conversations.append(messages)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                errors.append(f"{path}:{lineno}: messages: {e}")
-    if errors:
-        raise InputError("bad QA data:\n" + "\n".join(errors[:20]) + (f"\n… and {len(errors) - 20} more" if len(errors) > 20 else ""))
-    if not conversations:
-        raise InputError(f"no QA pairs in {', '.join(map(str, paths))}")
-    return conversations
 
 
 def tokenize_conversation(tokenizer, messages: list[dict], max_length: int) -> dict[str, list[int]] | None:
@@ -133,6 +107,7 @@ def run_sft(
     if len(examples) < len(conversations):
         console.print(f"[yellow]warning:[/] {len(conversations) - len(examples)} QA pairs skipped: prompt longer than {stage.max_length} tokens")
     train, val = split_train_val(examples, recipe.data.val_fraction, recipe.seed, recipe.data.max_val)
+    checkpoint = resume_from(out_dir / "checkpoints", resume)  # a damaged one is refused before the model loads
     model = load_qlora_model(base, stage.quantization, stage.lora)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = Trainer(
@@ -143,10 +118,11 @@ def run_sft(
         data_collator=PadCollator(pad_id),
         callbacks=[RichProgress("SFT (QLoRA)"), OverfitWarning(), *(callbacks or [])],
     )
-    quiet(trainer).train(resume_from_checkpoint=resume_from(out_dir / "checkpoints", resume))
+    quiet(trainer).train(resume_from_checkpoint=checkpoint)
     adapter_dir = out_dir / "adapter"
     record_run(trainer, out_dir, "sft", "SFT (QLoRA)")
     if trainer.is_world_process_zero():
-        model.save_pretrained(adapter_dir)
-        tokenizer.save_pretrained(adapter_dir)
+        with atomic_dir(adapter_dir, force=True) as tmp:  # an interrupted save leaves no half-written adapter/
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
     return adapter_dir

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.outputs import atomic_path, write_json_atomic
 from ecmiip.pipeline.steps import Step
 from ecmiip.train.recipe import Recipe
 
@@ -60,11 +61,12 @@ def data_files(data: Path) -> list[Path]:
 
 
 def _json(path: Path, obj: object) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_json_atomic(path, obj)
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    """JSONL under a temporary name, renamed when complete: an interrupted step leaves no cut-off file."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -190,6 +192,29 @@ def pretrained(plan: BuildPlan) -> Path:
 
 def quant_gguf(plan: BuildPlan) -> Path:
     return plan.out / "06-export" / f"{plan.name}-{plan.quant}.gguf"
+
+
+def folder_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (symlinks not followed)."""
+    import os
+
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            f = Path(root) / name
+            if not f.is_symlink():
+                total += f.stat().st_size
+    return total
+
+
+def reclaimable(plan: BuildPlan) -> list[tuple[Path, int]]:
+    """Folders a finished build no longer needs, with their size: the training checkpoints (they only serve
+    --resume of an interrupted pre-training or SFT; the model, adapter and GGUFs do not depend on them)."""
+    out = plan.out
+    folders = [*sorted((out / "04-pretrain" / "stage1").glob("checkpoint-*")),
+               *sorted((out / "04-pretrain" / "stage2").glob("checkpoint-*")),
+               *sorted((out / "05-sft" / "checkpoints").glob("checkpoint-*"))]
+    return [(f, folder_bytes(f)) for f in folders if f.is_dir()]
 
 
 def make_steps(plan: BuildPlan) -> list[Step]:

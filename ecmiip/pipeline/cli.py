@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import time
 from pathlib import Path
@@ -20,20 +21,24 @@ _STATUS_STYLE = {"done": "green", "skipped": "dim", "failed": "red", "interrupte
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ecmiip.train.recipe import recipe_help
+
     p = sub.add_parser(
         "build",
         help="every step from data to a GGUF for Ollama and ecmiip-chat (resumable); --demo runs offline on CPU",
         description=(
             "Validate data, label hardness, build QA pairs, pre-train (HKRE, cases), QLoRA SFT, merge, "
             "convert, quantize, write the Modelfile and verify, each step in its own folder under --out. "
-            "Completed steps are skipped when run again with --resume."
+            "Completed steps are skipped when run again with --resume. Every option, the recipe and the data "
+            "are checked before anything is written; the summary says how much disk the build folder uses and "
+            "which checkpoint folders can be deleted once it is complete."
         ),
         formatter_class=RichHelpFormatter,
     )
     p.add_argument("--base", help=f"HF model directory or hub id (default: the recipe's base, {DEFAULT_BASE})")
     p.add_argument("--data", type=Path, help="folder (or file) of MIPLD JSONL records (default: the shipped samples)")
     p.add_argument("--out", type=Path, help="build folder (default: builds/<name>, or builds/demo with --demo)")
-    p.add_argument("--recipe", help="recipe YAML or shipped name (default: qwen3-4b; demo-cpu with --demo)")
+    p.add_argument("--recipe", metavar="RECIPE", help=recipe_help("qwen3-4b; demo-cpu with --demo"))
     p.add_argument("--quant", default="Q4_K_M", help="quantization type of the final GGUF (default: Q4_K_M)")
     p.add_argument("--name", default="ec-miip", help="model name for files and Ollama (default: ec-miip)")
     p.add_argument("--bench", action="store_true", help="benchmark the final model (mcq, case, recite, speed)")
@@ -47,13 +52,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_build)
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """What needs neither the recipe nor a model: fails at once."""
+    if args.bench_limit < 1:
+        raise InputError(f"--bench-limit {args.bench_limit}: must be at least 1")
+    if not _NAME.fullmatch(args.name) or ".." in args.name:
+        raise InputError(f"--name {args.name!r}: use letters, digits, '.', '_' and '-' (no path separators or "
+                         "spaces, at most 80 characters): it names files and the Ollama model")
+    if args.resume and args.force:
+        raise InputError("--resume continues the build in --out and --force starts it over: pass one")
+    from ecmiip.quantize.quantize import parse_quant_types
+
+    parse_quant_types([args.quant])  # a typo fails now, not after hours of training
+
+
 def _plan(args: argparse.Namespace):
     from ecmiip.core.hub import resolve_base
-    from ecmiip.pipeline.build import BuildPlan, shipped_samples
+    from ecmiip.pipeline.build import BuildPlan, data_files, shipped_samples
     from ecmiip.pipeline.hardware import check_hardware
+    from ecmiip.train.mipld import load_records
     from ecmiip.train.recipe import load_recipe
 
+    _check_options(args)
     recipe = load_recipe(args.recipe or ("demo-cpu" if args.demo else "qwen3-4b"))
+    data = args.data or shipped_samples()
+    load_records(data_files(data))  # every record checked (file:line) before anything is written
+    out = args.out or Path("builds") / ("demo" if args.demo else args.name)
+    _check_out(out, args.resume, args.force, remove=False)
     if args.demo and not args.base:
         base = demo_base()
     else:
@@ -62,13 +90,6 @@ def _plan(args: argparse.Namespace):
     warning = check_hardware(recipe, ignore=args.ignore_hardware)
     if warning:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    out = args.out or Path("builds") / ("demo" if args.demo else args.name)
-    data = args.data or shipped_samples()
-    if args.bench_limit < 1:
-        raise InputError("--bench-limit must be at least 1")
-    from ecmiip.quantize.quantize import parse_quant_types
-
-    parse_quant_types([args.quant])  # a typo fails now, not after hours of training
     return BuildPlan(recipe, base, data, out, name=args.name, quant=args.quant.upper(), bench=args.bench,
                      bench_limit=args.bench_limit)
 
@@ -79,7 +100,16 @@ def _check_exportable(base: Path) -> None:
 
     from ecmiip.quantize.arch import spec_for
 
-    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    path = base / "config.json"
+    if not path.is_file():
+        raise InputError(f"{base}: not a model folder (no config.json); --base takes a Hugging Face model folder "
+                         "or a hub id fetched with `ecmiip pull`")
+    try:
+        config = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise InputError(f"{path}: not a readable model config ({type(e).__name__})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("architectures") or [], list):
+        raise InputError(f"{path}: not a model config (no architectures list)")
     for architecture in config.get("architectures") or ["(none given)"]:
         try:
             spec_for(architecture)
@@ -99,13 +129,20 @@ def demo_base() -> Path:
         return cached_model("smollm2")
 
 
-def _check_out(out: Path, resume: bool, force: bool) -> None:
-    from ecmiip.pipeline.steps import STATE_FILE
+def _check_out(out: Path, resume: bool, force: bool, remove: bool = True) -> None:
+    """Refuse an --out that is a file, or holds a build or anything else, unless asked; with ``remove``,
+    --force deletes the earlier build (only once every other check has passed)."""
+    from ecmiip.pipeline.steps import STATE_FILE, StepState
 
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder: choose another build folder")
     if (out / STATE_FILE).exists() and not resume:
         if not force:
             raise OutputExistsError(f"{out} holds a build: --resume continues it, --force starts over")
-        shutil.rmtree(out)
+        if remove:
+            shutil.rmtree(out)
+    elif (out / STATE_FILE).exists():
+        StepState(out)  # a damaged build.json is refused now, with the path and what to do
     elif out.exists() and any(out.iterdir()) and not (out / STATE_FILE).exists() and not force:
         raise OutputExistsError(f"{out} exists and is not a build folder; choose another --out or pass --force")
 
@@ -194,8 +231,25 @@ def _summary(plan, results, seconds: float) -> None:
         from ecmiip.bench.report import rich_table
 
         console.print(rich_table(json.loads(bench.read_text(encoding="utf-8"))))
+    _disk_summary(plan)
     console.print(f"built in {seconds:.0f} s. Next:", highlight=False)
     console.print(f"  ecmiip-chat --model {quant_gguf(plan)}", highlight=False)
+
+
+def _disk_summary(plan) -> None:
+    """How much disk the build folder uses, and which checkpoint folders can go."""
+    from ecmiip.pipeline.build import folder_bytes, reclaimable
+
+    total = folder_bytes(plan.out)
+    console.print(f"disk: {plan.out} uses {total / 2**20:,.1f} MiB", highlight=False)
+    spare = reclaimable(plan)
+    if spare:
+        size = sum(n for _, n in spare)
+        console.print(f"  {size / 2**20:,.1f} MiB of it are training checkpoints, needed only to --resume an "
+                      "interrupted training; the build is complete, so they can be deleted:", highlight=False)
+        parents = sorted({str(f.parent) for f, _ in spare})
+        for parent in parents:
+            console.print(f"    rm -r {parent}/checkpoint-*", highlight=False)
 
 
 def _ollama(plan) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import write_text_atomic
 
 STATE_FILE = "build.json"
@@ -67,7 +68,18 @@ class StepState:
         self.path = out / STATE_FILE
         self.data: dict[str, Any] = {"format": 1, "steps": {}}
         if self.path.exists():
-            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.data = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        advice = "pass --force to start the build over (or delete the file)"
+        try:
+            data = json.loads(self.path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise InputError(f"{self.path}: not a readable build record ({type(e).__name__}); {advice}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), dict) or \
+                not all(isinstance(v, dict) for v in data["steps"].values()):
+            raise InputError(f"{self.path}: not a build record (no object of steps); {advice}")
+        return data
 
     def step(self, name: str) -> dict[str, Any]:
         return self.data["steps"].setdefault(name, {})
@@ -131,7 +143,7 @@ def run_step(step: Step, out: Path, state: StepState, on_start: Callable[[Step, 
         record.update(status="failed", seconds=round(time.perf_counter() - t0, 1), error=str(e)[:500])
         state.save()
         raise
-    (folder / MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n", encoding="utf-8")
+    write_text_atomic(folder / MARKER, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     record.update(status="done", seconds=round(time.perf_counter() - t0, 1), summary=summary)
     state.save()
     return StepResult(step.name, "done", record["seconds"], reason, summary)
