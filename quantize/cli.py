@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "verify",
         help="check a GGUF against its HF model: tokenizer, logits, chat template, quantization drift",
+        description="Run the checks `ecmiip export` runs on files that already exist: tokenizer parity over the "
+        "statute texts, logits parity against the HF model (plus adapter), chat-template parity, and the drift "
+        "(perplexity, KL divergence) of each quantized GGUF. Local folders only; nothing is downloaded.",
         formatter_class=RichHelpFormatter,
     )
     p.add_argument("gguf", type=Path, help="the 16/32-bit GGUF to verify")
@@ -44,10 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, help="write the checks as JSON here")
     p.set_defaults(handler=_verify)
 
-    p = sub.add_parser("ollama", help="Ollama helpers", formatter_class=RichHelpFormatter)
+    p = sub.add_parser("ollama", help="Ollama helpers", description="Register an exported model with a local Ollama.",
+                       formatter_class=RichHelpFormatter)
     osub = p.add_subparsers(dest="ollama_command", metavar="COMMAND", required=True)
     c = osub.add_parser(
-        "create", help="register an exported model with Ollama (or print the commands)", formatter_class=RichHelpFormatter
+        "create", help="register an exported model with Ollama (or print the commands)",
+        description="Run `ollama create NAME -f DIR/Modelfile` when ollama is on PATH; otherwise print the commands "
+        "to run once it is installed.", formatter_class=RichHelpFormatter,
     )
     c.add_argument("dir", type=Path, help="export directory holding the Modelfile")
     c.add_argument("--name", default="ec-miip", help="Ollama model name (default: ec-miip)")

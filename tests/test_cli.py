@@ -48,3 +48,22 @@ def test_chat_answers_from_an_exported_gguf(tiny_qwen3_dir, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()  # random weights: some text, not a particular one
+
+
+def test_every_subcommand_has_a_description():
+    import argparse
+
+    from ecmiip.cli import build_parser
+
+    def leaves(parser, path):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield path, parser
+        for action in subs:
+            for name, child in action.choices.items():
+                yield from leaves(child, [*path, name])
+
+    found = list(leaves(build_parser(), []))
+    assert len(found) >= 18
+    missing = [" ".join(path) for path, parser in found if not (parser.description or "").strip()]
+    assert missing == []

@@ -55,11 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--force", action="store_true", help="replace a text of the same law and version you imported")
     imp.set_defaults(handler=_import)
 
-    ls = cmds.add_parser("list", help="every text with its version, dates and status", formatter_class=RichHelpFormatter)
+    ls = cmds.add_parser("list", help="every text with its version, dates and status", description="every text with its version, dates and status", formatter_class=RichHelpFormatter)
     ls.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD", help="statuses on this date (default: today)")
     ls.set_defaults(handler=_list)
 
-    show = cmds.add_parser("show", help="a law's versions, or one article with its validity", formatter_class=RichHelpFormatter)
+    show = cmds.add_parser("show", help="a law's versions, or one article with its validity", description="a law's versions, or one article with its validity", formatter_class=RichHelpFormatter)
     show.add_argument("law", metavar="LAW")
     show.add_argument("article", nargs="?", metavar="ARTICLE", help="e.g. 11, 十一, 第十条之一")
     show.add_argument("--version", help="a version other than the one in force (e.g. 2019修正)")
@@ -74,13 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--older-than", type=float, default=10.0, metavar="YEARS", help="(default: 10)")
     st.set_defaults(handler=_status)
 
-    rm = cmds.add_parser("remove", help="remove a text you imported (and the status changes it made)",
+    rm = cmds.add_parser("remove", help="remove a text you imported (and the status changes it made)", description="remove a text you imported (and the status changes it made)",
                          formatter_class=RichHelpFormatter)
     rm.add_argument("law", metavar="KEY|LAW", help="the key `list` shows (user-…), or the law's title with --version")
     rm.add_argument("--version")
     rm.set_defaults(handler=_remove)
 
-    ex = cmds.add_parser("export", help="every article with its version and validity, as JSONL",
+    ex = cmds.add_parser("export", help="every article with its version and validity, as JSONL", description="every article with its version and validity, as JSONL",
                          formatter_class=RichHelpFormatter)
     ex.add_argument("out", type=Path, metavar="OUT.jsonl")
     ex.add_argument("--current-only", action="store_true", help="only texts in force today")
