@@ -138,6 +138,17 @@ def prepare_prompt(backend: Any, messages: list[dict], think: bool | None, max_t
 # llama.cpp
 
 
+def render_with(formatter, messages: list[dict], think: bool | None) -> str:
+    """Render ``messages`` with a GGUF's chat template (llama-cpp-python's sandboxed Jinja2); whatever
+    the template does wrong — a sandbox refusal, raise_exception(), a type error, 1/0 — is the model's
+    template's fault and one InputError, never a crash of the session."""
+    options = {} if think is None else {"enable_thinking": think}
+    try:
+        return formatter(messages=messages, **options).prompt
+    except Exception as e:  # noqa: BLE001 — any failure inside a foreign template
+        raise InputError(f"the model's chat template rejected the conversation ({type(e).__name__}: {e})") from e
+
+
 class LlamaCppBackend:
     """A GGUF run by llama.cpp in this process (llama-cpp-python), with the GGUF's own chat template.
 
@@ -218,13 +229,8 @@ class LlamaCppBackend:
 
     def render_prompt(self, messages: list[dict], think: bool | None) -> str:
         """The prompt text the GGUF's template makes of ``messages``, ending with the assistant's turn."""
-        import jinja2
 
-        options = {} if think is None else {"enable_thinking": think}
-        try:
-            return self._formatter(messages=messages, **options).prompt
-        except (jinja2.TemplateError, ValueError, TypeError) as e:
-            raise InputError(f"the model's chat template rejected the conversation: {e}") from e
+        return render_with(self._formatter, messages, think)
 
     def tokenize_prompt(self, prompt: str) -> list[int]:
         """Token ids of a rendered prompt (special tokens parsed: the template writes them as text)."""
