@@ -105,7 +105,10 @@ def quantize(
 
 def _run_child(src: Path, tmp: Path, qtype: str, nthread: int, on_progress) -> None:
     cmd = [
-        sys.executable, "-c", "from ecmiip.quantize.quantize import _child_main; _child_main()",
+        # `-c` puts the working folder first on sys.path: drop it, so a user's numbers.py (or any file
+        # named like a module) in the folder they run from cannot shadow the standard library.
+        sys.executable, "-c", "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+        "from ecmiip.quantize.quantize import _child_main; _child_main()",
         str(src), str(tmp), qtype, str(nthread), str(MAX_BUF_BYTES), str(os.getpid()),
     ]
     log: list[str] = []

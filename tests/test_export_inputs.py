@@ -146,3 +146,14 @@ def test_export_and_verify_stay_offline(tiny_qwen3_dir, tmp_path):
                           capture_output=True, env=env, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr).decode(errors="replace")
     assert netguard.attempts(guard) == []
+
+
+def test_a_module_named_file_in_the_working_folder_cannot_break_the_quantizer(tiny_qwen3_dir, tmp_path):
+    """The quantizer runs in a child interpreter: the folder the user runs from is not on its path."""
+    (tmp_path / "numbers.py").write_text("raise SystemExit('shadowed the standard library')\n")
+    ecmiip = Path(sys.executable).with_name("ecmiip")  # the console script: `python -m` would put the folder first
+    proc = subprocess.run([str(ecmiip), "export", str(tiny_qwen3_dir), "--out", str(tmp_path / "out"),
+                           "--quant", "Q8_0", "--no-verify"], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert list((tmp_path / "out").glob("*-Q8_0.gguf"))
