@@ -302,12 +302,6 @@ def _characters(text: str) -> list[str]:
     return ["#" + c for c in _HAN_RE.findall(text)]
 
 
-def expand_query(question: str) -> str:
-    """The question followed by the statutory wording of the everyday terms it uses."""
-    extra = [words for term, words in EXPANSIONS.items() if term in question]
-    return " ".join([question, *extra])
-
-
 def _query(question: str) -> dict[str, float]:
     """The weighted terms searched for ``question``: its own, then what the two tables add."""
     weights: dict[str, float] = {}

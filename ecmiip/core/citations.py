@@ -42,7 +42,16 @@ from datetime import date
 
 from ecmiip.core.errors import InputError
 from ecmiip.core.renumbering import KNOWN, moved_to, reference_note
-from ecmiip.core.statutes import PRC, Article, Document, StatuteStore, chinese_to_int, short_title, store
+from ecmiip.core.statutes import (
+    PRC,
+    Article,
+    Document,
+    StatuteStore,
+    chinese_to_int,
+    short_title,
+    store,
+    version_year,
+)
 
 #: Characters of a Chinese numeral as statutes write article numbers.
 CN_NUM = "零〇一二三四五六七八九十百千"
@@ -477,11 +486,6 @@ class CitationCheck:
         return self.citation.span
 
 
-def _year(version: str) -> str | None:
-    m = re.search(r"\d{4}", version)
-    return m.group(0) if m else None
-
-
 def _count(n: int) -> str:
     return f"{int_to_chinese(n)}条"
 
@@ -491,8 +495,8 @@ def _matches(written: str, doc: Document) -> bool:
     w = written.replace("年", "").replace(" ", "")
     if "法释" in w or "令" in w:
         return bool(doc.doc_number) and _norm(doc.doc_number) == _norm(w)
-    if _year(w):
-        return _year(w) == _year(doc.version)
+    if version_year(w):
+        return version_year(w) == version_year(doc.version)
     return w in doc.version
 
 
@@ -602,26 +606,18 @@ def _unstored_version(c: Citation, law: str, day: date, s: StatuteStore) -> Cita
     """A version the store does not hold: older than the current one (superseded), or unknown here."""
     short = short_title(law)
     current = s.current(law, day)
-    cited_year, held = _year(c.version or ""), "、".join(d.version for d in s.by_law[law])
-    if current is not None and cited_year and cited_year < (_year(current.version) or ""):
-        moved = moved_to(s, law, _full_version(law, c.version), c.article, current)
+    cited_year, held = version_year(c.version or ""), "、".join(d.version for d in s.by_law[law])
+    if current is not None and cited_year and cited_year < (version_year(current.version) or ""):
+        moved = moved_to(s, law, c.version or "", c.article, current)
         reason = f"《{short}》（{c.version}）已被现行的{current.version}取代"
         reason += f"；现行对应条文为{cite_versioned(moved)}" if moved else "；库中未收录该旧版文本，对应条号未能确定，请核对"
         return CitationCheck(c, SUPERSEDED, reason, None, moved, current)
     for version, effective in _known_versions(s, law):
-        if cited_year and cited_year == _year(version):
+        if cited_year and cited_year == version_year(version):
             when = f"（{effective.isoformat()}起施行）" if effective else ""
             return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库未收录《{short}》{version}{when}的文本，无法核对条号；"
                                                      f"可用 ecmiip statutes import 导入官方文本")
     return CitationCheck(c, NOT_IN_DATABASE, f"离线法条库收录的是《{short}》{held}，无法核对{c.version}版本的条号")
-
-
-def _full_version(law: str, written: str | None) -> str:
-    """The version label of the known renumbering table that ``written`` (2008, 2008年) means."""
-    for k in KNOWN:
-        if k.law == law and _year(k.old_version) == _year(written or ""):
-            return k.old_version
-    return written or ""
 
 
 def verify_citations(text: str, as_of: date | None = None) -> list[CitationCheck]:

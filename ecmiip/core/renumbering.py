@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from ecmiip.core.statutes import PRC, Article, Document, StatuteStore
+from ecmiip.core.statutes import PRC, Article, Document, StatuteStore, version_year
 
 
 @dataclass(frozen=True)
@@ -106,16 +106,12 @@ def align(old: Sequence[Article], new: Sequence[Article]) -> dict[str, str]:
     return out
 
 
-def _year(version: str) -> str:
-    return "".join(ch for ch in version[:4] if ch.isdigit())
-
-
 def moved_to(store: StatuteStore, law: str, old_version: str, label: str, target: Document) -> Article | None:
     """The article of ``target`` (a later version of ``law``) that ``label`` of ``old_version`` became."""
     new_label = None
     for k in KNOWN:
-        if k.law == law and _year(k.old_version) == _year(old_version) and \
-                _year(k.new_version) == _year(target.version) and label in k.moves:
+        if k.law == law and version_year(k.old_version) == version_year(old_version) and \
+                version_year(k.new_version) == version_year(target.version) and label in k.moves:
             new_label = k.moves[label][0]
     old_doc = next((d for d in store.by_law.get(law, ()) if d.version == old_version), None)
     if new_label is None and old_doc is not None and old_doc.key != target.key:

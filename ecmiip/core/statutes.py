@@ -44,6 +44,12 @@ def parse_date(text: str | None, what: str = "date") -> date | None:
         raise InputError(f"{what} must be written YYYY-MM-DD, not {text!r}") from None
 
 
+def version_year(version: str) -> str | None:
+    """``2019修正`` → ``2019``, ``法释〔2025〕5号`` → ``2025``: how two ways of writing a version are compared."""
+    m = re.search(r"\d{4}", version or "")
+    return m.group(0) if m else None
+
+
 def short_title(law: str) -> str:
     """``中华人民共和国专利法`` → ``专利法``: the title without the state's name."""
     return law[len(PRC):] if law.startswith(PRC) and len(law) > len(PRC) else law
