@@ -24,8 +24,9 @@ from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes, load_tokenizer
 from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir, probe_writable
 from ecmiip.quantize.modelcard import read_model_card
-from ecmiip.quantize.modelfile import TEST_CONVERSATIONS, render_modelfile, template_for_tokenizer
+from ecmiip.quantize.modelfile import render_modelfile, template_for_tokenizer
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
+from ecmiip.quantize.verification import run_checks
 
 REPORT_NAME = "export-report.json"
 
@@ -181,23 +182,6 @@ def _write_outputs(opts, conversion, quant_paths, reference, modelfile, modelfil
     if failed:
         raise VerificationError(f"verification failed: {', '.join(failed)} (details in {report})")
     return ExportResult(reference, quant_paths, modelfile, report, checks)
-
-
-def run_checks(reference, base, adapter_dir, quant_paths, template, system, tokenizer, outtype) -> list[verify.Check]:
-    with console.status("verifying: tokenizer parity on the statute corpus"):
-        checks = [verify.check_tokenizer(reference, tokenizer)]
-    with console.status("verifying: logits against the HF model"):
-        model = verify.load_hf_model(base, adapter_dir)
-        tolerance = 1e-3 if outtype == "f32" else 0.05
-        checks.append(verify.check_logits(reference, model, tokenizer, tolerance=tolerance))
-        del model
-    with console.status("verifying: chat templates"):
-        checks.append(verify.check_chat_template(reference, tokenizer, TEST_CONVERSATIONS))
-        checks.append(verify.check_modelfile_template(template, tokenizer, TEST_CONVERSATIONS, system))
-    if quant_paths:
-        with console.status("measuring quantization drift"):
-            checks.extend(verify.check_drift(reference, quant_paths, tokenizer))
-    return checks
 
 
 def write_report(path, opts, reference, quant_paths, modelfile, checks, timings) -> None:
