@@ -8,7 +8,6 @@ complete, so an interruption never leaves a half-written file under a final name
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir
 from ecmiip.quantize.modelcard import read_model_card
 from ecmiip.quantize.modelfile import render_modelfile, template_for_tokenizer
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
-from ecmiip.quantize.verification import run_checks
+from ecmiip.quantize.verification import release_memory, run_checks
 
 REPORT_NAME = "export-report.json"
 
@@ -113,9 +112,11 @@ def export(opts: ExportOptions) -> ExportResult:
     outputs = [reference, *quant_paths.values(), modelfile, report]
     new_outputs = [p for p in outputs if not p.exists()]
     try:
-        return _write_outputs(
-            opts, conversion, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir
-        )
+        # The converter (adapter factors, vocabulary, plan) is handed over, not kept here: verification
+        # needs its memory once the GGUF is written.
+        handed = [conversion]
+        del conversion, adapter, ckpt, tokenizer
+        return _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir)
     except VerificationError:
         raise  # the files stay for diagnosis; the report says what failed
     except BaseException:
@@ -145,7 +146,8 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
-def _write_outputs(opts, conversion, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir):
+def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir):
+    conversion = handed.pop()
     base = conversion.base_dir
     timings: dict[str, float] = {}
 
@@ -158,7 +160,7 @@ def _write_outputs(opts, conversion, quant_paths, reference, modelfile, modelfil
     # Free the converter's state before llama.cpp maps the GGUF: verify reloads what it needs.
     n_tensors = len(conversion.plan)
     del conversion
-    gc.collect()
+    release_memory()
 
     # 3. llama.cpp's quantizer (in a child process: Ctrl-C stops it at once).
     for q, path in quant_paths.items():

@@ -29,12 +29,22 @@ HEAD_BLOCK_ROWS = 8192  # head rows per block: 80 MiB of fp32 at width 2560
 EMBED, HEAD = "model.embed_tokens.weight", "lm_head.weight"
 
 
+STORAGE = {"f16": torch.float16, "bf16": torch.bfloat16}
+
+
 @dataclass
 class Sequence:
-    """Token ids to run, through every layer (``layers=None``) or only through the listed ones."""
+    """Token ids to run, through every layer (``layers=None``) or only through the listed ones.
+
+    ``stored_as`` ("f16"/"bf16") runs the *rounding twin*: the same math with every matrix rounded to
+    that storage type after merging, and every matmul input too (llama.cpp's CPU kernels convert
+    activations to the weights' type). Its distance from the exact reference is how far storage alone
+    moves this model's logits, which is what the logits gate is scaled by.
+    """
 
     ids: list[int]
     layers: tuple[int, ...] | None = None
+    stored_as: str | None = None
 
 
 @dataclass
@@ -223,28 +233,40 @@ class Reference:
                 raise ValueError(f"token id {bad} is outside the vocabulary ({self.config.vocab_size})")
         if observe is not None:
             self.embedding_rows(observe)
-        hidden = [self._embed(s.ids).unsqueeze(0) for s in sequences]
+        hidden = [_rounded(self._embed(s.ids), s.stored_as).unsqueeze(0) for s in sequences]
         positions = [torch.arange(len(s.ids)).unsqueeze(0) for s in sequences]
         rope = [self.rotary(h, p) for h, p in zip(hidden, positions, strict=True)]
         layer_types = getattr(self.config, "layer_types", None) or ["full_attention"] * self.n_layers
         masks = [{t: self._mask(h, p, t) for t in set(layer_types)} for h, p in zip(hidden, positions, strict=True)]
         for i, layer in enumerate(self.decoder.layers):
             with self._materialized(layer, f"{self.prefix}.layers.{i}.", observe) as live:
-                for k, s in enumerate(sequences):
-                    if s.layers is not None and i not in s.layers:
+                exact = [k for k, s in enumerate(sequences) if s.stored_as is None]
+                twins = [k for k, s in enumerate(sequences) if s.stored_as is not None]
+                for group in (exact, twins):  # the twin rounds the live layer in place: exact runs first
+                    if not group:
                         continue
-                    out = live(
-                        hidden[k],
-                        attention_mask=masks[k][layer_types[i]],
-                        position_ids=positions[k],
-                        position_embeddings=rope[k],
-                    )
-                    hidden[k] = out[0] if isinstance(out, tuple) else out
+                    with _stored_as(live, sequences[group[0]].stored_as):
+                        for k in group:
+                            if sequences[k].layers is not None and i not in sequences[k].layers:
+                                continue
+                            out = live(
+                                hidden[k],
+                                attention_mask=masks[k][layer_types[i]],
+                                position_ids=positions[k],
+                                position_embeddings=rope[k],
+                            )
+                            hidden[k] = out[0] if isinstance(out, tuple) else out
         with self._materialized(self.decoder.norm, f"{self.prefix}.norm.", observe) as norm:
-            final = torch.cat([norm(h)[0] for h in hidden])
+            final = torch.cat([_rounded(norm(h)[0], s.stored_as) for h, s in zip(hidden, sequences, strict=True)])
+        stored = [s.stored_as for s in sequences for _ in s.ids]
+        twin_rows = torch.tensor([t is not None for t in stored])
+        twin_type = next((t for t in stored if t is not None), None)
         logits = torch.empty(final.shape[0], self.config.vocab_size)
         for w in self._head_blocks():
-            logits[:, w.start : w.start + w.value.shape[0]] = final @ w.value.T
+            cols = slice(w.start, w.start + w.value.shape[0])
+            logits[:, cols] = final @ w.value.T
+            if twin_type is not None:
+                logits[twin_rows, cols] = final[twin_rows] @ _rounded(w.value, twin_type).T
             if observe is not None:
                 observe(w)
         out, at = [], 0
@@ -252,3 +274,32 @@ class Reference:
             out.append(logits[at : at + len(s.ids)])
             at += len(s.ids)
         return out
+
+
+def _rounded(x: torch.Tensor, stored_as: str | None) -> torch.Tensor:
+    return x if stored_as is None else x.to(STORAGE[stored_as]).float()
+
+
+@contextlib.contextmanager
+def _stored_as(layer: torch.nn.Module, stored_as: str | None):
+    """The live layer as llama.cpp runs the exported file: LoRA merged (peft's merge), every matrix
+    rounded to the storage type, every matmul input rounded to it too. Undone when the block ends
+    (the weights themselves are discarded with the layer)."""
+    if stored_as is None:
+        yield
+        return
+    merged = [m for m in layer.modules() if hasattr(m, "merge") and "default" in getattr(m, "scaling", {})]
+    for m in merged:
+        m.merge(adapter_names=["default"])
+    hooks = []
+    for m in layer.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.weight.data = _rounded(m.weight.data, stored_as)
+            hooks.append(m.register_forward_pre_hook(lambda _m, args: (_rounded(args[0], stored_as), *args[1:])))
+    try:
+        yield
+    finally:
+        for h in hooks:
+            h.remove()
+        for m in merged:
+            m.unmerge()

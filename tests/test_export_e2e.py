@@ -58,6 +58,7 @@ def test_tiny_qwen3_with_qlora_adapter(tiny_qwen3_dir, qwen3_qlora, tmp_path):
     checks = _checks(report)
     tok = checks["tokenizer parity"]["details"]
     assert tok["identical"] == tok["texts"] >= 1411  # the whole statute corpus, 100 %
+    assert checks["weight parity"]["passed"] and checks["special tokens"]["passed"]
     assert checks["logits parity"]["passed"] and checks["chat-template parity"]["passed"]
     if checks["Modelfile TEMPLATE parity"]["passed"] is None:
         pytest.skip("go is not installed")  # the rest of this test needs nothing else, but say so
@@ -114,7 +115,7 @@ def test_adapted_head_of_tied_model_is_untied(tiny_qwen3_dir, tmp_path):
     )
     out = tmp_path / "dist"
     report = _export(tiny_qwen3_dir, out, "--adapter", str(adapter), "--quant", "Q4_K_M")
-    assert _checks(report)["logits parity"]["passed"]
+    assert _checks(report)["logits parity"]["passed"] and _checks(report)["weight parity"]["passed"]
     names = {t.name for t in gguf.GGUFReader(out / "ec-miip-F16.gguf").tensors}
     assert "output.weight" in names
 
@@ -126,7 +127,7 @@ def test_verify_command_and_ollama_create(tiny_qwen3_dir, tmp_path, capsys, monk
     args = ["verify", str(out / "ec-miip-F16.gguf"), "--hf", str(tiny_qwen3_dir), "--quant", str(out / "ec-miip-Q4_K_M.gguf")]
     assert main([*args, "--report", str(report)]) == 0
     names = [c["name"] for c in json.loads(report.read_text())["checks"]]
-    assert names[:3] == ["tokenizer parity", "logits parity", "chat-template parity"]
+    assert names[:5] == ["tokenizer parity", "special tokens", "weight parity", "logits parity", "chat-template parity"]
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert main(["ollama", "create", str(out), "--name", "ec-miip-test"]) == 0
