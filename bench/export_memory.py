@@ -5,10 +5,14 @@ so its peak memory should follow the largest tensor, not the model: the design t
 of at most half the model's fp16 size. The usual route loads the whole model into transformers,
 merges with peft, saves a merged copy and converts that with llama.cpp's ``convert_hf_to_gguf.py``.
 This benchmark builds one random Qwen3 of a realistic size (plus a LoRA adapter for it), runs every
-route in a fresh subprocess on it, and prints wall time and peak RSS side by side. It only prints
-figures; it asserts nothing, because timings and memory depend on the machine.
+route in a fresh subprocess on it, and prints wall time and peak RSS side by side. The same target
+holds for the export *with* its verification and for ``ecmiip verify`` alone (the fp32 reference runs
+one decoder layer at a time, llama.cpp maps one GGUF at a time); ``--faults`` also plants converter
+faults into the verified export and checks that verification names each. It only prints figures; it
+asserts nothing, because timings and memory depend on the machine.
 
-Run: ``python -m ecmiip.bench.export_memory [--work DIR] [--layers N ...] [--llama-cpp DIR] [--keep]``.
+Run: ``python -m ecmiip.bench.export_memory [--preset qwen3-4b] [--work DIR] [--layers N ...] [--faults]
+[--skip-peft] [--llama-cpp DIR] [--keep]``.
 """
 
 from __future__ import annotations
@@ -369,7 +373,7 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
 
     step("import torch, transformers (reference)", [py, "-c", IMPORT_CHILD], "import")
 
-    # ecmiip: the full export, then its two steps alone (for a breakdown and a traced convert).
+    # ecmiip: the export without and with verification, verification alone, then the steps alone.
     export_dir = work / "ecmiip-export"
     quant = args.quant
     export = step(
@@ -379,13 +383,31 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
         "ecmiip-export",
         [export_dir],
     )
-    if not export.ok and _modelfile_missing(logs / "ecmiip-export.log"):
-        export.note = "not measured: fails on quantize/modelfile.py (unfinished); see the convert-only row"
-        notes.append(
-            "ecmiip export failed only because quantize/modelfile.py is missing or unfinished: the ecmiip "
-            "figures below are the merge+convert step, measured by calling ecmiip.quantize.convert.convert() "
-            "in the subprocess, and the quantize step measured alone."
+    verify_alone = None
+    if export.ok:
+        verify_alone = step(
+            f"ecmiip verify alone (F16 + {quant})",
+            [py, "-m", "ecmiip", "verify", str(export_dir / "ec-miip-F16.gguf"), "--hf", str(base), "--adapter", str(adapter),
+             "--quant", str(export_dir / f"ec-miip-{quant}.gguf")],
+            "ecmiip-verify",
         )
+    shutil.rmtree(export_dir, ignore_errors=True)
+    verified = step(
+        f"ecmiip export (F16 + {quant}, with verification)",
+        [py, "-m", "ecmiip", "export", str(base), "--adapter", str(adapter), "--out", str(export_dir),
+         "--quant", quant, "--force"],
+        "ecmiip-export-verified",
+        [export_dir],
+    )
+    if verified.ok and (export_dir / "export-report.json").is_file():
+        report = json.loads((export_dir / "export-report.json").read_text())
+        verified.info["checks"] = {c["name"]: c["summary"] for c in report["checks"]}
+    if verified.ok and args.faults:
+        for fault in args.faults.split(","):
+            step(f"planted fault {fault}: verification names it",
+                 [py, "-m", "ecmiip.bench.export_faults", str(export_dir / "ec-miip-F16.gguf"), "--base", str(base),
+                  "--adapter", str(adapter), "--faults", fault, "--work", str(work)],
+                 f"fault-{fault}")
     shutil.rmtree(export_dir, ignore_errors=True)
 
     ecmiip_f16 = work / "ecmiip-F16.gguf"
@@ -405,6 +427,10 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
 
     # The usual route: peft merge in transformers, save, then llama.cpp's converter.
     merged = work / "peft-merged"
+    if args.skip_peft:
+        notes.append("the peft merge_and_unload route was skipped (--skip-peft).")
+        return _result(shape, work, base, fp16, name_largest, largest_bytes, build_s, rows, notes,
+                       export, verified, verify_alone, convert)
     peft_row = step("peft merge_and_unload + save_pretrained", [py, "-c", PEFT_CHILD, str(base), str(adapter), str(merged)],
                     "peft", [merged])
     if peft_row.ok:
@@ -443,6 +469,12 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
     if not args.keep:
         shutil.rmtree(merged, ignore_errors=True)
 
+    return _result(shape, work, base, fp16, name_largest, largest_bytes, build_s, rows, notes,
+                   export, verified, verify_alone, convert)
+
+
+def _result(shape, work, base, fp16, name_largest, largest_bytes, build_s, rows, notes,
+            export, verified, verify_alone, convert) -> dict:
     def verdict(row: Row | None) -> dict | None:
         if row is None or not row.ok:
             return None
@@ -457,7 +489,8 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
         "largest_tensor": {"name": name_largest, "fp16_bytes": largest_bytes},
         "build_s": build_s,
         "target_ratio": TARGET_RATIO,
-        "target": {"export": verdict(export), "merge_convert": verdict(convert)},
+        "target": {"export": verdict(export), "export_verified": verdict(verified), "verify": verdict(verify_alone),
+                   "merge_convert": verdict(convert)},
         "rows": [asdict(r) | {"ok": r.ok} for r in rows],
         "notes": notes,
     }
@@ -502,8 +535,9 @@ def print_report(result: dict) -> None:
         )
     con.print(table)
     limit = TARGET_RATIO * fp16
-    for key, what in [("export", "ecmiip export (full)"), ("merge_convert", "ecmiip merge+convert step")]:
-        v = result["target"][key]
+    for key, what in [("export", "ecmiip export (--no-verify)"), ("export_verified", "ecmiip export with verification"),
+                      ("verify", "ecmiip verify alone"), ("merge_convert", "ecmiip merge+convert step")]:
+        v = result["target"].get(key)
         if v is None:
             con.print(f"target ≤ {TARGET_RATIO}× fp16 ({limit / GIB:.2f} GiB) for {what}: [yellow]not measured[/]")
         else:
@@ -537,6 +571,14 @@ def print_report(result: dict) -> None:
         if step.get("tensor"):
             trace.caption = f"largest single rise: {step['bytes'] / GIB:.2f} GiB while converting {step['tensor']} {step['shape']}"
         con.print(trace)
+    checks = (by_key.get("ecmiip-export-verified") or {}).get("info", {}).get("checks")
+    if checks:
+        table = Table(title="verification of the export (export-report.json)")
+        table.add_column("check")
+        table.add_column("result")
+        for name, summary in checks.items():
+            table.add_row(name, summary)
+        con.print(table)
     for note in result["notes"]:
         con.print(f"[yellow]note[/]: {note}", highlight=False)
 
@@ -562,7 +604,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, help="folder for the model, adapter and outputs (default: a fresh temp folder)")
     p.add_argument("--hidden", type=int, nargs="+", default=[2048], help="hidden size(s) [2048]")
     p.add_argument("--layers", type=int, nargs="+", default=[20], help="layer count(s); one run per combination [20]")
-    p.add_argument("--head-dim", type=int, default=128, help="head dimension [128]; heads = hidden / head_dim, kv heads = heads / 2")
+    p.add_argument("--preset", choices=["qwen3-4b"], help="a real model's exact shapes (overrides the size options)")
+    p.add_argument("--head-dim", type=int, default=128, help="head dimension [128]")
+    p.add_argument("--heads", type=int, help="attention heads [hidden / head_dim]")
+    p.add_argument("--kv-heads", type=int, help="key/value heads [heads / 2]")
     p.add_argument("--intermediate", type=int, help="MLP width [3 × hidden]")
     p.add_argument("--vocab", type=int, default=151936, help="vocabulary rows [151936, Qwen3's]")
     p.add_argument("--rank", type=int, default=16, help="LoRA rank [16]")
@@ -571,16 +616,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shard-gib", type=float, default=2.0, help="safetensors shard size of the base model [2.0]")
     p.add_argument("--llama-cpp", type=Path, help="llama.cpp checkout whose convert_hf_to_gguf.py to compare with")
     p.add_argument("--keep", action="store_true", help="keep the model, adapter and outputs")
+    p.add_argument("--faults", nargs="?", const="qk-permuted,lora-missing,lora-scale,head-mixup,special-token-shift",
+                   help="also plant converter faults into the verified export and check verification names each")
+    p.add_argument("--skip-peft", action="store_true", help="skip the peft merge_and_unload route (it holds the whole model)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.preset == "qwen3-4b":  # Qwen/Qwen3-4B's config.json
+        args.hidden, args.layers, args.heads, args.kv_heads, args.head_dim = [2560], [36], 32, 8, 128
+        args.intermediate, args.vocab = 9728, 151936
     shapes = []
     for hidden, layers in itertools.product(args.hidden, args.layers):
-        heads = max(1, hidden // args.head_dim)
-        shapes.append(Shape(hidden=hidden, layers=layers, heads=heads, kv_heads=max(1, heads // 2), head_dim=args.head_dim,
-                            intermediate=args.intermediate or 3 * hidden, vocab=args.vocab))
+        heads = args.heads or max(1, hidden // args.head_dim)
+        shapes.append(Shape(hidden=hidden, layers=layers, heads=heads, kv_heads=args.kv_heads or max(1, heads // 2),
+                            head_dim=args.head_dim, intermediate=args.intermediate or 3 * hidden, vocab=args.vocab))
     needed = int(max(s.fp16_bytes() for s in shapes) * 4.5) + GIB  # base + ecmiip F16+quant + peft copy + llama.cpp F16
     work = args.work or default_work_dir(needed)
     work.mkdir(parents=True, exist_ok=True)

@@ -246,7 +246,7 @@ def check_tokenizer(gguf_path: Path, hf_tokenizer, texts: list[str] | None = Non
     )
 
 
-CHUNK = 64  # tokens per llama.cpp decode: its logits buffers hold one chunk, not the whole text
+CHUNK = 32  # tokens per llama.cpp decode: its logits buffers hold one chunk, not the whole text
 
 
 def _decode_chunks(llm, tokens: list[int]):
@@ -361,6 +361,7 @@ def check_logits(labels: list[str], reference: list[np.ndarray], got: list[np.nd
     )
 
 
+DRIFT_ROWS = 8
 UNTRAINED_PPL_FRACTION = 0.1  # reference PPL ≥ this × vocabulary: no better than a tenth of uniform guessing
 
 
@@ -381,15 +382,18 @@ def check_drift(name: str, reference: np.ndarray, ids: list[int], chunks) -> Che
     n, vocab = reference.shape
     kl = top1 = 0.0
     nll_ref = nll_q = 0.0
-    for start, logits in chunks:
-        stop = start + logits.shape[0]
-        ref_lp, lp = _log_softmax32(reference[start:stop]), _log_softmax32(logits)
-        kl += float((np.exp(ref_lp) * (ref_lp - lp)).sum(dtype=np.float64))
-        top1 += float((ref_lp.argmax(-1) == lp.argmax(-1)).sum())
-        rows = np.arange(stop - start)[: max(0, min(stop, n - 1) - start)]
-        targets = np.asarray(ids[start + 1 : start + 1 + len(rows)])
-        nll_ref -= float(ref_lp[rows, targets].sum(dtype=np.float64))
-        nll_q -= float(lp[rows, targets].sum(dtype=np.float64))
+    for chunk_start, chunk in chunks:
+        for offset in range(0, chunk.shape[0], DRIFT_ROWS):  # a few rows at a time: temporaries stay small
+            logits = chunk[offset : offset + DRIFT_ROWS]
+            start = chunk_start + offset
+            stop = start + logits.shape[0]
+            ref_lp, lp = _log_softmax32(reference[start:stop]), _log_softmax32(logits)
+            kl += float((np.exp(ref_lp) * (ref_lp - lp)).sum(dtype=np.float64))
+            top1 += float((ref_lp.argmax(-1) == lp.argmax(-1)).sum())
+            rows = np.arange(stop - start)[: max(0, min(stop, n - 1) - start)]
+            targets = np.asarray(ids[start + 1 : start + 1 + len(rows)])
+            nll_ref -= float(ref_lp[rows, targets].sum(dtype=np.float64))
+            nll_q -= float(lp[rows, targets].sum(dtype=np.float64))
     kl, top1 = kl / n, top1 / n
     ref_ppl, q_ppl = math.exp(nll_ref / (n - 1)), math.exp(nll_q / (n - 1))
     untrained = ref_ppl >= UNTRAINED_PPL_FRACTION * vocab
