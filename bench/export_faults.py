@@ -151,14 +151,13 @@ def run(gguf_path: Path, base: Path, adapter: Path | None, faults: list[str], wo
     rank = int(read_json(adapter / "adapter_config.json").get("r", 8)) if adapter is not None else 8
     tokenizer = load_tokenizer(base)
     template = template_for_tokenizer(tokenizer)
-    outtype = "f32" if "F32" in gguf_path.name.upper() else "bf16" if "BF16" in gguf_path.name.upper() else "f16"
     rows = []
     for name in faults:
         fault = FAULTS[name]
         planted = work / f"fault-{name}.gguf"
         t0 = time.perf_counter()
         plant(name, gguf_path, base, planted, rank=rank)
-        checks = run_checks(planted, base, adapter, {}, template, LEGAL_SYSTEM_PROMPT, tokenizer, outtype)
+        checks = run_checks(planted, base, adapter, {}, template, LEGAL_SYSTEM_PROMPT, tokenizer)
         failed = {c.name: c.summary for c in checks if c.passed is False}
         named = fault.check in failed and re.search(fault.message, failed[fault.check]) is not None
         rows.append({"fault": name, "what": fault.what, "failed": sorted(failed), "named": named,

@@ -21,11 +21,12 @@ from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
 from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes, load_tokenizer
+from ecmiip.quantize.gguf_file import GGUFFile
 from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir, probe_writable
 from ecmiip.quantize.modelcard import read_model_card
 from ecmiip.quantize.modelfile import render_modelfile, template_for_tokenizer
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
-from ecmiip.quantize.verification import release_memory, run_checks
+from ecmiip.quantize.verification import release_memory, run_checks, storage_type
 
 REPORT_NAME = "export-report.json"
 
@@ -177,7 +178,7 @@ def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_te
     checks: list[verify.Check] = []
     if opts.verify:
         tokenizer = load_tokenizer(base)
-        checks = run_checks(reference, base, adapter_dir, quant_paths, template, opts.system, tokenizer, opts.outtype)
+        checks = run_checks(reference, base, adapter_dir, quant_paths, template, opts.system, tokenizer)
     write_report(report, opts, reference, quant_paths, modelfile, checks, timings)
     print_summary(checks, reference, quant_paths, modelfile)
     failed = [c.name for c in checks if c.passed is False]
@@ -221,6 +222,10 @@ def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quan
     """``ecmiip verify``: the export's checks on files that already exist (local files only)."""
     for p in [gguf_path, *quants]:
         verify.check_gguf(p)
+    stored = storage_type(GGUFFile(gguf_path))
+    if stored not in ("f32", "f16", "bf16"):
+        raise InputError(f"{gguf_path}: its matrices are {stored.upper()}; give the 16/32-bit export as GGUF "
+                         "and each quant with --quant")
     hf_dir = local_dir(hf_dir, "--hf")
     adapter_dir = local_dir(adapter_dir, "--adapter") if adapter_dir is not None else None
     if report is not None:
@@ -234,8 +239,7 @@ def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quan
     if not tokenizer.chat_template:
         raise InputError(f"{hf_dir}: the tokenizer has no chat template")
     template = template_for_tokenizer(tokenizer)
-    outtype = "f32" if "F32" in gguf_path.name.upper() else "f16"
-    checks = run_checks(gguf_path, hf_dir, adapter_dir, {p.stem: p for p in quants}, template, LEGAL_SYSTEM_PROMPT, tokenizer, outtype)
+    checks = run_checks(gguf_path, hf_dir, adapter_dir, {p.stem: p for p in quants}, template, LEGAL_SYSTEM_PROMPT, tokenizer)
     print_summary(checks, gguf_path, {p.stem: p for p in quants}, None)
     if report is not None:
         write_text_atomic(report, json.dumps({"checks": verify.report_dict(checks)}, ensure_ascii=False, indent=2) + "\n")

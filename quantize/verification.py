@@ -40,6 +40,15 @@ def slice_layers(n_layers: int) -> tuple[int, ...]:
     return tuple(range(n_layers)) if n_layers <= 3 else (0, 1, n_layers - 1)
 
 
+def storage_type(gguf_file: GGUFFile) -> str:
+    """"f32", "f16" or "bf16": the type most of the file's matrices are stored in (the file says, not its name)."""
+    counts: dict[str, int] = {}
+    for info in gguf_file.tensors.values():
+        if len(info.shape) > 1:
+            counts[info.qtype.name.lower()] = counts.get(info.qtype.name.lower(), 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else "f32"
+
+
 def write_slice(src: GGUFFile, layers: tuple[int, ...], dst: Path) -> Path:
     """A GGUF of ``layers`` only (renumbered), with the file's embedding, final norm and head, bytes unchanged."""
     keep = []
@@ -77,7 +86,6 @@ def run_checks(
     template,
     system: str,
     tokenizer,
-    outtype: str,
     *,
     full_run_max_bytes: int = FULL_RUN_MAX_BYTES,
 ) -> list[verify.Check]:
@@ -86,6 +94,7 @@ def run_checks(
 
     ckpt = Checkpoint(base)
     gguf_file = GGUFFile(reference_gguf)
+    outtype = storage_type(gguf_file)
     reference = Reference(base, adapter_dir, ckpt=ckpt)
     whole = reference_gguf.stat().st_size <= full_run_max_bytes
     depth = slice_layers(reference.n_layers) if not whole else None

@@ -25,7 +25,7 @@ def _export(base, adapter, out):
 def _verify(gguf, base, adapter, **kwargs):
     tokenizer = load_tokenizer(base)
     checks = run_checks(gguf, base, adapter, {}, template_for_tokenizer(tokenizer), LEGAL_SYSTEM_PROMPT, tokenizer,
-                        "f16", **kwargs)
+                        **kwargs)
     return {c.name: c for c in checks}
 
 
