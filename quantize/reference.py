@@ -156,12 +156,15 @@ class Reference:
     def _observe_module(self, module, hf_prefix: str, state: dict, observe: WeightObserver) -> None:
         lora = {n: m for n, m in module.named_modules() if hasattr(m, "get_delta_weight") and "default" in getattr(m, "scaling", {})}
         for key, value in state.items():
-            owner = key.removesuffix(".base_layer.weight")
+            owner = key.removesuffix(".base_layer.weight").removesuffix(".base_layer.bias")
             delta = scale = rank = None
             if owner in lora and key.endswith(".base_layer.weight"):
                 with torch.no_grad():
                     delta = lora[owner].get_delta_weight("default").float()
                 scale, rank = float(lora[owner].scaling["default"]), int(lora[owner].r["default"])
+            elif owner in lora and key.endswith(".base_layer.bias") and lora[owner].lora_B["default"].bias is not None:
+                scale = float(lora[owner].scaling["default"])  # peft's lora_bias merges as bias + scaling · lora_B.bias
+                delta = lora[owner].lora_B["default"].bias.detach().float() * scale
             name = hf_prefix + key.replace(".base_layer", "")
             observe(Weight(name, 0, value + delta if delta is not None else value, value, delta, scale, rank))
 

@@ -109,3 +109,33 @@ def test_drift_says_when_the_model_is_untrained(smollm2_dir, tiny_qwen3_dir):
     peaked[np.arange(63), ids[1:]] = 12.0  # a model that predicts the text
     check = verify.check_drift("Q4_K_M", peaked, ids, [(0, peaked)])
     assert not check.details["untrained"] and check.summary.startswith("KL 0.0000")
+
+
+def test_lora_bias_on_a_biased_projection_verifies(tiny_qwen3_dir, tmp_path):
+    """peft's lora_bias (bias + scaling · lora_B.bias) on Qwen2's q/k/v biases: exported and verified exactly."""
+    import shutil
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=151936, hidden_size=256, intermediate_size=768, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096)
+    model = Qwen2ForCausalLM(config)
+    base = tmp_path / "qwen2"
+    model.save_pretrained(base)
+    for f in tiny_qwen3_dir.iterdir():
+        if f.name.startswith(("tokenizer", "chat_template", "special_tokens")):
+            shutil.copy(f, base / f.name)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"], lora_bias=True,
+                                                  init_lora_weights=False))
+    with torch.no_grad():
+        for m in peft_model.modules():
+            if hasattr(m, "lora_B") and "default" in m.lora_B:
+                m.lora_B["default"].bias.normal_(0, 0.5)
+    peft_model.save_pretrained(tmp_path / "lora")
+    gguf = _export(base, tmp_path / "lora", tmp_path / "m-F16.gguf")
+    checks = _verify(gguf, base, tmp_path / "lora")
+    assert checks["weight parity"].passed, checks["weight parity"].summary
+    assert checks["logits parity"].passed, checks["logits parity"].summary
