@@ -13,7 +13,8 @@ weights) so the converter itself stays untouched:
 
 Verification must fail on every one with a message naming the fault. Run:
 ``python -m ecmiip.bench.export_faults GGUF --base BASE [--adapter ADAPTER] [--faults a,b] [--work DIR]``.
-It prints a table (fault, failed checks, the first message, seconds) and exits 1 if a fault went unnamed.
+Each verification runs as ``ecmiip verify`` in a fresh process, measured (wall time, peak RSS). It prints a
+table (fault, failed checks, the message, time, memory) and exits 1 if a fault went unnamed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import argparse
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +119,7 @@ def plant(fault: str, src_path: Path, base_dir: Path, dst: Path, *, rank: int = 
             def transform(name: str, w: np.ndarray) -> np.ndarray:
                 if name != "output.weight":
                     return w
-                return rng.normal(0.0, 0.02, w.shape).astype(np.float32)  # a freshly initialised head
+                return rng.standard_normal(w.shape, dtype=np.float32) * 0.02  # a freshly initialised head
 
     elif fault == "special-token-shift":
         tokens = list(src.get("tokenizer.ggml.tokens"))
@@ -141,27 +141,28 @@ def _tied(base_dir: Path) -> bool:
 
 
 def run(gguf_path: Path, base: Path, adapter: Path | None, faults: list[str], work: Path) -> list[dict]:
-    """Plant each fault, verify, and record which checks failed and what they said."""
-    from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+    """Plant each fault, then run ``ecmiip verify`` on it in a fresh, measured process; record which checks
+    failed, what they said, and the verification's wall time and peak RSS (planting is not measured)."""
+    import json
+
+    from ecmiip.bench.export_memory import measure
     from ecmiip.quantize.checkpoint import read_json
-    from ecmiip.quantize.convert import load_tokenizer
-    from ecmiip.quantize.modelfile import template_for_tokenizer
-    from ecmiip.quantize.verification import run_checks
 
     rank = int(read_json(adapter / "adapter_config.json").get("r", 8)) if adapter is not None else 8
-    tokenizer = load_tokenizer(base)
-    template = template_for_tokenizer(tokenizer)
     rows = []
     for name in faults:
         fault = FAULTS[name]
-        planted = work / f"fault-{name}.gguf"
-        t0 = time.perf_counter()
+        planted, report = work / f"fault-{name}.gguf", work / f"fault-{name}.json"
         plant(name, gguf_path, base, planted, rank=rank)
-        checks = run_checks(planted, base, adapter, {}, template, LEGAL_SYSTEM_PROMPT, tokenizer)
-        failed = {c.name: c.summary for c in checks if c.passed is False}
+        cmd = [sys.executable, "-m", "ecmiip", "verify", str(planted), "--hf", str(base), "--report", str(report)]
+        measured = measure(f"verify {name}", cmd + (["--adapter", str(adapter)] if adapter else []), work / f"fault-{name}.log",
+                           echo_failure=False)
+        checks = json.loads(report.read_text())["checks"] if report.is_file() else []
+        failed = {c["name"]: c["summary"] for c in checks if c["passed"] is False}
         named = fault.check in failed and re.search(fault.message, failed[fault.check]) is not None
         rows.append({"fault": name, "what": fault.what, "failed": sorted(failed), "named": named,
-                     "message": failed.get(fault.check, "(did not fail)"), "seconds": time.perf_counter() - t0})
+                     "message": failed.get(fault.check, "(did not fail)"), "seconds": measured.wall_s,
+                     "peak_rss_bytes": measured.peak_rss_bytes, "exit": measured.returncode})
         planted.unlink(missing_ok=True)
     return rows
 
@@ -186,11 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix=".ecmiip-faults-", dir=args.work or args.gguf.parent) as tmp:
         rows = run(args.gguf, args.base, args.adapter, faults, Path(tmp))
     table = Table(title=f"planted faults in {args.gguf.name}")
-    for col in ("fault", "named", "failed checks", "message", "s"):
+    for col in ("fault", "named", "failed checks", "message", "verify s", "verify peak RSS (GiB)"):
         table.add_column(col)
     for r in rows:
         table.add_row(r["fault"], "[green]yes[/]" if r["named"] else "[red]NO[/]", ", ".join(r["failed"]) or "—",
-                      r["message"], f"{r['seconds']:.0f}")
+                      r["message"], f"{r['seconds']:.0f}", f"{r['peak_rss_bytes'] / 2**30:.2f}")
     Console(width=None if sys.stdout.isatty() else 180).print(table)
     return 0 if all(r["named"] for r in rows) else 1
 

@@ -237,7 +237,7 @@ sys.exit(rc)
 """
 
 
-def measure(label: str, cmd: list[str], log: Path, *, outputs: Sequence[Path] = ()) -> Row:
+def measure(label: str, cmd: list[str], log: Path, *, outputs: Sequence[Path] = (), echo_failure: bool = True) -> Row:
     """Wall time and peak RSS of ``cmd``, run in a fresh process through :data:`WRAPPER`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     result = log.with_suffix(".rusage.json")
@@ -255,7 +255,8 @@ def measure(label: str, cmd: list[str], log: Path, *, outputs: Sequence[Path] = 
     else:
         tail = "\n".join(text.splitlines()[-15:])
         row.note = f"failed (exit {row.returncode}); log {log}"
-        print(f"\n[{label}] exited with {row.returncode}; last lines of {log}:\n{tail}\n", flush=True)
+        if echo_failure:
+            print(f"\n[{label}] exited with {row.returncode}; last lines of {log}:\n{tail}\n", flush=True)
     return row
 
 
@@ -403,11 +404,14 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
         report = json.loads((export_dir / "export-report.json").read_text())
         verified.info["checks"] = {c["name"]: c["summary"] for c in report["checks"]}
     if verified.ok and args.faults:
-        for fault in args.faults.split(","):
-            step(f"planted fault {fault}: verification names it",
-                 [py, "-m", "ecmiip.bench.export_faults", str(export_dir / "ec-miip-F16.gguf"), "--base", str(base),
-                  "--adapter", str(adapter), "--faults", fault, "--work", str(work)],
-                 f"fault-{fault}")
+        from ecmiip.bench.export_faults import run as plant_and_verify
+
+        print("planting faults into the verified export; `ecmiip verify` on each ...", flush=True)
+        for f in plant_and_verify(export_dir / "ec-miip-F16.gguf", base, adapter, args.faults.split(","), logs):
+            rows.append(Row(f"ecmiip verify, planted fault {f['fault']}", f["seconds"], f["peak_rss_bytes"],
+                            returncode=0 if f["named"] else 1, key=f"fault-{f['fault']}",
+                            note=("named: " if f["named"] else "NOT NAMED: ") + f["message"][:90]))
+            print(f"  {rows[-1].path}: {rows[-1].note} ({f['seconds']:.0f} s)", flush=True)
     shutil.rmtree(export_dir, ignore_errors=True)
 
     ecmiip_f16 = work / "ecmiip-F16.gguf"
