@@ -34,10 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "verify",
-        help="check a GGUF against its HF model: tokenizer, logits, chat template, quantization drift",
-        description="Run the checks `ecmiip export` runs on files that already exist: tokenizer parity over the "
-        "statute texts, logits parity against the HF model (plus adapter), chat-template parity, and the drift "
-        "(perplexity, KL divergence) of each quantized GGUF. Local folders only; nothing is downloaded.",
+        help="check a GGUF against its HF model: tokens, every tensor, logits, chat template, quantization drift",
+        description="Run the checks `ecmiip export` runs on files that already exist: tokenizer and special-token "
+        "parity, every tensor against the model as trained (base + adapter, fp32, with the fault named), llama.cpp's "
+        "logits against an fp32 reference computed one layer at a time, chat-template parity, and the drift "
+        "(KL divergence, perplexity) of each quantized GGUF against the model as trained. Memory stays at one "
+        "decoder layer plus one GGUF. Local folders only; nothing is downloaded.",
         formatter_class=RichHelpFormatter,
     )
     p.add_argument("gguf", type=Path, help="the 16/32-bit GGUF to verify")
