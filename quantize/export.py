@@ -21,12 +21,11 @@ from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
 from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes, load_tokenizer
-from ecmiip.quantize.gguf_file import GGUFFile
 from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir, probe_writable
 from ecmiip.quantize.modelcard import read_model_card
 from ecmiip.quantize.modelfile import render_modelfile, template_for_tokenizer
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
-from ecmiip.quantize.verification import release_memory, run_checks, storage_type
+from ecmiip.quantize.verification import release_memory, run_checks
 
 REPORT_NAME = "export-report.json"
 
@@ -222,10 +221,6 @@ def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quan
     """``ecmiip verify``: the export's checks on files that already exist (local files only)."""
     for p in [gguf_path, *quants]:
         verify.check_gguf(p)
-    stored = storage_type(GGUFFile(gguf_path))
-    if stored not in ("f32", "f16", "bf16"):
-        raise InputError(f"{gguf_path}: its matrices are {stored.upper()}; give the 16/32-bit export as GGUF "
-                         "and each quant with --quant")
     hf_dir = local_dir(hf_dir, "--hf")
     adapter_dir = local_dir(adapter_dir, "--adapter") if adapter_dir is not None else None
     if report is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecmiip.core.errors import InputError
 from ecmiip.quantize import verify
 from ecmiip.quantize.arch import spec_for
 from ecmiip.quantize.checkpoint import Checkpoint
@@ -89,12 +90,15 @@ def run_checks(
     *,
     full_run_max_bytes: int = FULL_RUN_MAX_BYTES,
 ) -> list[verify.Check]:
+    gguf_file = GGUFFile(reference_gguf)
+    outtype = storage_type(gguf_file)
+    if outtype not in ("f32", *STORAGE):
+        raise InputError(f"{reference_gguf}: its matrices are {outtype.upper()}; give the 16/32-bit export as the "
+                         "reference GGUF and each quant with --quant")
     with _status("verifying: tokenizer parity on the statute corpus"):
         checks = [verify.check_tokenizer(reference_gguf, tokenizer), verify.check_special_tokens(reference_gguf, tokenizer)]
 
     ckpt = Checkpoint(base)
-    gguf_file = GGUFFile(reference_gguf)
-    outtype = storage_type(gguf_file)
     reference = Reference(base, adapter_dir, ckpt=ckpt)
     whole = reference_gguf.stat().st_size <= full_run_max_bytes
     depth = slice_layers(reference.n_layers) if not whole else None
@@ -188,8 +192,6 @@ def _logits_check(path: Path, gguf_file: GGUFFile, prompts: list[list[int]], ref
     with _scratch(path) as tmp:
         sliced = write_slice(gguf_file, depth, Path(tmp) / "slice.gguf")
         got = verify.llama_logits(sliced, prompts)
-        with contextlib.suppress(OSError):
-            sliced.unlink()
     layers = ", ".join(str(i) for i in depth)
     return verify.check_logits(labels, reference, got, tolerance=tolerance,
                                what=f"; depth slice of layers {layers} (the file is checked tensor by tensor)")

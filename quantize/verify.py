@@ -348,7 +348,7 @@ def check_logits(labels: list[str], reference: list[np.ndarray], got: list[np.nd
                 "top1_disagree_clear": int((~agree & clear).sum()),
             }
         )
-    worst = max(r["max_abs_diff"] / max(r["logit_std"], 1.0) for r in rows)
+    worst = logit_distance(reference, got)
     top1 = float(np.mean([r["top1_agreement"] for r in rows]))
     clear_misses = sum(r["top1_disagree_clear"] for r in rows)
     passed = worst <= tolerance and clear_misses == 0
