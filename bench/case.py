@@ -1,9 +1,10 @@
 """The ``case`` task (the paper's NOM and HX): from the facts of a case to 侵权 / 不侵权.
 
-Prompt (same for every backend): the legal system prompt, then ``案情：<facts>`` and the instruction
-:data:`CASE_INSTRUCTION`, rendered by the model's own chat template, thinking off unless ``--think``.
+Prompt (same for every backend): the legal system prompt, then the instruction :data:`CASE_INSTRUCTION`
+and ``案情：<facts>`` (shared part first, so a KV cache computes it once per run), rendered by the
+model's own chat template, thinking off unless ``--think``.
 
-Generation scorer: greedy answer; the verdict is read by :func:`extract_verdict` and the articles
+Generation scorer: greedy answer; the verdict is read by :func:`read_verdict` and the articles
 relied on by the statute citation finder (``ecmiip.core.citations``), compared with the item's
 ``articles`` as (law, article number) pairs, so 《专利法》第十一条 and 《中华人民共和国专利法》第11条
 are the same article.
@@ -15,13 +16,14 @@ by the option letters' next-token logits; the more probable letter is the verdic
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from typing import Any
 
-from ecmiip.bench.data import CaseItem, McqItem
+from ecmiip.bench.data import SINGLE, CaseItem, McqItem
+from ecmiip.bench.echo import mask_echo
 from ecmiip.bench.scorers import generate, letter_probs
-from ecmiip.bench.scoring import accuracy_by_source, strip_thinking
+from ecmiip.bench.scoring import CONTRADICTS, strip_thinking
+from ecmiip.bench.stats import accuracy_summary
 from ecmiip.core.citations import find_citations, parse_citation, resolve_law
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.core.statutes import chinese_to_int
@@ -32,6 +34,7 @@ CASE_INSTRUCTION = (
     "请判断被告的行为是否构成侵权。第一行只写“结论：侵权”或“结论：不侵权”，"
     "然后列出所依据的法条（《法律名》第X条）。"
 )
+CASE_ANSWER_FORMS = ("结论：侵权", "结论：不侵权")
 CASE_QUESTION = "被告的行为是否构成侵权？"
 CASE_OPTIONS = {"A": "构成侵权", "B": "不构成侵权"}
 _LETTER_VERDICT = {"A": INFRINGING, "B": NOT_INFRINGING}
@@ -41,33 +44,56 @@ _NEGATIVE = r"不构成(?:对[^，。\n]{0,20}的)?侵权|不构成侵犯|不属
 _POSITIVE = r"构成(?:对[^，。\n]{0,20}的)?侵权|构成侵犯|属于侵权|侵权成立|侵犯了|侵权"
 _VERDICT_RE = re.compile(rf"(?P<neg>{_NEGATIVE})|(?P<pos>{_POSITIVE})")
 _CONCLUSION = re.compile(r"(?:结论|判断|判决结果|答案|认定)\s*[:：]?")
+_SENTENCE = re.compile(r"[。！!？?；;\n]")
+_CLAUSE = re.compile(r"[，,]")
 
 
 def case_messages(item: CaseItem) -> list[dict]:
-    user = f"案情：{item.facts}\n\n{CASE_INSTRUCTION}"
+    user = f"{CASE_INSTRUCTION}\n\n案情：{item.facts}"
     return [{"role": "system", "content": LEGAL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
 def as_mcq(item: CaseItem) -> McqItem:
-    """The case as the two-option question the likelihood scorer reads."""
+    """The case as the two-option (single-choice) question the likelihood scorer reads."""
     answer = next(k for k, v in _LETTER_VERDICT.items() if v == item.judgment)
-    return McqItem(item.id, f"案情：{item.facts}\n\n{CASE_QUESTION}", dict(CASE_OPTIONS), frozenset(answer), item.kind)
+    return McqItem(item.id, f"案情：{item.facts}\n\n{CASE_QUESTION}", dict(CASE_OPTIONS), frozenset(answer),
+                   item.kind, SINGLE)
 
 
-def extract_verdict(text: str) -> str | None:
-    """侵权, 不侵权, or None when the answer commits to neither.
+def _stated(sentence: str) -> set[str]:
+    """Verdicts of the first clause of ``sentence`` that states any (both: it contradicts itself)."""
+    for clause in _CLAUSE.split(sentence):
+        found = {NOT_INFRINGING if m["neg"] else INFRINGING for m in _VERDICT_RE.finditer(clause)}
+        if found:
+            return found
+    return set()
 
-    Read from the text after the last 结论/判断/答案 marker up to the end of its line, else from the
-    first line, else from the first sentence; thinking is never read.
+
+def read_verdict(text: str, facts: str = "") -> tuple[str | None, str | None]:
+    """(侵权 / 不侵权 / None, why None when the answer names a verdict but asserts none).
+
+    What the answer echoes of its prompt (the instruction with its two answer forms, the system
+    prompt, long stretches of the facts) is removed first, and thinking is never read. Then the
+    sentence after each 结论/判断/答案 marker: all must agree, or the answer contradicts itself. With
+    no marker: the first line, else the first sentence. In each, the first clause stating a verdict
+    counts, and a clause stating both (``侵权或不侵权``) is a contradiction.
     """
-    body = unicodedata.normalize("NFKC", strip_thinking(text)).strip()
-    windows = [body[m.end():].split("\n", 1)[0] for m in reversed(list(_CONCLUSION.finditer(body)))]
-    windows += [body.split("\n", 1)[0], re.split(r"[。！!？?]", body, maxsplit=1)[0]]
-    for window in windows:
-        m = _VERDICT_RE.search(window)
-        if m:
-            return NOT_INFRINGING if m["neg"] else INFRINGING
-    return None
+    body = mask_echo(strip_thinking(text), instructions=[LEGAL_SYSTEM_PROMPT, CASE_INSTRUCTION],
+                     answer_forms=CASE_ANSWER_FORMS, material=[facts] if facts else []).strip()
+    marked = [v for m in _CONCLUSION.finditer(body) if (v := _stated(_SENTENCE.split(body[m.end():], maxsplit=1)[0]))]
+    windows = [set().union(*marked)] if marked else [
+        _stated(body.split("\n", 1)[0]), _stated(_SENTENCE.split(body, maxsplit=1)[0])]
+    for found in windows:
+        if len(found) > 1:
+            return None, CONTRADICTS
+        if found:
+            return found.pop(), None
+    return None, None
+
+
+def extract_verdict(text: str, facts: str = "") -> str | None:
+    """侵权, 不侵权, or None when the answer commits to neither (:func:`read_verdict`)."""
+    return read_verdict(text, facts)[0]
 
 
 def _number(article: str) -> int | None:
@@ -123,8 +149,9 @@ class CaseGenerationScorer:
         raw = generate(self.backend, case_messages(item), think=self.think, max_tokens=self.max_tokens, seed=self.seed)
         gold = [k for k in (article_key(a) for a in item.articles) if k]
         cited = cited_keys(raw)
+        verdict, problem = read_verdict(raw, item.facts)
         return _record(
-            item, extract_verdict(raw), raw=raw,
+            item, verdict, raw=raw, **({"unread": problem} if problem else {}),
             articles=[f"{law}:{n}" for law, n in gold],
             cited=[f"{law}:{n}" for law, n in cited],
             article_hits=len(set(gold) & set(cited)),
@@ -149,10 +176,11 @@ class CaseLikelihoodScorer:
 
 
 def summarize_case(records: list[dict]) -> dict:
-    """Accuracy (overall and per kind), precision/recall per verdict, unreadable answers, articles."""
+    """Accuracy (overall and per kind, with intervals), precision/recall per verdict, unreadable and
+    self-contradicting answers, articles."""
     if not records:
         return {"n": 0}
-    summary: dict[str, Any] = {"n": len(records), "accuracy": accuracy_by_source(records)}
+    summary: dict[str, Any] = {"n": len(records), **accuracy_summary(records)}
     per_class = {}
     for verdict in VERDICTS:
         predicted = [r for r in records if r["prediction"] == verdict]
@@ -165,6 +193,7 @@ def summarize_case(records: list[dict]) -> dict:
         }
     summary["per_class"] = per_class
     summary["no_verdict"] = sum(r["prediction"] is None for r in records)
+    summary["contradictory"] = sum(r.get("unread") == CONTRADICTS for r in records)
     with_articles = [r for r in records if "cited" in r and r.get("articles")]
     if with_articles:
         hits = sum(r["article_hits"] for r in with_articles)

@@ -7,7 +7,13 @@ Every line of a data file ends up either as an item or as an entry of ``Loaded.i
     question        str, the stem (if absent, ``input`` is used with its options cut off, as in the
                     shipped LexEval sample)
     options         {"A": str, "B": str, ...}: consecutive letters from A, at least two
-    answer_letters  non-empty list of option letters (more than one: a multiple-answer item)
+    answer_letters  non-empty list of option letters
+    type            the item type *as the exam states it* (it is never inferred from the answer):
+                    ``single`` (单选: exactly one right option), ``multiple`` (多选: two or more) or
+                    ``indefinite`` (不定项: one or more); 单选/多选/不定项 are accepted too, and
+                    ``"multi": false`` / ``true`` (single / indefinite: it says only "not single").
+                    A line without it is invalid unless ``--type`` gives one for the whole file.
+                    The answer must agree with the type (one letter for single, ≥ 2 for multiple).
     source          optional str, for accuracy per source
     id              optional str; default ``<file name>:<line>``
 
@@ -16,6 +22,7 @@ Every line of a data file ends up either as an item or as an entry of ``Loaded.i
     judgment    "侵权" or "不侵权" (also accepted: "构成侵权", "不构成侵权")
     articles    optional list of citations ``《法律名》第X条`` the judgment relies on
     kind        optional str, e.g. ``NOM`` (ordinary) or ``HX`` (confusable): accuracy is given per kind
+                (a data file named for the paper preset gives its kind to lines without one)
     id          optional str; default ``<file name>:<line>``
 
 ``recite`` schema:
@@ -42,6 +49,14 @@ DEFAULT_DATA = {
 }
 _JUDGMENTS = {"侵权": "侵权", "构成侵权": "侵权", "不侵权": "不侵权", "不构成侵权": "不侵权"}
 LETTERS = "ABCDEFGHIJ"
+SINGLE, MULTIPLE, INDEFINITE = "single", "multiple", "indefinite"
+ITEM_TYPES = (SINGLE, MULTIPLE, INDEFINITE)
+_TYPE_NAMES = {
+    **{t: t for t in ITEM_TYPES},
+    "单选": SINGLE, "单选题": SINGLE, "单项选择": SINGLE, "单项选择题": SINGLE,
+    "多选": MULTIPLE, "多选题": MULTIPLE, "多项选择": MULTIPLE, "多项选择题": MULTIPLE,
+    "不定项": INDEFINITE, "不定项选择": INDEFINITE, "不定项选择题": INDEFINITE,
+}
 _OPTION_LINE = re.compile(r"^\s*[A-J]\s*[:：.．、]")
 _LAWBENCH_Q = re.compile(r"^(?:民法商法|行政法|经济法|社会法|刑法|宪法相关法|诉讼与非诉讼程序法)?(.+?)(第[零一二三四五六七八九十百千]+条)")
 
@@ -53,6 +68,7 @@ class McqItem:
     options: dict[str, str]
     answer_letters: frozenset[str]
     source: str = ""
+    item_type: str = INDEFINITE
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,24 @@ def _str(rec: dict, key: str) -> str:
     return value
 
 
-def parse_mcq(rec: dict, default_id: str) -> McqItem:
+def item_type(rec: dict, default: str | None) -> str:
+    """``type`` (or ``multi``) of one line, else ``default``; never guessed from the answer."""
+    if "type" in rec:
+        name = rec["type"]
+        if not isinstance(name, str) or name.strip() not in _TYPE_NAMES:
+            raise _Bad(f"'type' {name!r} is not single, multiple or indefinite (单选, 多选, 不定项)")
+        return _TYPE_NAMES[name.strip()]
+    if "multi" in rec:
+        if not isinstance(rec["multi"], bool):
+            raise _Bad(f"'multi' must be true or false, not {rec['multi']!r}")
+        return INDEFINITE if rec["multi"] else SINGLE
+    if default is None:
+        raise _Bad("no 'type': say single, multiple or indefinite as the exam states it, "
+                   "or pass --type for the whole file")
+    return default
+
+
+def parse_mcq(rec: dict, default_id: str, default_type: str | None = None) -> McqItem:
     options = rec.get("options")
     if not isinstance(options, dict) or len(options) < 2:
         raise _Bad("'options' must be an object with at least two letters")
@@ -114,7 +147,15 @@ def parse_mcq(rec: dict, default_id: str) -> McqItem:
     source = rec.get("source", "")
     if not isinstance(source, str):
         raise _Bad("'source' must be a string")
-    return McqItem(str(rec.get("id", default_id)), question, dict(options), frozenset(answers), source)
+    kind = item_type(rec, default_type)
+    answer_set = frozenset(answers)
+    if kind == SINGLE and len(answer_set) != 1:
+        raise _Bad(f"type single but {len(answer_set)} answer letters ({', '.join(sorted(answer_set))}); "
+                   "fix the type or the answer")
+    if kind == MULTIPLE and len(answer_set) < 2:
+        raise _Bad("type multiple (two or more right options) but one answer letter; "
+                   "fix the answer, or say indefinite (不定项) if one may be right")
+    return McqItem(str(rec.get("id", default_id)), question, dict(options), answer_set, source, kind)
 
 
 def parse_recite(rec: dict, default_id: str) -> ReciteItem:
@@ -130,7 +171,7 @@ def parse_recite(rec: dict, default_id: str) -> ReciteItem:
     return ReciteItem(item_id, m.group(1), m.group(2), text)
 
 
-def parse_case(rec: dict, default_id: str) -> CaseItem:
+def parse_case(rec: dict, default_id: str, default_kind: str | None = None) -> CaseItem:
     from ecmiip.core.citations import parse_citation
 
     facts = _str(rec, "facts")
@@ -143,7 +184,7 @@ def parse_case(rec: dict, default_id: str) -> CaseItem:
     for a in articles:
         if parse_citation(a) is None:
             raise _Bad(f"'articles': {a!r} is not a citation like 《专利法》第十一条")
-    kind = rec.get("kind", "")
+    kind = rec.get("kind", default_kind or "")
     if not isinstance(kind, str):
         raise _Bad("'kind' must be a string")
     return CaseItem(str(rec.get("id", default_id)), facts, judgment, tuple(articles), kind)
@@ -165,12 +206,24 @@ def _stem(text: str, options: dict[str, str]) -> str:
     return "\n".join(lines).strip()
 
 
+def data_file(spec: str, file: str) -> Path:
+    """The file a ``--data`` value names, refused with a reason when it is not a file."""
+    from ecmiip.core.errors import InputError
+
+    if Path(file).is_dir():
+        raise InputError(f"--data {spec}: {file} is a folder; give a JSONL file")
+    if not Path(file).is_file():
+        raise InputError(f"data file not found: {file}")
+    return Path(file)
+
+
 PARSERS = {"mcq": parse_mcq, "recite": parse_recite, "case": parse_case}
 
 
-def load(path: Path, task: str) -> Loaded:
+def load(path: Path, task: str, default: str | None = None) -> Loaded:
     """Items of a JSONL file for ``task``; blank lines are skipped, every other bad line is reported (bad
-    UTF-8, malformed JSON, a key given twice, deep nesting, the schema)."""
+    UTF-8, malformed JSON, a key given twice, deep nesting, the schema). ``default``: the mcq type or
+    the case kind of lines that do not give one."""
     from ecmiip.train.mipld import JsonLineError, loads_strict
 
     parse = PARSERS[task]
@@ -183,7 +236,8 @@ def load(path: Path, task: str) -> Loaded:
             rec = loads_strict(raw.decode("utf-8").lstrip("\ufeff"))
             if not isinstance(rec, dict):
                 raise _Bad("not a JSON object")
-            out.items.append(parse(rec, f"{path.name}:{lineno}"))
+            default_id = f"{path.name}:{lineno}"
+            out.items.append(parse(rec, default_id, default) if task != "recite" else parse(rec, default_id))
         except UnicodeDecodeError as e:
             out.invalid.append(f"{where}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8")
         except json.JSONDecodeError as e:
@@ -228,4 +282,5 @@ def shuffle_options(item: McqItem, rng: random.Random) -> McqItem:
     rng.shuffle(order)
     new_of = {o: LETTERS[i] for i, o in enumerate(order)}
     options = {new_of[o]: item.options[o] for o in order}
-    return McqItem(item.id, item.question, options, frozenset(new_of[a] for a in item.answer_letters), item.source)
+    answers = frozenset(new_of[a] for a in item.answer_letters)
+    return McqItem(item.id, item.question, options, answers, item.source, item.item_type)

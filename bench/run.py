@@ -6,6 +6,11 @@ model with a LoRA adapter, unmerged: transformers in this process) — all three
 ``mcq-likelihood``, ``mcq-generation``, ``case-likelihood``, ``case-generation``; see
 :mod:`ecmiip.bench.scorers` and :mod:`ecmiip.bench.case`), ``recite`` and ``speed``. Without ``--data``
 the shipped samples are used (``bench/samples``; recitation: 40 articles of the statute corpus).
+
+Every accuracy comes with its Wilson 95 % interval; with two or more models, each is compared with the
+first on the same items (McNemar's exact test, :mod:`ecmiip.bench.stats`). ``--preset paper`` scores
+the paper's three sets, ``--data DX.jsonl,NOM.jsonl,HX.jsonl``, and prints its Table-3 layout
+(:mod:`ecmiip.bench.paper`).
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich_argparse import RichHelpFormatter
 
 from ecmiip.bench import data as bench_data
+from ecmiip.bench import paper
+from ecmiip.bench.accounting import item_cost
 from ecmiip.bench.case import CaseGenerationScorer, CaseLikelihoodScorer
 from ecmiip.bench.report import bar_chart, markdown, rich_table, summarize
 from ecmiip.bench.results import empty_results, load_results, order_items, save_results, task_entry
 from ecmiip.bench.scorers import RELATIVE_THRESHOLD, GenerationScorer, LikelihoodScorer, ReciteScorer
 from ecmiip.bench.speed import measure_speed
+from ecmiip.bench.stats import comparisons
 from ecmiip.chat.open_model import model_info, open_model
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
@@ -52,8 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", action="append", required=True, metavar="SPEC", help="GGUF path, HF model dir, DIR+ADAPTER_DIR or ollama:NAME; repeatable")
     p.add_argument("--task", default="mcq,case,recite,speed", help="comma-separated: mcq, case, recite, speed (default: all)")
-    p.add_argument("--data", action="append", default=[], metavar="[TASK=]FILE", help="JSONL item file, per task")
-    p.add_argument("--scorer", default="likelihood,generation", help="mcq and case scorers (default: likelihood,generation)")
+    p.add_argument("--data", action="append", default=[], metavar="[TASK=]FILE",
+                   help="JSONL item file, per task (with --preset paper: DX.jsonl,NOM.jsonl,HX.jsonl)")
+    p.add_argument("--type", choices=bench_data.ITEM_TYPES, default=None,
+                   help="mcq: the type of items whose line gives none (single 单选, multiple 多选, indefinite 不定项)")
+    p.add_argument("--preset", choices=("paper",), default=None,
+                   help="paper: the paper's Table 3 — DX (single-choice exam), NOM and HX (cases); one scorer")
+    p.add_argument("--scorer", default=None,
+                   help="mcq and case scorers (default: likelihood,generation; with --preset paper: generation)")
     p.add_argument("--limit", type=int, help="score only the first N items of each data set")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory (default: bench-out)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed and option-shuffle seed (default: 0)")
@@ -79,9 +93,12 @@ def _split(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return names
 
 
-def _data_files(specs: list[str], tasks: list[str]) -> dict[str, Path]:
+DataFiles = dict[str, list[tuple[Path, str | None]]]  # task → [(file, type or kind of lines giving none)]
+
+
+def _data_files(specs: list[str], tasks: list[str], item_type: str | None) -> DataFiles:
     data_tasks = [t for t in tasks if t != "speed"]
-    files: dict[str, Path] = {}
+    files: DataFiles = {}
     for spec in specs:
         task, sep, file = spec.partition("=")
         if not sep:
@@ -90,23 +107,25 @@ def _data_files(specs: list[str], tasks: list[str]) -> dict[str, Path]:
             task, file = data_tasks[0], spec
         if task not in data_tasks:
             raise InputError(f"--data {spec}: {task} is not one of the data tasks run ({', '.join(data_tasks)})")
-        if Path(file).is_dir():
-            raise InputError(f"--data {spec}: {file} is a folder; give a JSONL file")
-        if not Path(file).is_file():
-            raise InputError(f"data file not found: {file}")
-        files[task] = Path(file)
+        if task in files:
+            raise InputError(f"--data {spec}: a second file for {task}; give one file per task")
+        files[task] = [(bench_data.data_file(spec, file), item_type if task == "mcq" else None)]
     return files
 
 
-def load_items(task: str, file: Path | None, limit: int | None) -> tuple[list, list[str], str]:
-    """Items, invalid lines and a name of the data used (shipped sample when ``file`` is None)."""
-    if file is None and task == "recite":
-        items, invalid, name = bench_data.statute_recitation_items(), [], "statute corpus sample (40 articles)"
-    else:
-        path = file or bench_data.DEFAULT_DATA[task]
-        loaded = bench_data.load(path, task)
-        items, invalid, name = loaded.items, loaded.invalid, str(path if file else path.name)
-    return (items[:limit] if limit is not None else items), invalid, name
+def load_items(task: str, files: list[tuple[Path, str | None]], limit: int | None) -> tuple[list, list[str], str]:
+    """Items, invalid lines and a name of the data used (shipped sample when ``files`` is empty);
+    ``limit`` applies to each file."""
+    if not files and task == "recite":
+        items = bench_data.statute_recitation_items()
+        return (items[:limit] if limit is not None else items), [], "statute corpus sample (40 articles)"
+    items, invalid, names = [], [], []
+    for path, default in files or [(bench_data.DEFAULT_DATA[task], None)]:
+        loaded = bench_data.load(path, task, default)
+        items += loaded.items[:limit] if limit is not None else loaded.items
+        invalid += loaded.invalid
+        names.append(str(path) if files else path.name)
+    return items, invalid, ", ".join(names)
 
 
 def _score_task(results: dict, out: Path, spec: str, task: str, scorer: Any, items: list, progress: Progress) -> None:
@@ -116,7 +135,10 @@ def _score_task(results: dict, out: Path, spec: str, task: str, scorer: Any, ite
     bar = progress.add_task(f"{Path(spec).name} {task}", total=len(items), completed=len(items) - len(todo))
     start = time.perf_counter()
     for item in todo:
-        entry["items"].append(scorer.score(item))
+        t0 = time.perf_counter()
+        record = scorer.score(item)
+        record["cost"] = item_cost(scorer.backend, item, time.perf_counter() - t0)
+        entry["items"].append(record)
         order_items(entry, [it.id for it in items])
         entry["summary"] = summarize(task, entry["items"])
         save_results(out / "results.json", results)
@@ -128,10 +150,17 @@ def _score_task(results: dict, out: Path, spec: str, task: str, scorer: Any, ite
         timing[task] = {"items": len(todo), "seconds": round(seconds, 3), "items_per_s": round(len(todo) / seconds, 3)}
 
 
+def _scorer_names(args: argparse.Namespace) -> list[str]:
+    chosen = _split(args.scorer or ("generation" if args.preset == "paper" else ",".join(SCORERS)), SCORERS, "scorer")
+    if args.preset == "paper" and len(chosen) != 1:
+        raise InputError("--preset paper fills one Table-3 row per model: pass one --scorer (generation or likelihood)")
+    return chosen
+
+
 def _scorers(task: str, backend: Any, args: argparse.Namespace) -> list[tuple[str, Any]]:
     if task == "recite":
         return [("recite", ReciteScorer(backend, think=args.think, seed=args.seed))]
-    chosen = _split(args.scorer, SCORERS, "scorer")
+    chosen = _scorer_names(args)
     out = []
     for name in chosen:
         if name == "likelihood" and not hasattr(backend, "choice_logits"):
@@ -148,7 +177,8 @@ def _scorers(task: str, backend: Any, args: argparse.Namespace) -> list[tuple[st
 
 
 # Settings that change what an item's record would be: a resumed run must keep them (--limit may change).
-_RESUME_KEYS = ("seed", "think", "shuffle_options", "threshold", "n_ctx", "data_mcq", "data_case", "data_recite")
+_RESUME_KEYS = ("seed", "think", "shuffle_options", "threshold", "n_ctx", "type", "preset",
+                "data_mcq", "data_case", "data_recite")
 
 
 def _check_resumable(results: dict, settings: dict, resume: bool) -> None:
@@ -196,11 +226,14 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    tasks = _split(args.task, TASKS, "task")
+    if args.preset == "paper":
+        tasks, files = list(paper.TASKS), paper.data_files(args.data, args.type)
+    else:
+        tasks = _split(args.task, TASKS, "task")
+        files = _data_files(args.data, tasks, args.type)
     if any(t in ("mcq", "case") for t in tasks):
-        _split(args.scorer, SCORERS, "scorer")  # a typo fails now, not after the first model has loaded
+        _scorer_names(args)  # a typo fails now, not after the first model has loaded
     _check_options(args)
-    files = _data_files(args.data, tasks)
     _check_models(args.model)
     results_path = args.out / "results.json"
     if not args.resume:
@@ -209,18 +242,18 @@ def run_bench(args: argparse.Namespace) -> int:
     datasets = {}
     settings: dict[str, Any] = {
         "seed": args.seed, "limit": args.limit, "think": args.think, "shuffle_options": args.shuffle_options,
-        "threshold": args.threshold, "n_ctx": args.n_ctx,
+        "threshold": args.threshold, "n_ctx": args.n_ctx, "type": args.type, "preset": args.preset,
     }
     for task in tasks:
         if task == "speed":
             continue
-        items, invalid, name = load_items(task, files.get(task), args.limit)
+        items, invalid, name = load_items(task, files.get(task, []), args.limit)
         if task == "mcq" and args.shuffle_options:
             rng = random.Random(args.seed)
             items = [bench_data.shuffle_options(it, rng) for it in items]
         if not items:
             first = "; ".join(invalid[:3]) or "the file has no items"
-            raise InputError(f"no {task} items in {files.get(task) or name}: {first}")
+            raise InputError(f"no {task} items in {name}: {first}")
         datasets[task] = items
         results["invalid"][task] = invalid
         settings[f"data_{task}"] = name
@@ -250,8 +283,12 @@ def run_bench(args: argparse.Namespace) -> int:
                 save_results(results_path, results)
             finally:
                 backend.close()
+    results["comparisons"] = comparisons(results)
+    save_results(results_path, results)
     write_text_atomic(args.out / "report.md", markdown(results))
     bar_chart(results, args.out / "accuracy.png")
     console.print(rich_table(results))
+    if args.preset == "paper":
+        console.print(paper.rich_table(results))
     console.print(f"wrote {results_path}, {args.out / 'report.md'}, {args.out / 'accuracy.png'}", highlight=False)
     return 0

@@ -2,20 +2,25 @@
 
 Prompt format (one for every backend and scorer, so scores are comparable):
     system: the legal system prompt (``ecmiip.core.prompts.LEGAL_SYSTEM_PROMPT``)
-    user:   the question, one line per option ``A. text``, then ``（单选或多选）请只回答选项字母``
+    user:   the instruction for the item's type (:data:`INSTRUCTIONS`: the examinee is told, as on the
+            exam, whether it is 单选, 多选 or 不定项), a blank line, the question, one line per option
+            ``A. text``
 rendered by the model's own chat template with thinking off unless ``--think`` is given (for Qwen3
-that is ``enable_thinking``; thinking is removed before letters are read, whatever the backend).
+that is ``enable_thinking``; thinking is removed before letters are read, whatever the backend). The
+shared part comes first, so a backend's KV cache computes the system prompt and instruction once per
+run and each item evaluates only its own text.
 
 Generation scorer: greedy decoding (temperature 0, a fixed seed), letters read by
-:func:`ecmiip.bench.scoring.extract_letters`.
+:func:`ecmiip.bench.scoring.read_letters`, with what the answer echoed from the prompt removed; a
+single-choice item is answered by exactly one letter (several: no answer).
 
 Likelihood scorer (GGUFs run by llama.cpp, HF model directories: any backend with ``choice_logits``):
 one forward pass over the prompt rendered with thinking off, then the logits of the next token,
-restricted to the option letter tokens and softmaxed among them. The prediction is every letter whose
-probability is at least ``RELATIVE_THRESHOLD`` (0.5) times the top letter's: a clear favourite is a
-single answer, two near-equal letters a multiple answer. The number of right answers is never given to
-the rule. The letter probabilities are kept in results.json, so
-another threshold can be applied to the same run.
+restricted to the option letter tokens and softmaxed among them. Single-choice: the most probable
+letter. Multiple / indefinite: every letter whose probability is at least ``RELATIVE_THRESHOLD`` (0.5)
+times the top letter's (a multiple-choice item, two or more right by the exam's rule, takes the top
+two at least). The number of right answers beyond that is never given to the rule. The letter
+probabilities are kept in results.json, so another threshold can be applied to the same run.
 """
 
 from __future__ import annotations
@@ -23,19 +28,30 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ecmiip.bench.data import McqItem, ReciteItem
-from ecmiip.bench.scoring import exact_match, extract_letters, is_correct, rouge_l
+from ecmiip.bench.data import INDEFINITE, MULTIPLE, SINGLE, McqItem, ReciteItem
+from ecmiip.bench.scoring import Reading, exact_match, is_correct, read_letters, rouge_l, single_answer
 from ecmiip.core.errors import InputError
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 
-ANSWER_INSTRUCTION = "（单选或多选）请只回答选项字母"
+INSTRUCTIONS = {
+    SINGLE: "以下是单项选择题，只有一个正确选项。请只回答正确选项的字母。",
+    MULTIPLE: "以下是多项选择题，有两个或两个以上正确选项。请只回答全部正确选项的字母。",
+    INDEFINITE: "以下是不定项选择题，正确选项可能有一个或多个。请只回答全部正确选项的字母。",
+}
 RELATIVE_THRESHOLD = 0.5
 
 
 def mcq_messages(item: McqItem) -> list[dict]:
     options = "\n".join(f"{k}. {v}" for k, v in item.options.items())
-    user = f"{item.question}\n{options}\n{ANSWER_INSTRUCTION}"
+    user = f"{INSTRUCTIONS[item.item_type]}\n\n{item.question}\n{options}"
     return [{"role": "system", "content": LEGAL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def read_mcq_answer(raw: str, item: McqItem) -> Reading:
+    """What the answer asserts for this item (echoes of its prompt removed, one letter if single)."""
+    reading = read_letters(raw, item.options, instructions=[LEGAL_SYSTEM_PROMPT, INSTRUCTIONS[item.item_type]],
+                           material=[item.question], options=item.options)
+    return single_answer(reading) if item.item_type == SINGLE else reading
 
 
 def recite_messages(item: ReciteItem) -> list[dict]:
@@ -58,6 +74,7 @@ def _mcq_record(item: McqItem, predicted: frozenset[str], **extra: Any) -> dict:
     return {
         "id": item.id,
         "source": item.source,
+        "type": item.item_type,
         "answer": sorted(item.answer_letters),
         "prediction": sorted(predicted),
         "correct": is_correct(predicted, item.answer_letters),
@@ -76,7 +93,9 @@ class GenerationScorer:
 
     def score(self, item: McqItem) -> dict:
         raw = generate(self.backend, mcq_messages(item), think=self.think, max_tokens=self.max_tokens, seed=self.seed)
-        return _mcq_record(item, extract_letters(raw, item.options), raw=raw)
+        reading = read_mcq_answer(raw, item)
+        extra = {"unread": reading.problem} if reading.problem else {}
+        return _mcq_record(item, reading.letters, raw=raw, **extra)
 
 
 def letter_probs(logits: dict[str, float]) -> dict[str, float]:
@@ -87,10 +106,20 @@ def letter_probs(logits: dict[str, float]) -> dict[str, float]:
     return {k: w / total for k, w in weights.items()}
 
 
-def predict_set(probs: dict[str, float], threshold: float = RELATIVE_THRESHOLD) -> frozenset[str]:
-    """The exact-set rule: every letter at least ``threshold`` times as probable as the top letter."""
-    best = max(probs.values())
-    return frozenset(k for k, p in probs.items() if p >= threshold * best)
+def predict_set(probs: dict[str, float], threshold: float = RELATIVE_THRESHOLD, item_type: str = INDEFINITE,
+                ) -> frozenset[str]:
+    """The letters predicted from their probabilities, by the item's type (module docstring).
+
+    Ties go to the earlier letter, so the rule is deterministic.
+    """
+    ranked = sorted(probs, key=lambda k: (-probs[k], k))
+    if item_type == SINGLE:
+        return frozenset(ranked[:1])
+    best = probs[ranked[0]]
+    chosen = {k for k, p in probs.items() if p >= threshold * best}
+    if item_type == MULTIPLE:
+        chosen |= set(ranked[:2])
+    return frozenset(chosen)
 
 
 class LikelihoodScorer:
@@ -105,7 +134,7 @@ class LikelihoodScorer:
 
     def score(self, item: McqItem) -> dict:
         probs = letter_probs(self.backend.choice_logits(mcq_messages(item), list(item.options)))
-        predicted = predict_set(probs, self.threshold)
+        predicted = predict_set(probs, self.threshold, item.item_type)
         return _mcq_record(item, predicted, probs={k: round(p, 6) for k, p in probs.items()})
 
 

@@ -1,28 +1,47 @@
 """Turning raw answers into scores: option letters from free text, exact-set accuracy, ROUGE-L.
 
-Letter extraction (documented because every generation score depends on it):
+Letter reading (documented because every generation score depends on it):
 1. thinking is removed: whatever ``<think>…</think>`` holds (and an unclosed ``<think>`` to the end);
-2. the text is NFKC-normalised, so full-width ``Ｂ``, ``（C）`` and ``：`` read as ``B``, ``(C)``, ``:``;
-3. if an answer marker occurs (答案, 正确选项, 应选, 选, "answer is"…), the letters are read from the
-   text after the *last* marker up to the end of that sentence (or a 因为/解析/because… that explains it);
-4. otherwise the letters are read from the first line (where "请只回答选项字母" puts them), or, when it
-   has none, from the whole answer if that is short (≤ 30 characters).
-A letter counts only when it is an option letter standing on its own (not inside a Latin word); a run of
-option letters such as ``ABD`` counts as those letters.
+2. what the model merely echoed from its prompt is removed (:mod:`ecmiip.bench.echo`): the
+   instruction, the stem, an option list; the text is NFKC-normalised, so ``Ｂ`` reads as ``B``;
+3. *answer markers* (答案, 正确答案, 正确选项, 应选, 故选, "answer is"…): the letters stated right after
+   each, up to the end of that sentence (or a 因为/解析/because… that explains it). When two markers
+   state different letters the answer contradicts itself and gives none;
+4. else the last *weak marker* (选, 选项, 选择: also used in reasoning, so they never contradict);
+5. else the first line, or the whole answer when it is short (≤ 30 characters).
+After a marker the letters listed first are read (``C. A公司…`` is C, ``A、C`` and ``AC`` are A and C);
+elsewhere a letter counts only standing on its own (not inside a Latin word). A list joined by 或/or
+is a hedge and gives no answer. A single-choice item takes exactly one letter: an answer naming
+several gives none (:func:`single_answer`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ecmiip.bench.echo import mask_echo
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S)
-_MARKER = re.compile(r"(?:正确答案|答案|正确选项|应选|应当选|选项|选择|选|answer\s+is|answer)\s*(?:是|为|应为)?", re.I)
+_ANSWER_MARKER = re.compile(
+    r"(?:正确答案|答案|正确选项|应当选|应选|故选|所以选|因此选|answer\s+is|answer)\s*(?:是|为|应为|应该是)?", re.I)
+_WEAK_MARKER = re.compile(r"(?:选项|选择|选)\s*(?:是|为)?")
 _SENTENCE_END = re.compile(r"[。\n;；!?！？]|因为|由于|理由|解析|because", re.I)
 _RUN = re.compile(r"(?<![A-Za-z])([A-Z]+)(?![A-Za-z])")
+_LISTED = re.compile(
+    r"^[\s:：,，]*(?P<list>[(（]?[A-J][)）]?项?(?:\s*(?:[、,，/和及与或]|and|or)?\s*[(（]?[A-J][)）]?项?)*)(?![A-Za-z])")
 SHORT_ANSWER = 30
+HEDGED, CONTRADICTS, SEVERAL = "hedged", "contradicts itself", "several letters for a single-choice item"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The letters an answer gives and, when it gives none although it names some, why."""
+
+    letters: frozenset[str]
+    problem: str | None = None
 
 
 def strip_thinking(text: str) -> str:
@@ -40,32 +59,53 @@ def _letters_in(text: str, valid: str) -> set[str]:
     return found
 
 
-def extract_letters(text: str, valid: Iterable[str] = "ABCD") -> frozenset[str]:
-    """The option letters an answer gives (empty when it gives none)."""
+def _stated(tail: str, valid: str) -> Reading:
+    """Letters stated right after a marker, up to the end of its sentence."""
+    window = _SENTENCE_END.split(tail, maxsplit=1)[0]
+    m = _LISTED.match(window)
+    if m:
+        listed = m["list"]
+        letters = frozenset(c for c in re.findall(r"[A-J]", listed) if c in valid)
+        if letters and re.search(r"或|\bor\b", listed):
+            return Reading(frozenset(), HEDGED)
+        if letters:
+            return Reading(letters)
+    return Reading(frozenset(_letters_in(window, valid)))
+
+
+def read_letters(text: str, valid: Iterable[str] = "ABCD", **echo: object) -> Reading:
+    """The option letters an answer asserts; ``echo`` is passed to :func:`ecmiip.bench.echo.mask_echo`."""
     valid = "".join(valid)
-    body = unicodedata.normalize("NFKC", strip_thinking(text)).strip()
-    markers = list(_MARKER.finditer(body))
-    for m in reversed(markers):
-        tail = _SENTENCE_END.split(body[m.end():], maxsplit=1)[0]
-        found = _letters_in(tail, valid)
-        if found:
-            return frozenset(found)
+    body = mask_echo(strip_thinking(text), **echo).strip()  # type: ignore[arg-type]
+    stated = [r for r in (_stated(body[m.end():], valid) for m in _ANSWER_MARKER.finditer(body))
+              if r.letters or r.problem]
+    if stated:
+        if len({(r.letters, r.problem) for r in stated}) > 1:
+            return Reading(frozenset(), CONTRADICTS)
+        return stated[-1]
+    for m in reversed(list(_WEAK_MARKER.finditer(body))):
+        r = _stated(body[m.end():], valid)
+        if r.letters or r.problem:
+            return r
     first = _letters_in(body.split("\n", 1)[0], valid)
-    return frozenset(first or (_letters_in(body, valid) if len(body) <= SHORT_ANSWER else set()))
+    return Reading(frozenset(first or (_letters_in(body, valid) if len(body) <= SHORT_ANSWER else set())))
+
+
+def extract_letters(text: str, valid: Iterable[str] = "ABCD", **echo: object) -> frozenset[str]:
+    """The option letters an answer gives (empty when it gives none)."""
+    return read_letters(text, valid, **echo).letters
+
+
+def single_answer(reading: Reading) -> Reading:
+    """A single-choice item is answered by exactly one letter; naming several is no answer."""
+    if len(reading.letters) > 1:
+        return Reading(frozenset(), SEVERAL)
+    return reading
 
 
 def is_correct(predicted: Iterable[str], answer: Iterable[str]) -> bool:
     """Exact set match: a multiple-answer item counts only with every right letter and no wrong one."""
     return set(predicted) == set(answer)
-
-
-def accuracy_by_source(records: Iterable[dict]) -> dict[str, float]:
-    """Accuracy per ``source`` and ``overall`` of records carrying ``correct`` and ``source``."""
-    hits: dict[str, list[bool]] = defaultdict(list)
-    for r in records:
-        hits[r.get("source") or "-"].append(bool(r["correct"]))
-        hits["overall"].append(bool(r["correct"]))
-    return {k: sum(v) / len(v) for k, v in sorted(hits.items())}
 
 
 def normalise_text(text: str) -> str:

@@ -58,8 +58,10 @@ class Stats:
     ``prompt_tokens`` counts the prompt tokens evaluated this turn (a prefix reused from the cache is
     not evaluated again); ``decode_tokens`` the answer's tokens and ``decode_ms`` the time from the end
     of the prompt to the last token. ``ctx_used`` is what the conversation now fills of ``ctx_size``.
-    ``finish`` is ``stop`` (the model ended), ``length`` (token budget or context full) or
-    ``cancelled`` (stop event).
+    ``finish`` is ``stop`` (the model ended, or a logits-only call), ``length`` (token budget or
+    context full) or ``cancelled`` (stop event). ``prompt_total`` is the whole rendered prompt's
+    length, so the benchmarks can tell what the cache saved; None where the engine does not say
+    (Ollama reports only what it evaluated).
     """
 
     prompt_tokens: int
@@ -69,6 +71,12 @@ class Stats:
     ctx_used: int
     ctx_size: int
     finish: str = "stop"
+    prompt_total: int | None = None
+
+    @property
+    def cached_tokens(self) -> int | None:
+        """Prompt tokens taken from the KV cache rather than evaluated; None where the total is unknown."""
+        return max(self.prompt_total - self.prompt_tokens, 0) if self.prompt_total is not None else None
 
     @property
     def prompt_tokens_per_s(self) -> float:
@@ -236,17 +244,27 @@ class LlamaCppBackend:
         """Token ids of a rendered prompt (special tokens parsed: the template writes them as text)."""
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
+    def tokenize_text(self, text: str) -> list[int]:
+        """Token ids of plain text as a prompt carries it: no BOS, and markup is not read as special tokens
+        (the benchmarks measure a question's own length with it)."""
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
     def count_tokens(self, messages: list[dict], think: bool | None) -> int:
         return len(self.tokenize_prompt(self.render_prompt(messages, think)))
 
     def choice_logits(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
         """Next-token logits of each one-token ``choices`` string after the prompt (thinking off).
 
-        The likelihood benchmark reads a multiple-choice answer from these without generating.
+        The likelihood benchmark reads a multiple-choice answer from these without generating;
+        ``last_stats`` says how much of the prompt was evaluated (decode 0), as after a turn.
         """
         ids = {c: self._choice_id(c) for c in choices}
         tokens, _, _ = prepare_prompt(self, messages, False, max_tokens=1)
-        logits = self._next_token_logits(tokens)
+        self.last_stats = None
+        t0 = time.perf_counter()
+        logits, evaluated = self._next_token_logits(tokens)
+        prompt_ms = (time.perf_counter() - t0) * 1000
+        self.last_stats = Stats(evaluated, prompt_ms, 0, 0.0, len(tokens), self.context_size, "stop", len(tokens))
         return {c: float(logits[i]) for c, i in ids.items()}
 
     def _choice_id(self, choice: str) -> int:
@@ -258,8 +276,9 @@ class LlamaCppBackend:
             token = self._choice_ids[choice] = ids[0]
         return token
 
-    def _next_token_logits(self, tokens: list[int]):
-        """Logits after ``tokens``, evaluating only what differs from the KV cache's current prefix."""
+    def _next_token_logits(self, tokens: list[int]) -> tuple[Any, int]:
+        """Logits after ``tokens`` and how many tokens were evaluated for them: only what differs from the
+        KV cache's current prefix (at least the last token, whose logits are read)."""
         import llama_cpp
         import numpy as np
 
@@ -271,7 +290,7 @@ class LlamaCppBackend:
         llm.n_tokens = keep
         llm.eval(tokens[keep:])
         ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
-        return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).copy()
+        return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).copy(), len(tokens) - keep
 
     def stream(
         self,
@@ -355,7 +374,7 @@ class LlamaCppBackend:
     def _stats(self, t0: float, t_start: float, t_end: float, perf, n_prompt: int, n: int, finish: str) -> Stats:
         """Wall times: the prompt from ``t0`` to ``t_start``, the answer from there to ``t_end``."""
         if perf is None:  # stopped during the prompt: only the wall time is known
-            return Stats(0, (t_end - t0) * 1000, 0, 0.0, self._llm.n_tokens, self.context_size, finish)
+            return Stats(0, (t_end - t0) * 1000, 0, 0.0, self._llm.n_tokens, self.context_size, finish, n_prompt)
         return Stats(
             prompt_tokens=_evaluated_tokens(perf),
             prompt_ms=(t_start - t0) * 1000,
@@ -364,6 +383,7 @@ class LlamaCppBackend:
             ctx_used=n_prompt + n,
             ctx_size=self.context_size,
             finish=finish,
+            prompt_total=n_prompt,
         )
 
     def _piece(self, token: int) -> bytes:
@@ -442,8 +462,11 @@ class OllamaBackend:
 
     Ollama has no tokenize endpoint, so :meth:`count_tokens` estimates on the safe side: one token
     per CJK character (Qwen's vocabulary often packs two into one), one per three other characters,
-    and five per message for the chat markup. ``context_size`` is sent as ``num_ctx`` on every
-    request, because without it Ollama picks a context by memory and may silently cut long prompts.
+    and five per message for the chat markup. For the same reason ``last_stats.prompt_total`` is None:
+    Ollama's ``prompt_eval_count`` is what it evaluated (its cache hit is not reported), and an
+    estimate would make the cache's share look exact when it is not. ``context_size`` is sent as
+    ``num_ctx`` on every request, because without it Ollama picks a context by memory and may silently
+    cut long prompts.
     """
 
     def __init__(

@@ -144,6 +144,11 @@ class TransformersBackend:
         """Token ids of a rendered prompt; no BOS is added, the template writes what the model needs."""
         return list(self._tokenizer.encode(prompt, add_special_tokens=False))
 
+    def tokenize_text(self, text: str) -> list[int]:
+        """Token ids of plain text as a prompt carries it: no BOS, and markup is not read as special tokens
+        (the benchmarks measure a question's own length with it)."""
+        return list(self._tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True))
+
     def count_tokens(self, messages: list[dict], think: bool | None) -> int:
         return len(self.tokenize_prompt(self.render_prompt(messages, think)))
 
@@ -152,11 +157,16 @@ class TransformersBackend:
     def choice_logits(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
         """Next-token logits of each one-token ``choices`` string after the prompt (thinking off).
 
-        The likelihood benchmark reads a multiple-choice answer from these without generating.
+        The likelihood benchmark reads a multiple-choice answer from these without generating;
+        ``last_stats`` says how much of the prompt was evaluated (decode 0), as after a turn.
         """
         ids = {c: self._choice_id(c) for c in choices}
         tokens, _, _ = prepare_prompt(self, messages, False, max_tokens=1)
-        logits, _ = self._evaluate(tokens, lambda: False)
+        self.last_stats = None
+        t0 = time.perf_counter()
+        logits, evaluated = self._evaluate(tokens, lambda: False)
+        prompt_ms = (time.perf_counter() - t0) * 1000
+        self.last_stats = Stats(evaluated, prompt_ms, 0, 0.0, len(tokens), self.context_size, "stop", len(tokens))
         return {c: float(logits[i]) for c, i in ids.items()}
 
     def _choice_id(self, choice: str) -> int:
@@ -201,7 +211,7 @@ class TransformersBackend:
         if logits is None:
             wall_ms = (time.perf_counter() - t0) * 1000
             used = len(self._cached_ids or [])
-            self.last_stats = Stats(evaluated, wall_ms, 0, 0.0, used, self.context_size, "cancelled")
+            self.last_stats = Stats(evaluated, wall_ms, 0, 0.0, used, self.context_size, "cancelled", len(tokens))
             return
         t_prompt = time.perf_counter()
         decoder = _IncrementalDecoder(self._tokenizer)
@@ -235,6 +245,7 @@ class TransformersBackend:
                 ctx_used=len(tokens) + n,
                 ctx_size=self.context_size,
                 finish=finish,
+                prompt_total=len(tokens),
             )
 
     # -- the model and its KV cache ----------------------------------------------------------------

@@ -14,7 +14,7 @@ from tests.harness import Case, check
 
 MODEL = ("--model", "{tmp}/m")  # a folder with config.json: a valid spec that nothing here ever loads
 OUT = ("--out", "{tmp}/out")
-MCQ = {"question": "题干", "options": {"A": "甲", "B": "乙"}, "answer_letters": ["A"]}
+MCQ = {"question": "题干", "options": {"A": "甲", "B": "乙"}, "answer_letters": ["A"], "type": "single"}
 RESULTS = {"format": 1, "settings": {"seed": 0}, "invalid": {}, "models": {}}
 ARCH = '{"architectures": ["Qwen3ForCausalLM"]}'
 

@@ -33,14 +33,14 @@ class OracleBackend:
         self.items = items
 
     def _letter_of(self, user: str, text: str) -> str | None:
-        m = re.search(r"\n([A-J])\. " + re.escape(text) + "\n", user)
+        m = re.search(r"\n([A-J])\. " + re.escape(text) + "(?:\n|$)", user)
         return m.group(1) if m else None
 
     def stream(self, messages, *, think, sampling, max_tokens, stop_event=None):
         user = messages[-1]["content"]
         for it in self.items:
             found = {o: self._letter_of(user, t) for o, t in it.options.items()}
-            if user.startswith(it.question + "\n") and None not in found.values():
+            if ("\n\n" + it.question + "\n") in user and None not in found.values():
                 letters = sorted(found[a] for a in it.answer_letters)
                 break
         else:
@@ -124,7 +124,7 @@ def test_rouge_l_and_exact_match():
 
 
 def test_invalid_lines_are_reported_with_file_and_line(tmp_path):
-    good = {"question": "Q?", "options": {"A": "x", "B": "y"}, "answer_letters": ["B"]}
+    good = {"question": "Q?", "options": {"A": "x", "B": "y"}, "answer_letters": ["B"], "type": "single"}
     lines = [
         json.dumps(good),
         "{not json",
@@ -157,6 +157,10 @@ def _without_timings(path: Path) -> dict:
     for model in data["models"].values():
         model.pop("speed", None)
         model.pop("timing", None)
+        for entry in model["tasks"].values():  # per-item cost: wall time, and what the KV cache held
+            entry["summary"].pop("cost", None)
+            for record in entry["items"]:
+                record.pop("cost", None)
     return data
 
 
@@ -192,7 +196,7 @@ def test_real_run_writes_outputs_and_resumes_identically(tiny_qwen3_gguf, tmp_pa
 
 def test_real_run_reports_invalid_data_lines(tiny_qwen3_gguf, tmp_path):
     data = tmp_path / "mine.jsonl"
-    good = {"question": "专利权的期限？", "options": {"A": "十年", "B": "二十年"}, "answer_letters": ["B"]}
+    good = {"question": "专利权的期限？", "options": {"A": "十年", "B": "二十年"}, "answer_letters": ["B"], "type": "single"}
     data.write_text(json.dumps(good, ensure_ascii=False) + "\n{bad\n", encoding="utf-8")
     out = tmp_path / "out"
     argv = ["bench", "--model", str(tiny_qwen3_gguf), "--task", "mcq", "--scorer", "likelihood",

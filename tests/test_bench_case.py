@@ -58,7 +58,7 @@ class CaseOracle:
         self.by_facts = {it.facts: it for it in items}
 
     def stream(self, messages, *, think, sampling, max_tokens, stop_event=None):
-        facts = messages[-1]["content"].removeprefix("案情：").split("\n\n")[0]
+        facts = messages[-1]["content"].split("案情：", 1)[1]
         item = self.by_facts[facts]
         yield Delta("thinking", "先看事实")
         yield Delta("content", f"结论：{item.judgment}\n依据：" + "、".join(item.articles))

@@ -276,7 +276,7 @@ def test_likelihood_scorer_runs_on_transformers(qwen3):
     items = _short_items(3)
     records = [scorer.score(it) for it in items]
     for item, record in zip(items, records, strict=True):
-        assert set(record) == {"id", "source", "answer", "prediction", "correct", "probs"}
+        assert set(record) == {"id", "source", "type", "answer", "prediction", "correct", "probs"}
         assert record["id"] == item.id and set(record["probs"]) == set(item.options)
         assert abs(sum(record["probs"].values()) - 1) < 1e-3 and record["prediction"]
         expected = letter_probs(qwen3.choice_logits(mcq_messages(item), list(item.options)))
