@@ -39,7 +39,8 @@ def _accuracy(task: str, right: dict[str, tuple[int, int]], cost: bool = True) -
          "interval": {src: _wilson(k, n) for src, (k, n) in right.items()},
          "count": {src: [k, n] for src, (k, n) in right.items()}}
     if task.startswith("mcq"):
-        s |= {"types": {"single": 25, "multiple": 10, "indefinite": 5}, "several_letters": 2, "no_answer": 1}
+        s |= {"types": {"single": 25, "multiple": 10, "indefinite": 5}, "no_answer": 3,
+              "unread": {"several letters for a single-choice item": 2}}
     if task.startswith("case"):
         s |= {"per_class": {"侵权": {"precision": 0.8, "recall": 0.7, "support": 20},
                             "不侵权": {"precision": 0.7, "recall": None, "support": 20}},
@@ -84,7 +85,7 @@ def _results(specs: list[str]) -> dict:
             p = (0.0005, 0.001) if significant else (0.62, 0.69)
             comparison = _comparison(task, specs[0], spec, (base_value, value), p)
             comparisons.setdefault(task, []).append(comparison)
-    return {"format": 1, "settings": {"seed": 0, "preset": "paper"}, "models": models,
+    return {"format": 1, "settings": {"seed": 0}, "models": models,
             "invalid": {"mcq": ["mine.jsonl:2: not JSON"]}, "comparisons": comparisons}
 
 
@@ -164,7 +165,7 @@ def test_report_sections_come_in_order_with_each_line_under_its_heading():
             "tokens; the first item evaluated 405 (the shared system prompt and instruction)") in mcq
     assert "- per item: 12.5 decode tokens, 0.84 s (means over 40 items)" in mcq
     assert "- items by exam type: single 25, multiple 10, indefinite 5" in mcq
-    assert "- answers with no usable letter: 3 (2 with several letters, 1 with none)" in mcq
+    assert "- answers giving no letter: 3 (of which several letters for a single-choice item 2)" in mcq
     case = _section(report.split(f"\n## {SPECS[0]}\n", 1)[1], "### case-generation")
     assert "- 不侵权: precision 70.0%, recall - (n = 20)" in case and "- answers with no verdict: 3" in case
     recite = _section(report.split(f"\n## {SPECS[0]}\n", 1)[1], "### recite")
