@@ -126,10 +126,8 @@ def comparisons(results: dict) -> dict[str, list[dict]]:
         for row, p_holm in zip(rows, adjusted, strict=True):
             row["p_holm"] = p_holm
             row["significant"] = (p_holm if p_holm is not None else row["p"]) < ALPHA
-            for key in ("baseline_value", "value", "difference", "p"):
+            for key in ("baseline_value", "value", "difference"):
                 row[key] = round(row[key], 6)
-            if p_holm is not None:
-                row["p_holm"] = round(p_holm, 6)
         if rows:
             out[task] = rows
     return out
