@@ -12,7 +12,9 @@ prompt is an echo when it is at least ``min_len`` characters long. Two kinds of 
   answer naturally reuses a phrase of the facts (``被告构成侵权``) while an echo repeats whole clauses.
 
 An option list is an echo when the answer reproduces two or more options as ``X. text``; naming the
-one option chosen (``D. 法律后果``) is an answer.
+one option chosen (``D. 法律后果``) is an answer. An answer that *lists* options (two or more labels
+``A.``/``B：``, whatever text follows them: small models relabel and truncate) states a choice only
+through an answer marker (:func:`lists_options`).
 
 Echoed characters are removed and lines left empty are dropped, so "the first line" of an answer is
 its first line with something of the model's own.
@@ -46,10 +48,10 @@ def _mark(answer: str, covered: list[bool], texts: Iterable[str], n: int) -> Non
 
 
 def _option_spans(answer: str, options: dict[str, str]) -> dict[str, list[tuple[int, int]]]:
-    """Where the answer writes each option as ``X. text`` (any separator; the text's first 12 characters)."""
+    """Where the answer writes each option as ``X. text`` (any separator; the text's first 6 characters)."""
     spans = {}
     for letter, text in options.items():
-        head = re.escape(normalise(text).strip()[:12])
+        head = re.escape(normalise(text).strip()[:6])
         pattern = rf"(?<![A-Za-z])[(（]?{letter}[)）]?\s*[.．:：、)]?\s*{head}"
         found = [m.span() for m in re.finditer(pattern, answer)]
         if found:
@@ -71,6 +73,16 @@ def _mark_quoted_forms(answer: str, covered: list[bool], forms: list[str]) -> No
                 after += 1
             if (before >= 0 and covered[before]) or (after < len(answer) and covered[after]):
                 covered[m.start():m.end()] = [True] * len(form)
+
+
+_LABEL = re.compile(r"(?:^|(?<=[\s、，,;；]))[(（]?([A-J])[)）]?\s*[.．:：、)]", re.M)
+
+
+def lists_options(answer: str, options: dict[str, str]) -> bool:
+    """Whether the answer lays out two or more options (echoed texts, or labels ``A.`` ``B：``)."""
+    answer = normalise(answer)
+    labels = {m[1] for m in _LABEL.finditer(answer) if m[1] in options}
+    return len(labels) >= 2 or len(_option_spans(answer, options)) >= 2
 
 
 def mask_echo(

@@ -21,6 +21,7 @@ from ecmiip.bench.data import SINGLE, data_file
 from ecmiip.core.errors import InputError
 
 TASKS = ("mcq", "case")
+SHIPPED = "lexeval_ip_mcq.jsonl"
 COLUMNS = ("DX", "NOM", "HX")
 SOURCE = ("Liu, Liu, Huang: EC-MIIP, Computer Science 53(5):299–308, 2026 (doi 10.11896/jsjkx.250600023), "
           "Table 3")
@@ -103,7 +104,12 @@ def markdown(results: dict) -> list[str]:
         lines.append(f"| {label} — quoted, not re-measured | " + " | ".join(_quoted_cell(row, c) for c in COLUMNS) + " |")
     data = results["settings"].get("data_mcq", ""), results["settings"].get("data_case", "")
     lines += ["", f"Measured: accuracy with Wilson 95 % interval and n (DX: {data[0]}; NOM/HX: {data[1]}). "
-              f"Quoted rows: {SOURCE}; they were not measured here and cannot be compared item by item.", ""]
+              f"Quoted rows: {SOURCE}; they were not measured here and cannot be compared item by item."]
+    if SHIPPED in data:
+        lines.append("The shipped samples stood in for the paper's sets (LexEval IP items, 不定项 as published, for "
+                     "DX; the project's format-sample cases for NOM/HX): the measured rows are not comparable "
+                     "with the quoted ones.")
+    return lines + [""]
     return lines
 
 

@@ -10,6 +10,7 @@ Results written before intervals, costs and comparisons existed still render, wi
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -402,22 +403,26 @@ def accuracy_figure(results: dict) -> Figure:
             low.append(max(0.0, value - interval[0]) if value is not None and interval else math.nan)
             high.append(max(0.0, interval[1] - value) if value is not None and interval else math.nan)
             c = _comparison(results, task, spec)
-            texts.append("" if value is None else f"{value:.2f}" + (f"\n{_delta(task, c)}" if c else ""))
+            top = (value or 0.0) + (0.0 if math.isnan(high[-1]) else high[-1])
+            label = "" if value is None else f"{value:.2f}" + ("\n" + _delta(task, c).replace(" p", "\np") if c else "")
+            texts.append((top, label))
         has_interval = not all(math.isnan(x) for x in low)
         any_interval |= has_interval
         label = short[spec] + (" (baseline)" if spec == baseline else "")
         ax.bar(xs, values, width, label=label, yerr=[low, high] if has_interval else None, capsize=3)
-        for x, text in zip(xs, texts, strict=True):
-            if text:
-                ax.text(x, 0.02, text, rotation=90, ha="center", va="bottom", fontsize="x-small")
+        for x, (top, text) in zip(xs, texts, strict=True):
+            if text:  # above the error bar, where neither bar nor whisker hides it
+                ax.text(x, top + 0.02, text, ha="center", va="bottom", fontsize="x-small", linespacing=1.1)
     ax.set_xticks([x + width * (len(models) - 1) / 2 for x in range(len(tasks))])
     ax.set_xticklabels([_tick(results, task) for task in tasks])
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.3)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     intervals = " with 95 % intervals" if any_interval else ""
     ax.set_title(f"ecmiip bench — accuracy (recite: ROUGE-L){intervals}")
     if baseline:
-        ax.set_xlabel("Δ: vs the baseline on shared items, points (recite: ROUGE-L); p: McNemar exact "
-                      "(recite: Wilcoxon), Holm-adjusted; * p < 0.05", fontsize="x-small")
+        note = ("Δ: vs the baseline on shared items, points (recite: ROUGE-L); p: McNemar exact "
+                "(recite: Wilcoxon), Holm-adjusted; * p < 0.05")
+        ax.set_xlabel(textwrap.fill(note, width=int(14 * size[0])), fontsize="x-small")
     if models:
         fig.legend(fontsize="small", loc="outside lower center", ncol=1)
     return fig

@@ -7,6 +7,10 @@ Layout::
                        "tasks": {task: {"items": [record, ...], "summary": {...}}},
                        "speed": {...}, "timing": {task: {"items", "seconds", "items_per_s"}}}}}
 
+``settings["models"]`` lists the models in the order they were given (the first is the baseline the
+others are compared with); the file itself is written with sorted keys, so readers put ``models`` back
+in that order (:func:`in_model_order`, done by :func:`load_results`).
+
 Items are kept in data-file order, whatever order they were scored in, so an interrupted and resumed
 run writes the same file as an uninterrupted one, apart from ``speed`` and ``timing``: wall-clock
 figures, which differ run to run (``timing`` covers the items scored by the latest run only).
@@ -50,7 +54,15 @@ def load_results(path: Path) -> dict:
     problem = _shape_problem(data)
     if problem:
         raise InputError(f"{path}: damaged results file ({problem}); {advice}")
-    return data
+    return in_model_order(data)
+
+
+def in_model_order(results: dict) -> dict:
+    """``results`` with ``models`` in the order of ``settings["models"]`` (models it does not list last)."""
+    order = [m for m in results.get("settings", {}).get("models", []) if m in results["models"]]
+    rest = [m for m in results["models"] if m not in order]
+    results["models"] = {m: results["models"][m] for m in [*order, *rest]}
+    return results
 
 
 def _shape_problem(data: dict) -> str | None:

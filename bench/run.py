@@ -30,7 +30,14 @@ from ecmiip.bench import paper
 from ecmiip.bench.accounting import item_cost
 from ecmiip.bench.case import CaseGenerationScorer, CaseLikelihoodScorer
 from ecmiip.bench.report import bar_chart, markdown, rich_table, summarize
-from ecmiip.bench.results import empty_results, load_results, order_items, save_results, task_entry
+from ecmiip.bench.results import (
+    empty_results,
+    in_model_order,
+    load_results,
+    order_items,
+    save_results,
+    task_entry,
+)
 from ecmiip.bench.scorers import RELATIVE_THRESHOLD, GenerationScorer, LikelihoodScorer, ReciteScorer
 from ecmiip.bench.speed import measure_speed
 from ecmiip.bench.stats import comparisons
@@ -266,7 +273,10 @@ def run_bench(args: argparse.Namespace) -> int:
             console.print(f"[yellow]note[/] {task}: {len(stale)} of {len(items)} items rely on texts no longer in force "
                           f"({examples[:80]}); their gold answers follow the older text", highlight=False)
     _check_resumable(results, settings, args.resume)
+    earlier = [m for m in results["settings"].get("models", []) if m not in args.model]
+    settings["models"] = [*earlier, *args.model] if args.resume else list(args.model)
     results["settings"].update(settings)
+    in_model_order(results)
     args.out.mkdir(parents=True, exist_ok=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:

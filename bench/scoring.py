@@ -8,7 +8,8 @@ Letter reading (documented because every generation score depends on it):
    each, up to the end of that sentence (or a 因为/解析/because… that explains it). When two markers
    state different letters the answer contradicts itself and gives none;
 4. else the last *weak marker* (选, 选项, 选择: also used in reasoning, so they never contradict);
-5. else the first line, or the whole answer when it is short (≤ 30 characters).
+5. else the first line, or the whole answer when it is short (≤ 30 characters) — unless the answer
+   lays out two or more options (``A. … B. …``): a listing states a choice only through a marker.
 After a marker the letters listed first are read (``C. A公司…`` is C, ``A、C`` and ``AC`` are A and C);
 elsewhere a letter counts only standing on its own (not inside a Latin word). A list joined by 或/or
 is a hedge and gives no answer. A single-choice item takes exactly one letter: an answer naming
@@ -22,7 +23,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ecmiip.bench.echo import mask_echo
+from ecmiip.bench.echo import lists_options, mask_echo
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S)
 _ANSWER_MARKER = re.compile(
@@ -34,6 +35,7 @@ _LISTED = re.compile(
     r"^[\s:：,，]*(?P<list>[(（]?[A-J][)）]?项?(?:\s*(?:[、,，/和及与或]|and|or)?\s*[(（]?[A-J][)）]?项?)*)(?![A-Za-z])")
 SHORT_ANSWER = 30
 HEDGED, CONTRADICTS, SEVERAL = "hedged", "contradicts itself", "several letters for a single-choice item"
+LISTED = "listed the options without choosing"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ def read_letters(text: str, valid: Iterable[str] = "ABCD", **echo: object) -> Re
         r = _stated(body[m.end():], valid)
         if r.letters or r.problem:
             return r
+    options = echo.get("options")
+    if isinstance(options, dict) and lists_options(strip_thinking(text), options):
+        return Reading(frozenset(), LISTED)
     first = _letters_in(body.split("\n", 1)[0], valid)
     return Reading(frozenset(first or (_letters_in(body, valid) if len(body) <= SHORT_ANSWER else set())))
 

@@ -14,7 +14,7 @@ from ecmiip.bench.case import (
 )
 from ecmiip.bench.data import INDEFINITE, MULTIPLE, SINGLE, CaseItem, McqItem
 from ecmiip.bench.scorers import INSTRUCTIONS, GenerationScorer, read_mcq_answer
-from ecmiip.bench.scoring import CONTRADICTS, HEDGED, SEVERAL
+from ecmiip.bench.scoring import CONTRADICTS, HEDGED, LISTED, SEVERAL
 from ecmiip.chat.backends import Delta
 
 OPTIONS = {"A": "假定条件", "B": "处理", "C": "行为模式", "D": "法律后果"}
@@ -35,7 +35,11 @@ def _read(raw: str, item: McqItem):
     ("raw", "letters", "problem"),
     [
         # the option list echoed: no answer; echoed and then answered: the answer
-        ("A. 假定条件\nB. 处理\nC. 行为模式\nD. 法律后果", "", None),
+        ("A. 假定条件\nB. 处理\nC. 行为模式\nD. 法律后果", "", LISTED),
+        # small models relabel and truncate while listing (seen with SmolLM2): still a listing
+        ("A. 假定条件\nB. 处理\nC. 法律后果\nD. 法", "", LISTED),
+        ("A. 假定、B. 处理、C.", "", LISTED),
+        ("A. 专利权\nB. 专利权\nC. 专利权\nD.", "", LISTED),
         ("A：假定条件 B：处理 C：行为模式 D：法律后果\n答案：D", "D", None),
         # naming the one option chosen is an answer, not an echo
         ("D. 法律后果", "D", None),

@@ -217,7 +217,7 @@ def test_accuracy_figure_has_title_n_error_bars_and_differences():
         bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
         assert len(bars) == len(SPECS)
         texts = [t.get_text() for t in ax.texts]
-        assert "0.95\nΔ +22.5 p=0.001*" in texts and "0.72" in texts
+        assert "0.95\nΔ +22.5\np=0.001*" in texts and "0.72" in texts
         legend = [t.get_text() for t in fig.legends[0].get_texts()]
         assert legend[0].endswith("(baseline)")
     finally:

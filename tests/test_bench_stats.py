@@ -104,3 +104,14 @@ def test_every_model_is_compared_with_the_first_on_shared_items():
     assert recite[0]["p"] == pytest.approx(2 / 32) and recite[0]["p_holm"] is None
     assert recite[0]["difference"] == pytest.approx(0.3)
     assert comparisons({"models": {"alone": _model(base)}}) == {}
+
+
+def test_a_reloaded_results_file_keeps_the_baseline_first(tmp_path):
+    from ecmiip.bench.results import load_results, save_results
+
+    results = {"format": 1, "settings": {"models": ["z/base.gguf", "a/tuned.gguf"]}, "invalid": {},
+               "models": {"z/base.gguf": _model([True, False]), "a/tuned.gguf": _model([True, True])}}
+    save_results(tmp_path / "results.json", results)  # written with sorted keys: a/ before z/
+    loaded = load_results(tmp_path / "results.json")
+    assert list(loaded["models"]) == ["z/base.gguf", "a/tuned.gguf"]
+    assert comparisons(loaded)["mcq-likelihood"][0]["baseline"] == "z/base.gguf"

@@ -229,8 +229,9 @@ def _summary(plan, results, seconds: float) -> None:
         import json
 
         from ecmiip.bench.report import rich_table
+        from ecmiip.bench.results import in_model_order
 
-        console.print(rich_table(json.loads(bench.read_text(encoding="utf-8"))))
+        console.print(rich_table(in_model_order(json.loads(bench.read_text(encoding="utf-8")))))
     _disk_summary(plan)
     console.print(f"built in {seconds:.0f} s. Next:", highlight=False)
     console.print(f"  ecmiip-chat --model {quant_gguf(plan)}", highlight=False)
