@@ -3,6 +3,7 @@ only the item's own text and the template tokens around it are evaluated, the re
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -39,13 +40,8 @@ def backend(request):
     backend.close()
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+def _shared_prefix(a: list[int], b: list[int]) -> int:
+    return len(os.path.commonprefix([a, b]))
 
 
 def _suffix_tokens(backend, prompt: str, item: McqItem) -> int:
@@ -78,7 +74,7 @@ def test_only_the_question_is_evaluated_after_the_first_item(backend, scorer_nam
         assert cost["seconds"] > 0
         # exactly what the cache lacked: the tokens after the prefix shared with the previous prompt
         # (the last token is always evaluated, its logits are the ones read)
-        assert cost["evaluated"] == len(tokens) - min(_common_prefix(previous, tokens), len(tokens) - 1)
+        assert cost["evaluated"] == len(tokens) - min(_shared_prefix(previous, tokens), len(tokens) - 1)
         if n == 0:
             assert cost["evaluated"] == cost["prompt_tokens"] and cost["cached"] == 0
         else:
