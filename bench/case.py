@@ -22,11 +22,12 @@ from typing import Any
 from ecmiip.bench.data import SINGLE, CaseItem, McqItem
 from ecmiip.bench.echo import mask_echo
 from ecmiip.bench.scorers import generate, letter_probs
-from ecmiip.bench.scoring import CONTRADICTS, strip_thinking
+from ecmiip.bench.scoring import CONTRADICTS
 from ecmiip.bench.stats import accuracy_summary
 from ecmiip.core.citations import find_citations, parse_citation, resolve_law
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.core.statutes import chinese_to_int
+from ecmiip.core.thinking import strip_thinking
 
 INFRINGING, NOT_INFRINGING = "侵权", "不侵权"
 VERDICTS = (INFRINGING, NOT_INFRINGING)

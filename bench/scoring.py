@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ecmiip.bench.echo import lists_options, mask_echo
+from ecmiip.core.thinking import strip_thinking
 
-_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S)
 _ANSWER_MARKER = re.compile(
     r"(?:正确答案|答案|正确选项|应当选|应选|故选|所以选|因此选|answer\s+is|answer)\s*(?:是|为|应为|应该是)?", re.I)
 _WEAK_MARKER = re.compile(r"(?:选项|选择|选)\s*(?:是|为)?")
@@ -44,13 +44,6 @@ class Reading:
 
     letters: frozenset[str]
     problem: str | None = None
-
-
-def strip_thinking(text: str) -> str:
-    """The answer without its reasoning; an orphan ``</think>`` (thinking opened by the prompt) too."""
-    if "</think>" in text and "<think>" not in text.split("</think>")[0]:
-        text = text.rsplit("</think>", 1)[1]
-    return _THINK.sub("", text)
 
 
 def _letters_in(text: str, valid: str) -> set[str]:

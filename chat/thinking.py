@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ecmiip.core.thinking import CLOSE_TAG, OPEN_TAG
+
 Kind = Literal["thinking", "content"]
 Piece = tuple[Kind, str]
-
-OPEN_TAG = "<think>"
-CLOSE_TAG = "</think>"
 
 _START, _THINKING, _AFTER_THINK, _CONTENT = range(4)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.thinking import cut_off_in_thinking, strip_thinking
 from ecmiip.train.qa import DEFAULT_SEED, QAPair, unknown_citations
 
 TEACHER_PROMPT = """你是中国知识产权法律训练数据的审校专家。你会收到来源材料、一个问题和一份由模板生成的参考答案。请把参考答案改写成自然、准确、条理清楚的回答，并遵守：
@@ -29,7 +30,6 @@ TEACHER_PROMPT = """你是中国知识产权法律训练数据的审校专家。
 3. 参考答案有【事实】【适用法律】【结论】等结构的，保留这一结构；
 4. 只输出改写后的答案，不要输出说明或思考过程。"""
 
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 MAX_CONSECUTIVE_FAILURES = 8
 
 
@@ -134,10 +134,10 @@ def teacher_messages(pair: QAPair) -> list[dict[str, str]]:
 
 def polish_answer(pair: QAPair, teacher: Teacher) -> str:
     """The teacher's version of the answer; TeacherError when it is unusable."""
-    text = _THINK.sub("", teacher.complete(teacher_messages(pair)))
-    text = text.split("</think>")[-1].strip()  # a stray closing tag: keep what follows it
-    if "<think>" in text:
+    reply = teacher.complete(teacher_messages(pair))
+    if cut_off_in_thinking(reply):
         raise TeacherError("reply cut off inside its thinking")
+    text = strip_thinking(reply).strip()
     if not text:
         raise TeacherError("empty answer")
     bad = unknown_citations(text, pair.source_text + "\n" + pair.answer)
