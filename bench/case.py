@@ -25,7 +25,7 @@ from ecmiip.bench.scorers import generate, letter_probs
 from ecmiip.bench.scoring import CONTRADICTS
 from ecmiip.bench.stats import accuracy_summary
 from ecmiip.core.citations import find_citations, parse_citation, resolve_law
-from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, system_user
 from ecmiip.core.statutes import chinese_to_int
 from ecmiip.core.thinking import strip_thinking
 
@@ -51,7 +51,7 @@ _CLAUSE = re.compile(r"[，,]")
 
 def case_messages(item: CaseItem) -> list[dict]:
     user = f"{CASE_INSTRUCTION}\n\n案情：{item.facts}"
-    return [{"role": "system", "content": LEGAL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return system_user(user)
 
 
 def as_mcq(item: CaseItem) -> McqItem:

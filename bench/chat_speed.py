@@ -30,7 +30,7 @@ from pathlib import Path
 from rich.table import Table
 
 from ecmiip.core.console import console
-from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
+from ecmiip.core.prompts import SAMPLING_DEFAULTS, system_user
 
 QUESTION = "Explain in detail how a patent differs from a trade secret. Answer in English."
 TTFT_QUESTIONS = [
@@ -72,7 +72,7 @@ def default_model() -> Path:
 
 
 def _messages(question: str) -> list[dict]:
-    return [{"role": "system", "content": LEGAL_SYSTEM_PROMPT}, {"role": "user", "content": question}]
+    return system_user(question)
 
 
 def run_backend(backend, messages: list[dict], sampling: dict, n: int) -> Run:

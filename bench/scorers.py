@@ -31,7 +31,7 @@ from typing import Any
 from ecmiip.bench.data import INDEFINITE, MULTIPLE, SINGLE, McqItem, ReciteItem
 from ecmiip.bench.scoring import Reading, exact_match, is_correct, read_letters, rouge_l, single_answer
 from ecmiip.core.errors import InputError
-from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, system_user
 
 INSTRUCTIONS = {
     SINGLE: "以下是单项选择题，只有一个正确选项。请只回答正确选项的字母。",
@@ -43,8 +43,7 @@ RELATIVE_THRESHOLD = 0.5
 
 def mcq_messages(item: McqItem) -> list[dict]:
     options = "\n".join(f"{k}. {v}" for k, v in item.options.items())
-    user = f"{INSTRUCTIONS[item.item_type]}\n\n{item.question}\n{options}"
-    return [{"role": "system", "content": LEGAL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return system_user(f"{INSTRUCTIONS[item.item_type]}\n\n{item.question}\n{options}")
 
 
 def read_mcq_answer(raw: str, item: McqItem) -> Reading:
@@ -55,8 +54,7 @@ def read_mcq_answer(raw: str, item: McqItem) -> Reading:
 
 
 def recite_messages(item: ReciteItem) -> list[dict]:
-    user = f"请背诵《{item.law}》{item.article}的全文，只输出条文内容。"
-    return [{"role": "system", "content": LEGAL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return system_user(f"请背诵《{item.law}》{item.article}的全文，只输出条文内容。")
 
 
 def generate(backend: Any, messages: list[dict], *, think: bool, max_tokens: int, seed: int) -> str:

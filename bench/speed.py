@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+from ecmiip.core.prompts import system_user
 
 SPEED_QUESTION = "请详细说明发明专利、实用新型专利和外观设计专利的区别。"
 
@@ -32,10 +32,7 @@ def measure_speed(backend: Any, *, tokens: int = 64, seed: int = 0) -> dict:
     if hasattr(backend, "reset"):  # the local engines; Ollama keeps its own cache
         backend.reset()
         sampling["logit_bias"] = {t: float("-inf") for t in backend.stop_token_ids}
-    messages = [
-        {"role": "system", "content": LEGAL_SYSTEM_PROMPT},
-        {"role": "user", "content": SPEED_QUESTION},
-    ]
+    messages = system_user(SPEED_QUESTION)
     start = time.perf_counter()
     first: float | None = None
     for _delta in backend.stream(messages, think=False, sampling=sampling, max_tokens=tokens):

@@ -36,7 +36,8 @@ SAMPLING_KEYS = frozenset(
 # llama.cpp only: {token id: added logit}, e.g. -inf on the stop tokens for fixed-length benchmarks.
 LLAMA_ONLY_SAMPLING_KEYS = frozenset({"logit_bias"})
 
-DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+OLLAMA_PORT = 11434  # Ollama's own default, also taken when an address names no port
+DEFAULT_OLLAMA_HOST = f"http://127.0.0.1:{OLLAMA_PORT}"
 
 
 class BackendError(EcmiipError):
@@ -490,7 +491,7 @@ class OllamaBackend:
             )
         self.model = model
         self._scheme, self._hostname = parts.scheme, parts.hostname
-        self._port = parts.port or (11434 if parts.scheme == "http" else 443)
+        self._port = parts.port or (OLLAMA_PORT if parts.scheme == "http" else 443)
         netloc = f"[{self._hostname}]" if ":" in self._hostname else self._hostname
         self.host = f"{self._scheme}://{netloc}:{self._port}"
         if not (timeout > 0 and connect_timeout > 0):

@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 from rich_argparse import RichHelpFormatter
 
-from ecmiip.chat.backends import Stats
+from ecmiip.chat.backends import DEFAULT_OLLAMA_HOST, Stats
 from ecmiip.chat.render import StreamView
 from ecmiip.chat.session import (
     ContextOverflow,
@@ -43,7 +43,7 @@ from ecmiip.chat.session import (
 )
 from ecmiip.core.boundary import EXIT_INTERRUPTED, _write_log, describe, guarded
 from ecmiip.core.errors import EcmiipError, InputError
-from ecmiip.core.prompts import MODES, TASKS, system_prompt
+from ecmiip.core.prompts import DEFAULT_NUM_CTX, MODES, TASKS, system_prompt
 
 if TYPE_CHECKING:
     from ecmiip.chat.lineinput import LineReader
@@ -100,14 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="GGUF file (e.g. dist/ec-miip-Q4_K_M.gguf), or an HF model folder, or FOLDER+ADAPTER (transformers)",
     )
     src.add_argument("--ollama", metavar="NAME", help="a model served by a local Ollama, e.g. ec-miip")
-    p.add_argument("--ollama-host", default="http://127.0.0.1:11434", help="Ollama address (loopback only) (default: %(default)s)")
+    p.add_argument("--ollama-host", default=DEFAULT_OLLAMA_HOST, help="Ollama address (loopback only) (default: %(default)s)")
     p.add_argument("--timeout", type=_bounded(float, 0.1, 86400, "秒数"), default=120.0, metavar="SECONDS",
                    help="how long to wait for Ollama's first byte, and for any pause in an answer (default: 120)")
     p.add_argument("--connect-timeout", type=_bounded(float, 0.1, 600, "秒数"), default=5.0, metavar="SECONDS",
                    help="how long to wait for Ollama to accept the connection (default: 5)")
     p.add_argument("-p", "--prompt", help="answer this question and exit (also: pipe it on stdin)")
-    p.add_argument("--ctx", type=_bounded(int, 256, MAX_CTX, "token 数"), default=8192,
-                   help="context length in tokens (default: 8192)")
+    p.add_argument("--ctx", type=_bounded(int, 256, MAX_CTX, "token 数"), default=DEFAULT_NUM_CTX,
+                   help="context length in tokens (default: %(default)s)")
     p.add_argument("--gpu-layers", type=_bounded(int, -1, None, "层数（-1 = 全部）"), default=-1,
                    help="layers offloaded to the GPU; -1 = all when there is one (default: -1)")
     p.add_argument("--threads", type=_bounded(int, 1, 4096, "线程数"), help="CPU threads (default: llama.cpp's choice)")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.prompts import system_user
 from ecmiip.core.thinking import cut_off_in_thinking, strip_thinking
 from ecmiip.train.qa import DEFAULT_SEED, QAPair, unknown_citations
 
@@ -129,7 +130,7 @@ def make_teacher(spec: str, model: str | None = None) -> Teacher:
 
 def teacher_messages(pair: QAPair) -> list[dict[str, str]]:
     user = f"【来源材料】\n{pair.source_text}\n\n【问题】\n{pair.question}\n\n【参考答案】\n{pair.answer}"
-    return [{"role": "system", "content": TEACHER_PROMPT}, {"role": "user", "content": user}]
+    return system_user(user, TEACHER_PROMPT)
 
 
 def polish_answer(pair: QAPair, teacher: Teacher) -> str:

@@ -28,6 +28,11 @@ SAMPLING_DEFAULTS: dict[str, float | int] = {
     "repeat_penalty": 1.05,
 }
 
+def system_user(user: str, system: str = LEGAL_SYSTEM_PROMPT) -> list[dict]:
+    """The two-message conversation every one-shot question is (bench items, the demo, the teacher)."""
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
 # Context length written into the Modelfile: long enough for a judgment excerpt plus an answer, small
 # enough for an 8 GB laptop with a 4B Q4_K_M model.
 DEFAULT_NUM_CTX = 8192

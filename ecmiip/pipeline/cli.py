@@ -268,12 +268,12 @@ def _ollama(plan) -> None:
 def _demo_answer(plan) -> None:
     """One answer from the quantized model, streamed, so the user sees what was built."""
     from ecmiip.chat.backends import LlamaCppBackend
-    from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+    from ecmiip.core.prompts import system_user
     from ecmiip.pipeline.build import quant_gguf
 
     backend = LlamaCppBackend(quant_gguf(plan), n_ctx=2048)
     try:
-        messages = [{"role": "system", "content": LEGAL_SYSTEM_PROMPT}, {"role": "user", "content": DEMO_QUESTION}]
+        messages = system_user(DEMO_QUESTION)
         text = "".join(d.text for d in backend.stream(messages, think=False, sampling={"temperature": 0.0, "seed": 0},
                                                       max_tokens=160) if d.kind == "content")
     finally:
