@@ -19,6 +19,7 @@ import argparse
 import random
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,39 @@ def plain_help(doc: str) -> str:
 SCORERS = ("likelihood", "generation")
 
 
+@dataclass(frozen=True)
+class BenchOptions:
+    """One bench run: what ``ecmiip bench`` parses and what the build pipeline passes (see :func:`run_bench`)."""
+
+    models: tuple[str, ...]
+    task: str = ",".join(TASKS)
+    data: tuple[str, ...] = ()
+    scorer: str | None = None  # default: likelihood,generation (the paper preset: generation)
+    limit: int | None = None
+    out: Path = Path("bench-out")
+    seed: int = 0
+    shuffle_options: bool = False
+    threshold: float = RELATIVE_THRESHOLD
+    think: bool = False
+    ollama_host: str | None = None
+    n_ctx: int = 4096
+    speed_tokens: int = 64
+    resume: bool = False
+    force: bool = False
+    item_type: str | None = None
+    preset: str | None = None
+    show: bool = True  # print the tables at the end (the pipeline prints its own summary)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> BenchOptions:
+        return cls(
+            models=tuple(args.model), task=args.task, data=tuple(args.data), scorer=args.scorer, limit=args.limit,
+            out=args.out, seed=args.seed, shuffle_options=args.shuffle_options, threshold=args.threshold,
+            think=args.think, ollama_host=args.ollama_host, n_ctx=args.n_ctx, speed_tokens=args.speed_tokens,
+            resume=args.resume, force=args.force, item_type=args.type, preset=args.preset,
+        )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
@@ -89,7 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed-tokens", type=int, default=64, help="tokens decoded by the speed task (default: 64)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/results.json, skipping scored items")
     p.add_argument("--force", action="store_true", help="overwrite an existing results.json")
-    p.set_defaults(handler=run_bench)
+    p.set_defaults(handler=_run_cli)
 
 
 def _split(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
@@ -157,14 +191,14 @@ def _score_task(results: dict, out: Path, spec: str, task: str, scorer: Any, ite
         timing[task] = {"items": len(todo), "seconds": round(seconds, 3), "items_per_s": round(len(todo) / seconds, 3)}
 
 
-def _scorer_names(args: argparse.Namespace) -> list[str]:
+def _scorer_names(args: BenchOptions) -> list[str]:
     chosen = _split(args.scorer or ("generation" if args.preset == "paper" else ",".join(SCORERS)), SCORERS, "scorer")
     if args.preset == "paper" and len(chosen) != 1:
         raise InputError("--preset paper fills one Table-3 row per model: pass one --scorer (generation or likelihood)")
     return chosen
 
 
-def _scorers(task: str, backend: Any, args: argparse.Namespace) -> list[tuple[str, Any]]:
+def _scorers(task: str, backend: Any, args: BenchOptions) -> list[tuple[str, Any]]:
     if task == "recite":
         return [("recite", ReciteScorer(backend, think=args.think, seed=args.seed))]
     chosen = _scorer_names(args)
@@ -216,7 +250,7 @@ def _check_models(specs: list[str]) -> None:
                 raise InputError(f"--model {spec}: not a GGUF file (it does not start with GGUF); re-export it")
 
 
-def _check_options(args: argparse.Namespace) -> None:
+def _check_options(args: BenchOptions) -> None:
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit {args.limit}: must be at least 1")
     if args.n_ctx < 256:
@@ -232,16 +266,22 @@ def _check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--out {args.out} is a file, not a folder: choose another output folder")
 
 
-def run_bench(args: argparse.Namespace) -> int:
+def _run_cli(args: argparse.Namespace) -> int:
+    run_bench(BenchOptions.from_args(args))
+    return 0
+
+
+def run_bench(args: BenchOptions) -> dict:
+    """Score every model, writing results.json after each item, then report.md and the chart; the results."""
     if args.preset == "paper":
-        tasks, files = list(paper.TASKS), paper.data_files(args.data, args.type)
+        tasks, files = list(paper.TASKS), paper.data_files(list(args.data), args.item_type)
     else:
         tasks = _split(args.task, TASKS, "task")
-        files = _data_files(args.data, tasks, args.type)
+        files = _data_files(list(args.data), tasks, args.item_type)
     if any(t in ("mcq", "case") for t in tasks):
         _scorer_names(args)  # a typo fails now, not after the first model has loaded
     _check_options(args)
-    _check_models(args.model)
+    _check_models(list(args.models))
     results_path = args.out / "results.json"
     if not args.resume:
         refuse_existing([results_path], args.force)
@@ -249,7 +289,7 @@ def run_bench(args: argparse.Namespace) -> int:
     datasets = {}
     settings: dict[str, Any] = {
         "seed": args.seed, "limit": args.limit, "think": args.think, "shuffle_options": args.shuffle_options,
-        "threshold": args.threshold, "n_ctx": args.n_ctx, "type": args.type, "preset": args.preset,
+        "threshold": args.threshold, "n_ctx": args.n_ctx, "type": args.item_type, "preset": args.preset,
     }
     for task in tasks:
         if task == "speed":
@@ -273,14 +313,14 @@ def run_bench(args: argparse.Namespace) -> int:
             console.print(f"[yellow]note[/] {task}: {len(stale)} of {len(items)} items rely on texts no longer in force "
                           f"({examples[:80]}); their gold answers follow the older text", highlight=False)
     _check_resumable(results, settings, args.resume)
-    earlier = [m for m in results["settings"].get("models", []) if m not in args.model]
-    settings["models"] = [*earlier, *args.model] if args.resume else list(args.model)
+    earlier = [m for m in results["settings"].get("models", []) if m not in args.models]
+    settings["models"] = [*earlier, *args.models] if args.resume else list(args.models)
     results["settings"].update(settings)
     in_model_order(results)
     args.out.mkdir(parents=True, exist_ok=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:
-        for spec in args.model:
+        for spec in args.models:
             backend = open_model(spec, n_ctx=args.n_ctx, ollama_host=args.ollama_host)
             try:
                 model = results["models"].setdefault(spec, {})
@@ -297,8 +337,9 @@ def run_bench(args: argparse.Namespace) -> int:
     save_results(results_path, results)
     write_text_atomic(args.out / "report.md", markdown(results))
     bar_chart(results, args.out / "accuracy.png")
-    console.print(rich_table(results))
-    if args.preset == "paper":
-        console.print(paper.rich_table(results))
-    console.print(f"wrote {results_path}, {args.out / 'report.md'}, {args.out / 'accuracy.png'}", highlight=False)
-    return 0
+    if args.show:
+        console.print(rich_table(results))
+        if args.preset == "paper":
+            console.print(paper.rich_table(results))
+        console.print(f"wrote {results_path}, {args.out / 'report.md'}, {args.out / 'accuracy.png'}", highlight=False)
+    return results

@@ -14,7 +14,6 @@ the files of step 1 (the statute corpus stays as the recipe says, normally the s
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from collections import Counter
@@ -149,18 +148,11 @@ def run_export_step(plan: BuildPlan, folder: Path, resume: bool) -> dict:
 
 
 def run_bench_step(plan: BuildPlan, folder: Path, resume: bool) -> dict:
-    from ecmiip.bench.run import register, run_bench
-
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    args = parser.parse_args([
-        "bench", "--model", str(quant_gguf(plan)), "--task", "mcq,case,recite,speed",
-        "--limit", str(plan.bench_limit), "--out", str(folder), "--resume",
-    ])
-    run_bench(args)
-    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     from ecmiip.bench.report import headline
+    from ecmiip.bench.run import BenchOptions, run_bench
 
+    results = run_bench(BenchOptions(models=(str(quant_gguf(plan)),), task="mcq,case,recite,speed",
+                                     limit=plan.bench_limit, out=folder, resume=True, show=False))
     tasks = next(iter(results["models"].values()))["tasks"]
     return {task: headline(task, entry["summary"]) for task, entry in tasks.items()}
 
