@@ -4,10 +4,13 @@ For each case: a positive (facts + the articles the court applied + its judgment
 facts + unrelated articles + the opposite judgment) and a hard negative (the most similar other
 case's facts + related but inapplicable articles of the same law + a plausible wrong judgment).
 
-    loss = LM(positive) + λ · mean_neg max(0, m − (logp(pos) − logp(neg)))
+    loss = LM(text) + λ · mean_neg max(0, m − (logp(pos) − logp(neg)))
 
 where logp is the mean per-token log-probability of the judgment span, so long and short judgments
-weigh the same.
+weigh the same. In stage 2 (``train/pretrain.py``) the LM text is the graded-masked case text: the
+paper's graded masking keeps per-layer shares of a judgment's facts, analysis, citations and
+reasoning, which the rendered positive (facts, articles, judgment only) does not have. Without a
+separate text the LM loss falls on the positive.
 """
 
 from __future__ import annotations
@@ -145,15 +148,24 @@ def hinge_loss(model, positive: dict, negatives: Sequence[dict], *, margin: floa
 
 
 def contrastive_loss(
-    model, positive: dict, negatives: Sequence[dict], *, lam: float = 0.5, margin: float = 1.0
+    model,
+    positive: dict,
+    negatives: Sequence[dict],
+    *,
+    lam: float = 0.5,
+    margin: float = 1.0,
+    lm_batch: dict | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """LM loss on the positive plus λ × the mean hinge of each negative on the judgment span.
+    """LM loss plus λ × the mean hinge of each negative on the judgment span.
 
-    The LM loss covers the positive's tokens that are in the loss: ``labels`` ≠ -100 when the batch
-    carries graded-masking labels, else every real token.
+    The LM loss covers ``lm_batch`` (stage 2: the graded-masked case text), else the positive, and
+    only its tokens that are in the loss: ``labels`` ≠ -100 when the batch carries graded-masking
+    labels, else every real token. On the positive its forward pass is shared with the hinge.
     """
-    logp = token_logprobs(model, positive)
-    in_loss = positive["labels"][:, 1:] != -100 if "labels" in positive else positive["attention_mask"][:, 1:].bool()
-    lm = -(logp * in_loss).sum() / in_loss.sum().clamp(min=1)
+    text = positive if lm_batch is None else lm_batch
+    text_logp = token_logprobs(model, text)
+    logp = text_logp if lm_batch is None else token_logprobs(model, positive)
+    in_loss = text["labels"][:, 1:] != -100 if "labels" in text else text["attention_mask"][:, 1:].bool()
+    lm = -(text_logp * in_loss).sum() / in_loss.sum().clamp(min=1)
     hinge = hinge_loss(model, positive, negatives, margin=margin, logp=logp)
     return lm + lam * hinge, {"lm": lm.item(), "hinge": hinge.item()}

@@ -26,6 +26,10 @@ the balance of hard signals (article citations, time limits, penalties, amounts,
 structure, legal-term density) against soft markers (通说, 利益平衡, 酌情 …): a knowledge record that is
 mostly quantified, cited rules rises to L3; a case or exemption that is mostly value balancing
 falls to L4. Every decision is written into the reasons.
+
+Training takes the label a record carries (:func:`record_alpha`): records written by ``ecmiip data
+hardness --config`` keep the α the user produced and inspected, and only unlabelled records are
+labelled by these rules when stage 1 reads them.
 """
 
 from __future__ import annotations
@@ -309,6 +313,45 @@ def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = No
     return Hardness(level, config.alpha(level), tuple(reasons))
 
 
+# ---------------------------------------------------------------- the label training uses
+
+ALPHA_FIELD = "alpha_hard"
+LEVEL_FIELD = "hardness"
+
+
+def record_name(record: Mapping[str, Any], index: int | None = None) -> str:
+    """How an error names a record: its id, a statute's 《law》article（version）, else its place in the list."""
+    if isinstance(record.get("id"), str) and record["id"]:
+        return f"record {record['id']!r}"
+    if record_kind(record) == "statute" and record.get("law") and record.get("article"):
+        version = f"（{record['version']}）" if record.get("version") else ""
+        return f"《{record['law']}》{record['article']}{version}"
+    return f"{record_kind(record) or 'record'} record #{index + 1}" if index is not None else "a record"
+
+
+def record_alpha(record: Mapping[str, Any], config: HardnessConfig | None = None, index: int | None = None) -> float:
+    """The α_hard stage 1 trains a record with: the label it carries, else its level's α, else the rules'.
+
+    A record labelled by ``ecmiip data hardness --config`` (or by hand) keeps that α, so the labels a user
+    produced and inspected are the ones HKRE's decay is chosen by; only an unlabelled record is labelled
+    here, with ``config`` (the defaults when None). A bad label is an error, never relabelled in silence.
+    """
+    config = config or HardnessConfig()
+    if ALPHA_FIELD in record:
+        value = record[ALPHA_FIELD]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:  # NaN too
+            raise InputError(f"{record_name(record, index)}: {ALPHA_FIELD} must be a number between 0 and 1, "
+                             f"got {value!r}")
+        return float(value)
+    if LEVEL_FIELD in record:
+        level = record[LEVEL_FIELD]
+        if level not in LEVELS:
+            raise InputError(f"{record_name(record, index)}: {LEVEL_FIELD} must be one of {', '.join(LEVELS)}, "
+                             f"got {level!r}")
+        return config.alpha(level)
+    return label(record, config).alpha_hard
+
+
 # ---------------------------------------------------------------- what pre-training reads
 # (here, not in pretrain.py, so that the data can be checked without importing torch)
 
@@ -330,7 +373,8 @@ def stage1_records(recipe: Recipe, as_of: date | None = None) -> list[dict]:
     store knows to be no longer in force are left out. With ``data.include_superseded`` the
     superseded and repealed texts stay, each statute record carrying its ``status`` so that its text
     is labelled with its version and status (``stage1_text``) and hardness gives it the softest level.
-    Texts not yet in force are never included.
+    Texts not yet in force are never included. Each record keeps the fields it carries, its hardness
+    label (``alpha_hard``) included, so that stage 1 trains with that label (:func:`record_alpha`).
     """
     data, day = recipe.data, as_of or date.today()
     if data.statutes == "builtin":

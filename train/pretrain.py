@@ -1,7 +1,8 @@
 """Two-stage continued pre-training (the paper's HKRE stage 1, then in-context learning on cases).
 
-Stage 1 reads statutes, knowledge and exemption records, labels each with its hardness and trains
-on homogeneous-hardness batches whose weight decay HKRE sets per layer band (``train/hkre.py``).
+Stage 1 reads statutes, knowledge and exemption records, keeps the hardness label a record carries
+(labelling only the others) and trains on homogeneous-hardness batches whose weight decay HKRE sets
+per layer band (``train/hkre.py``).
 Stage 2 trains on case texts: the LM loss covers the graded-masking selection (``train/cases.py``)
 and a hinge term makes the right articles and judgment likelier than wrong ones
 (``train/contrastive.py``):  loss = LM_graded(case text) + λ · mean_neg max(0, m − (logp(pos) − logp(neg))).
@@ -21,9 +22,9 @@ from transformers import Trainer
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import atomic_dir
-from ecmiip.train import hardness
+from ecmiip.train import contrastive, hardness
 from ecmiip.train.cases import MaskingConfig, graded_mask, swap_variants, token_labels
-from ecmiip.train.contrastive import CaseExample, build_triples, encode, hinge_loss
+from ecmiip.train.contrastive import CaseExample, build_triples, encode
 from ecmiip.train.hardness import _data_files, stage1_records
 from ecmiip.train.hardness import pretrain_data as pretrain_data
 from ecmiip.train.hkre import HKREConfig, HKRETrainer
@@ -55,10 +56,14 @@ def stage1_text(record: dict) -> str:
     return record_text(record)
 
 
-def stage1_examples(tokenizer, records: list[dict], max_length: int) -> list[dict]:
+def stage1_examples(
+    tokenizer, records: list[dict], max_length: int, config: hardness.HardnessConfig | None = None
+) -> list[dict]:
+    """Token ids and α_hard per record. A record's own label (``alpha_hard``, e.g. from ``ecmiip data
+    hardness --config``) is the α HKRE decays by; only unlabelled records are labelled, with ``config``."""
     out = []
-    for record in records:
-        alpha = hardness.label(record).alpha_hard
+    for i, record in enumerate(records):
+        alpha = hardness.record_alpha(record, config, i)
         ids = tokenizer(stage1_text(record), add_special_tokens=False)["input_ids"][:max_length]
         if len(ids) < max_length and tokenizer.eos_token_id is not None:
             ids.append(tokenizer.eos_token_id)  # a statute ends: learn where
@@ -128,8 +133,15 @@ class Stage2Trainer(Trainer):
         self.weight, self.margin = weight, margin
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        lm = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=inputs["labels"]).loss
-        loss = lm + self.weight * hinge_loss(model, inputs["pos"], [inputs["neg"], inputs["hard"]], margin=self.margin)
+        """The tested ``contrastive_loss``, looked up on its module so training runs the code the tests check."""
+        loss, _ = contrastive.contrastive_loss(
+            model,
+            inputs["pos"],
+            [inputs["neg"], inputs["hard"]],
+            lam=self.weight,
+            margin=self.margin,
+            lm_batch={k: inputs[k] for k in ("input_ids", "attention_mask", "labels")},
+        )
         return (loss, None) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):

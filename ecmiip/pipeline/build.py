@@ -92,7 +92,10 @@ def run_data(plan: BuildPlan, folder: Path, resume: bool) -> dict:
 
 
 def run_hardness(plan: BuildPlan, folder: Path, resume: bool) -> dict:
-    """Label the statute corpus and the records: the levels HKRE's weight decay is chosen by."""
+    """Label the statute corpus and the records: the levels HKRE's weight decay is chosen by.
+
+    Whole records are written, so stage 1 trains on this file (:func:`pretrain_recipe`): a label edited
+    here, or produced by ``ecmiip data hardness --config``, is the one training uses."""
     from ecmiip.train.hardness import label
     from ecmiip.train.pretrain import stage1_records
 
@@ -101,7 +104,7 @@ def run_hardness(plan: BuildPlan, folder: Path, resume: bool) -> dict:
     for record in stage1_records(effective_recipe(plan)):
         h = label(record)
         levels[h.level] += 1
-        rows.append({k: record.get(k) for k in ("kind", "id", "law", "article") if record.get(k)} | h.as_fields())
+        rows.append(record | h.as_fields())
     _write_jsonl(folder / "hardness.jsonl", rows)
     summary = {"levels": dict(sorted(levels.items())), "records": len(rows)}
     _json(folder / "summary.json", summary)
@@ -123,7 +126,7 @@ def run_qa(plan: BuildPlan, folder: Path, resume: bool) -> dict:
 def run_pretrain_step(plan: BuildPlan, folder: Path, resume: bool) -> dict:
     from ecmiip.train.pretrain import run_pretrain
 
-    model = run_pretrain(effective_recipe(plan), plan.base, folder, resume=resume)
+    model = run_pretrain(pretrain_recipe(plan), plan.base, folder, resume=resume)
     return {"model": str(model)}
 
 
@@ -158,6 +161,15 @@ def run_bench_step(plan: BuildPlan, folder: Path, resume: bool) -> dict:
 
 
 # ---------------------------------------------------------------- wiring
+
+
+def pretrain_recipe(plan: BuildPlan) -> Recipe:
+    """Stage 1 from 02-hardness/hardness.jsonl: the records with the labels the hardness step gave (or the
+    user edited); the statutes are in that file already, so none are read twice. Cases stay in 01-data."""
+    recipe = effective_recipe(plan)
+    labelled = str((plan.out / "02-hardness" / "hardness.jsonl").resolve())
+    data = dataclasses.replace(recipe.data, statutes=[], knowledge=[labelled], exemptions=[])
+    return dataclasses.replace(recipe, data=data)
 
 
 def effective_recipe(plan: BuildPlan) -> Recipe:
@@ -213,7 +225,7 @@ def make_steps(plan: BuildPlan) -> list[Step]:
     r = plan.recipe
     out = plan.out
     recipe_settings = {"seed": r.seed, "val_fraction": r.data.val_fraction, "max_val": r.data.max_val,
-                       "statutes": r.data.statutes}
+                       "statutes": r.data.statutes, "include_superseded": r.data.include_superseded}
     steps = [
         Step("data", "check and split the MIPLD data", "01-data", lambda f, res: run_data(plan, f, res),
              inputs=lambda: data_files(plan.data), outputs=["summary.json"], settings={"data": str(plan.data.resolve())}),
@@ -222,7 +234,7 @@ def make_steps(plan: BuildPlan) -> list[Step]:
         Step("qa", "build QA pairs (20 % chain-of-thought)", "03-qa", lambda f, res: run_qa(plan, f, res),
              inputs=lambda: [out / "01-data"], outputs=["qa.jsonl"], settings={"seed": r.seed}),
         Step("pretrain", "continued pre-training: stage 1 HKRE, stage 2 cases", "04-pretrain",
-             lambda f, res: run_pretrain_step(plan, f, res), inputs=lambda: [out / "01-data", plan.base],
+             lambda f, res: run_pretrain_step(plan, f, res), inputs=lambda: [out / "01-data", out / "02-hardness", plan.base],
              outputs=["model/config.json"],
              settings=recipe_settings | {"base": str(plan.base), "pretrain": dataclasses.asdict(r.pretrain)}),
         Step("sft", "QLoRA fine-tuning on the QA pairs", "05-sft", lambda f, res: run_sft_step(plan, f, res),
