@@ -48,3 +48,22 @@ def tiny_qwen3_gguf(tiny_qwen3_dir, tmp_path_factory) -> Path:
 def smollm2_gguf(smollm2_dir, tmp_path_factory) -> Path:
     """Q4_K_M GGUF of SmolLM2-135M-Instruct, exported by ec-miip (a real model: it answers in English)."""
     return _exported(smollm2_dir, tmp_path_factory.mktemp("smollm2-gguf"))
+
+
+# The fast default (`pytest`) and the slow end-to-end set (`pytest -m slow`): a test is slow when it uses a
+# real model (building one takes tens of seconds) or is listed in slow_tests.txt (measured ≥ 2 s).
+MODEL_FIXTURES = frozenset({"tiny_qwen3_dir", "smollm2_dir", "tiny_qwen3_gguf", "smollm2_gguf"})
+_SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
+
+
+def _listed_slow() -> frozenset[str]:
+    lines = _SLOW_LIST.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    listed = _listed_slow()
+    for item in items:
+        name = f"{item.module.__name__.rsplit('.', 1)[-1]}::{item.originalname}"
+        if name in listed or MODEL_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
