@@ -68,10 +68,18 @@ def _stated(tail: str, valid: str) -> Reading:
     return Reading(frozenset(_letters_in(window, valid)))
 
 
-def read_letters(text: str, valid: Iterable[str] = "ABCD", **echo: object) -> Reading:
-    """The option letters an answer asserts; ``echo`` is passed to :func:`ecmiip.bench.echo.mask_echo`."""
+def read_letters(
+    text: str,
+    valid: Iterable[str] = "ABCD",
+    *,
+    instructions: Iterable[str] = (),
+    material: Iterable[str] = (),
+    options: dict[str, str] | None = None,
+) -> Reading:
+    """The option letters an answer asserts, once what it echoed of its prompt (the ``instructions``, the
+    ``material`` and the ``options``: :func:`ecmiip.bench.echo.mask_echo`) is removed."""
     valid = "".join(valid)
-    body = mask_echo(strip_thinking(text), **echo).strip()  # type: ignore[arg-type]
+    body = mask_echo(strip_thinking(text), instructions=instructions, material=material, options=options).strip()
     stated = [r for r in (_stated(body[m.end():], valid) for m in _ANSWER_MARKER.finditer(body))
               if r.letters or r.problem]
     if stated:
@@ -82,16 +90,15 @@ def read_letters(text: str, valid: Iterable[str] = "ABCD", **echo: object) -> Re
         r = _stated(body[m.end():], valid)
         if r.letters or r.problem:
             return r
-    options = echo.get("options")
-    if isinstance(options, dict) and lists_options(strip_thinking(text), options):
+    if options and lists_options(strip_thinking(text), options):
         return Reading(frozenset(), LISTED)
     first = _letters_in(body.split("\n", 1)[0], valid)
     return Reading(frozenset(first or (_letters_in(body, valid) if len(body) <= SHORT_ANSWER else set())))
 
 
-def extract_letters(text: str, valid: Iterable[str] = "ABCD", **echo: object) -> frozenset[str]:
+def extract_letters(text: str, valid: Iterable[str] = "ABCD") -> frozenset[str]:
     """The option letters an answer gives (empty when it gives none)."""
-    return read_letters(text, valid, **echo).letters
+    return read_letters(text, valid).letters
 
 
 def single_answer(reading: Reading) -> Reading:
