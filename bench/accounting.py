@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ecmiip.bench.data import CaseItem, McqItem, ReciteItem
+from ecmiip.chat.backends import Backend
 
 
 def question_text(item: McqItem | CaseItem | ReciteItem) -> str:
@@ -25,14 +26,13 @@ def question_text(item: McqItem | CaseItem | ReciteItem) -> str:
     raise TypeError(f"not a bench item: {type(item).__name__}")
 
 
-def question_tokens(backend: Any, text: str) -> int | None:
+def question_tokens(backend: Backend, text: str) -> int | None:
     """``text``'s length in the model's tokens, without template, BOS or special-token parsing;
     None for an engine without a tokenizer here (Ollama)."""
-    tokenize = getattr(backend, "tokenize_text", None)
-    return len(tokenize(text)) if tokenize is not None else None
+    return len(backend.tokenize_text(text)) if backend.supports_tokenizer else None
 
 
-def item_cost(backend: Any, item: McqItem | CaseItem | ReciteItem, seconds: float) -> dict:
+def item_cost(backend: Backend, item: McqItem | CaseItem | ReciteItem, seconds: float) -> dict:
     """What the scorer's single backend call for ``item`` cost, read from ``backend.last_stats``.
 
     ``prompt_tokens`` is the whole rendered prompt (None where the engine does not say: Ollama),
@@ -40,7 +40,7 @@ def item_cost(backend: Any, item: McqItem | CaseItem | ReciteItem, seconds: floa
     ``question_tokens`` the item's own text (:func:`question_tokens`), ``decode_tokens`` the answer's
     tokens and ``seconds`` the wall time the caller measured. Only ``seconds`` when there are no stats.
     """
-    stats = getattr(backend, "last_stats", None)
+    stats = backend.last_stats
     if stats is None:
         return {"seconds": round(seconds, 4)}
     return {

@@ -19,14 +19,13 @@ import re
 from collections import Counter
 from typing import Any
 
+from ecmiip.bench.answers import CONTRADICTS
 from ecmiip.bench.data import SINGLE, CaseItem, McqItem
 from ecmiip.bench.echo import mask_echo
 from ecmiip.bench.scorers import generate, letter_probs
-from ecmiip.bench.scoring import CONTRADICTS
 from ecmiip.bench.stats import accuracy_summary
 from ecmiip.core.citations import find_citations, parse_citation, resolve_law
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, system_user
-from ecmiip.core.statutes import chinese_to_int
 from ecmiip.core.thinking import strip_thinking
 
 INFRINGING, NOT_INFRINGING = "侵权", "不侵权"
@@ -97,21 +96,12 @@ def extract_verdict(text: str, facts: str = "") -> str | None:
     return read_verdict(text, facts)[0]
 
 
-def _number(article: str) -> int | None:
-    """第十一条 / 第11条 / 第一十一条 → 11 (the ``之一`` of an inserted article is not told apart)."""
-    m = re.match(r"第(.+?)条", article)
-    try:
-        return chinese_to_int(m.group(1)) if m else None
-    except ValueError:
-        return None
-
-
 def article_key(citation: str) -> tuple[str, int] | None:
     """(corpus law title or the name as written, article number) of one ``《法》第X条`` citation."""
     c = parse_citation(citation)
     if c is None:
         return None
-    number = _number(c.article)
+    number = c.number  # 第十一条 / 第11条 / 第一十一条 → 11; the 之一 of an inserted article is not told apart
     return (c.resolved_law or resolve_law(c.law) or c.law, number) if number is not None else None
 
 
@@ -119,7 +109,7 @@ def cited_keys(text: str) -> list[tuple[str, int]]:
     """Distinct articles an answer cites, in order, thinking excluded."""
     keys: list[tuple[str, int]] = []
     for c in find_citations(strip_thinking(text)):
-        number = _number(c.article)
+        number = c.number
         key = (c.resolved_law or c.law, number) if number is not None else None
         if key and key not in keys:
             keys.append(key)

@@ -58,10 +58,11 @@ class Run:
 
 def default_model() -> Path:
     """SmolLM2-135M-Instruct exported by ec-miip (Q4_K_M), built once into the model cache."""
-    from ecmiip.bench.models import cache_root, cached_model
     from ecmiip.cli import main as ecmiip_main
+    from ecmiip.core.model_cache import cache_root
+    from ecmiip.pipeline.demo_base import demo_base
 
-    source = cached_model("smollm2")
+    source = demo_base()
     out = cache_root() / "gguf" / source.name
     gguf = out / "ec-miip-Q4_K_M.gguf"
     if not gguf.is_file():
@@ -116,7 +117,7 @@ def _ttft(backend, question: str, *, warm_with: str | None, bare: bool) -> tuple
 
     llm = backend.llm
     if warm_with is None:
-        llm.reset()
+        backend.reset()
     else:
         list(backend.stream(_messages(warm_with), think=None, sampling={"temperature": 0.0}, max_tokens=1))
     llama_cpp.llama_perf_context_reset(llm.ctx)
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import llama_cpp
 
-    from ecmiip.chat.backends import LlamaCppBackend
+    from ecmiip.chat.llamacpp_backend import LlamaCppBackend
 
     model = args.model or default_model()
     backend = LlamaCppBackend(model, n_ctx=args.tokens + 2048, n_threads=args.threads)

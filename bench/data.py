@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecmiip.core.numerals import STATUTE_NUMERAL
 from ecmiip.core.statutes import store
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -58,7 +59,7 @@ _TYPE_NAMES = {
     "不定项": INDEFINITE, "不定项选择": INDEFINITE, "不定项选择题": INDEFINITE,
 }
 _OPTION_LINE = re.compile(r"^\s*[A-J]\s*[:：.．、]")
-_LAWBENCH_Q = re.compile(r"^(?:民法商法|行政法|经济法|社会法|刑法|宪法相关法|诉讼与非诉讼程序法)?(.+?)(第[零一二三四五六七八九十百千]+条)")
+_LAWBENCH_Q = re.compile(rf"^(?:民法商法|行政法|经济法|社会法|刑法|宪法相关法|诉讼与非诉讼程序法)?(.+?)(第{STATUTE_NUMERAL}条)")
 
 
 @dataclass(frozen=True)
@@ -264,12 +265,12 @@ def statute_recitation_items(n: int = 40) -> list[ReciteItem]:
 def superseded_citations(item: McqItem | ReciteItem | CaseItem) -> list[str]:
     """Citations an item relies on that are no longer in force (today): its gold answer follows an
     older text, which a report must say rather than score silently as current law."""
-    from ecmiip.core.citations import SUPERSEDED, verify_citations
+    from ecmiip.core.citations import SUPERSEDED, format_citation, verify_citations
 
     if isinstance(item, McqItem):
         text = " ".join([item.question, *item.options.values()])
     elif isinstance(item, ReciteItem):
-        text = f"《{item.law}》{item.article}"
+        text = format_citation(item.law, item.article)
     else:
         text = " ".join([item.facts, *item.articles])
     return [c.text for c in verify_citations(text) if c.status == SUPERSEDED and not c.citation.version]

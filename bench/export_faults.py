@@ -168,8 +168,9 @@ def run(gguf_path: Path, base: Path, adapter: Path | None, faults: list[str], wo
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from ecmiip.core.console import stdout_console
 
     p = argparse.ArgumentParser(prog="python -m ecmiip.bench.export_faults", description=__doc__.split("\n\n")[0])
     p.add_argument("gguf", type=Path, help="a verified F16/BF16/F32 export")
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         table.add_row(r["fault"], "[green]yes[/]" if r["named"] else "[red]NO[/]", ", ".join(r["failed"]) or "—",
                       r["message"], f"{r['seconds']:.0f}", f"{r['peak_rss_bytes'] / 2**30:.2f}")
-    Console(width=None if sys.stdout.isatty() else 180).print(table)
+    stdout_console(180).print(table)
     return 0 if all(r["named"] for r in rows) else 1
 
 

@@ -9,7 +9,8 @@ route in a fresh subprocess on it, and prints wall time and peak RSS side by sid
 holds for the export *with* its verification and for ``ecmiip verify`` alone (the fp32 reference runs
 one decoder layer at a time, llama.cpp maps one GGUF at a time); ``--faults`` also plants converter
 faults into the verified export and checks that verification names each. It only prints figures; it
-asserts nothing, because timings and memory depend on the machine.
+asserts nothing, because timings and memory depend on the machine. The routes ecmiip measures step by
+step are the programs in ``export_children``; ``peak_rss.py`` runs each measured command.
 
 Run: ``python -m ecmiip.bench.export_memory [--preset qwen3-4b] [--work DIR] [--layers N ...] [--faults]
 [--skip-peft] [--llama-cpp DIR] [--keep]``.
@@ -33,6 +34,9 @@ from pathlib import Path
 
 import torch
 
+from ecmiip.bench.export_children import INFO_PREFIX
+from ecmiip.core.outputs import write_text_atomic
+
 GIB = 2**30
 TARGET_RATIO = 0.5  # export peak RSS ≤ this × the fp16 model size
 PROJECTIONS = {  # module -> (attribute path, input-width key, output-width key)
@@ -44,7 +48,6 @@ PROJECTIONS = {  # module -> (attribute path, input-width key, output-width key)
     "up_proj": ("mlp", "hidden", "intermediate"),
     "down_proj": ("mlp", "intermediate", "hidden"),
 }
-INFO_PREFIX = "BENCH_INFO "  # children print one JSON line after this prefix for the parent to read
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ def _plan_shards(tensors: dict[str, tuple[int, ...]], max_bytes: int) -> list[li
 
 
 def _qwen3_config(shape: Shape):
-    from ecmiip.bench.models import qwen3_config
+    from ecmiip.bench.random_models import qwen3_config
 
     config = qwen3_config(
         vocab_size=shape.vocab,
@@ -139,7 +142,7 @@ def build_base(out_dir: Path, shape: Shape, *, shard_bytes: int, seed: int = 0) 
     """
     from safetensors.torch import save_file
 
-    from ecmiip.bench.models import build_qwen3_tokenizer
+    from ecmiip.bench.qwen3_tokenizer import build_qwen3_tokenizer
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors = shape.tensors()
@@ -220,30 +223,16 @@ class Row:
         return self.returncode == 0
 
 
-# Runs the measured command as its own child and reports that child's peak RSS. A child's ru_maxrss
-# includes the RSS of the process it was forked from (the mm it had before exec counts towards it),
-# so measuring straight from the benchmark process would add the benchmark's own RSS (gigabytes
-# right after it built the model) to every figure; this small wrapper forks from ~10 MiB instead.
-# RUSAGE_CHILDREN of a process that waits for exactly one child is that child's peak.
-WRAPPER = """
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-rc = subprocess.call(sys.argv[2:])
-wall = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
-with open(sys.argv[1], 'w') as f:
-    json.dump({'rc': rc, 'wall_s': wall, 'peak_rss_bytes': peak}, f)
-sys.exit(rc)
-"""
+PEAK_RSS = Path(__file__).with_name("peak_rss.py")  # runs each measured command as its only child
 
 
 def measure(label: str, cmd: list[str], log: Path, *, outputs: Sequence[Path] = (), echo_failure: bool = True) -> Row:
-    """Wall time and peak RSS of ``cmd``, run in a fresh process through :data:`WRAPPER`."""
+    """Wall time and peak RSS of ``cmd``, run in a fresh process through ``peak_rss.py``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     result = log.with_suffix(".rusage.json")
     result.unlink(missing_ok=True)
     with open(log, "wb") as out:
-        subprocess.run([sys.executable, "-S", "-c", WRAPPER, str(result), *cmd], stdout=out, stderr=subprocess.STDOUT)
+        subprocess.run([sys.executable, "-S", str(PEAK_RSS), str(result), *cmd], stdout=out, stderr=subprocess.STDOUT)
     measured = json.loads(result.read_text()) if result.is_file() else {"rc": -1, "wall_s": None, "peak_rss_bytes": None}
     row = Row(label, measured["wall_s"], measured["peak_rss_bytes"], returncode=measured["rc"])
     text = log.read_text(errors="replace")
@@ -268,86 +257,13 @@ def _size(path: Path) -> int:
     return 0
 
 
-# Child programs, run with `python -c`. Each prints its findings as one INFO_PREFIX line.
-
-_HWM = """
-def hwm():
-    for line in open('/proc/self/status'):
-        if line.startswith('VmHWM:'):
-            return int(line.split()[1]) * 1024
-"""
-
-CONVERT_CHILD = (
-    _HWM
-    + """
-import json, sys, time
-from pathlib import Path
-trace = {'python start': hwm()}
-import ecmiip.quantize.convert as conv
-from ecmiip.quantize.adapter import LoraAdapter
-base, adapter_dir, out = map(Path, sys.argv[1:4])
-trace['after imports'] = hwm()
-adapter = LoraAdapter.load(adapter_dir)
-trace['after adapter load'] = hwm()
-largest = {'bytes': 0}
-state = {'i': 0, 'before': None}
-
-def on_tensor(t):
-    # Called after each tensor has been merged, converted and written.
-    after = hwm()
-    if state['i'] == 0:
-        trace[f'after first tensor ({t.source})'] = after
-    if state['before'] is not None and after - state['before'] > largest['bytes']:
-        largest.update(bytes=after - state['before'], tensor=t.source, shape=list(t.shape))
-    state['i'] += 1
-    state['before'] = after
-
-conversion = conv.Conversion(base, adapter=adapter, outtype='f16')
-trace['after vocab, tokenizer, plan'] = state['before'] = hwm()
-conversion.write(out, on_tensor=on_tensor)
-trace['after all tensors'] = hwm()
-print('BENCH_INFO ' + json.dumps({'hwm_trace': trace, 'largest_hwm_step': largest}), flush=True)
-"""
-)
-
-QUANTIZE_CHILD = """
-import sys
-from pathlib import Path
-from ecmiip.quantize.quantize import quantize
-quantize(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
-"""
-
-PEFT_CHILD = """
-import json, sys, warnings
-import torch
-from transformers import AutoModelForCausalLM
-from peft import PeftModel
-base, adapter, out = sys.argv[1:4]
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter('always')
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16)
-    model = PeftModel.from_pretrained(model, adapter)
-lora_modules = sum(1 for m in model.modules() if hasattr(m, 'lora_A') and 'default' in m.lora_A)
-adapter_warnings = [str(w.message)[:300] for w in caught if 'adapter' in str(w.message).lower()]
-model = model.merge_and_unload()
-model.save_pretrained(out, safe_serialization=True)
-print('BENCH_INFO ' + json.dumps({'lora_modules': lora_modules, 'adapter_warnings': adapter_warnings}), flush=True)
-"""
-
-IMPORT_CHILD = "import torch, transformers"
-
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
-
-
-def _modelfile_missing(log: Path) -> bool:
-    """Did ``ecmiip export`` fail because ``quantize/modelfile.py`` is missing or unfinished?"""
-    text = log.read_text(errors="replace")
-    return "ecmiip.quantize.modelfile" in text or "quantize/modelfile.py" in text
 
 
 def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
     """Build one model and adapter, then measure every route on them."""
     py = sys.executable
+    child = [py, "-m", "ecmiip.bench.export_children"]
     logs = work / "logs"
     base, adapter = work / "base", work / "adapter"
     name_largest, largest_bytes = shape.largest()
@@ -372,7 +288,7 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
             print(f"  {row.wall_s:.1f} s, peak RSS {row.peak_rss_bytes / GIB:.2f} GiB", flush=True)
         return row
 
-    step("import torch, transformers (reference)", [py, "-c", IMPORT_CHILD], "import")
+    step("import torch, transformers (reference)", [*child, "import"], "import")
 
     # ecmiip: the export without and with verification, verification alone, then the steps alone.
     export_dir = work / "ecmiip-export"
@@ -417,13 +333,13 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
     ecmiip_f16 = work / "ecmiip-F16.gguf"
     convert = step(
         "ecmiip merge+convert only (F16)",
-        [py, "-c", CONVERT_CHILD, str(base), str(adapter), str(ecmiip_f16)],
+        [*child, "convert", str(base), str(adapter), str(ecmiip_f16)],
         "ecmiip-convert",
         [ecmiip_f16],
     )
     if convert.ok:
         q_path = work / f"ecmiip-{quant}.gguf"
-        step(f"ecmiip quantize only (F16 → {quant})", [py, "-c", QUANTIZE_CHILD, str(ecmiip_f16), str(q_path), quant],
+        step(f"ecmiip quantize only (F16 → {quant})", [*child, "quantize", str(ecmiip_f16), str(q_path), quant],
              "ecmiip-quantize", [q_path])
         q_path.unlink(missing_ok=True)
     if not args.keep:
@@ -435,7 +351,7 @@ def run_all(shape: Shape, work: Path, args: argparse.Namespace) -> dict:
         notes.append("the peft merge_and_unload route was skipped (--skip-peft).")
         return _result(shape, work, base, fp16, name_largest, largest_bytes, build_s, rows, notes,
                        export, verified, verify_alone, convert)
-    peft_row = step("peft merge_and_unload + save_pretrained", [py, "-c", PEFT_CHILD, str(base), str(adapter), str(merged)],
+    peft_row = step("peft merge_and_unload + save_pretrained", [*child, "peft", str(base), str(adapter), str(merged)],
                     "peft", [merged])
     if peft_row.ok:
         n_expected = shape.layers * len(PROJECTIONS)
@@ -506,10 +422,11 @@ def _result(shape, work, base, fp16, name_largest, largest_bytes, build_s, rows,
 
 def print_report(result: dict) -> None:
     """The figures as a rich table, plus the target verdict and the convert step's memory trace."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console(width=None if sys.stdout.isatty() else 150)
+    from ecmiip.core.console import stdout_console
+
+    con = stdout_console(150)
     fp16 = result["fp16_bytes"]
     largest = result["largest_tensor"]
     s = result["shape"]
@@ -657,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         if results:
             out = work / "export-bench.json"
             doc = results[0] if len(results) == 1 else {"runs": results}
-            out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+            write_text_atomic(out, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
             print(f"figures written to {out}", flush=True)
         if not args.keep:
             for leftover in work.rglob("*.gguf"):

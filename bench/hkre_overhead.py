@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
 import torch
 
-from ecmiip.train.hkre import HKREConfig, HKREWeightDecay, hardness_buckets, param_groups
+from ecmiip.train.hkre import HKREWeightDecay, hardness_buckets, param_groups
+from ecmiip.train.hkre_config import HKREConfig
 
 TARGET = 0.03
 LEVELS = (1.0, 0.7, 0.4, 0.1, 0.0)
@@ -107,10 +107,11 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def print_report(result: dict, args: argparse.Namespace) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console(width=None if sys.stdout.isatty() else 130)
+    from ecmiip.core.console import stdout_console
+
+    con = stdout_console(130)
     con.print(
         f"\n[bold]model[/]: random Qwen3, {args.layers} layers, hidden {args.hidden}, vocab {args.vocab}, tied: "
         f"{result['params'] / 1e6:.1f} M parameters; batch {args.batch}×{args.seq} tokens, fp32, "

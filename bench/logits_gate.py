@@ -18,8 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ecmiip.core.hf_models import load_tokenizer
 from ecmiip.quantize import verify
-from ecmiip.quantize.convert import convert, load_tokenizer
+from ecmiip.quantize.convert import convert
 from ecmiip.quantize.gguf_file import GGUFFile
 from ecmiip.quantize.reference import Reference, Sequence
 from ecmiip.quantize.verification import slice_layers, write_slice
@@ -29,7 +30,7 @@ UNIT = {"f16": 2.0**-11, "bf16": 2.0**-8}
 
 def measure(base: Path, gguf_path: Path, outtype: str, layers: tuple[int, ...] | None, work: Path,
             adapter: Path | None = None) -> dict:
-    tokenizer = load_tokenizer(base)
+    tokenizer = load_tokenizer(base, local_files_only=True)
     prompts = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in verify.LOGIT_PROMPTS]
     reference = Reference(base, adapter)
     n_layers = len(layers) if layers is not None else reference.n_layers
@@ -47,15 +48,16 @@ def measure(base: Path, gguf_path: Path, outtype: str, layers: tuple[int, ...] |
 
 
 def _default_models() -> list[tuple[Path, Path | None]]:
-    from ecmiip.bench.models import cached_model
+    from ecmiip.bench.random_models import tiny_qwen3
+    from ecmiip.pipeline.demo_base import demo_base
 
-    return [(cached_model("tiny-qwen3"), None, None), (cached_model("tiny-qwen3", num_hidden_layers=8), None, None),
-            (cached_model("smollm2"), None, None)]
+    return [(tiny_qwen3(), None, None), (tiny_qwen3(num_hidden_layers=8), None, None), (demo_base(), None, None)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from ecmiip.core.console import stdout_console
 
     p = argparse.ArgumentParser(prog="python -m ecmiip.bench.logits_gate", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", action="append", default=[], help="BASE or BASE:GGUF[:ADAPTER] (an existing export)")
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         table.add_row(r["model"], r["outtype"], f"{r['layers']}{' (slice)' if r['sliced'] else ''}", f"{r['twin']:.4g}",
                       f"{r['llama']:.4g}", f"{r['llama_over_twin']:.2f}", f"{100 * r['gate_used']:.0f} %")
-    Console(width=None if sys.stdout.isatty() else 150).print(table)
+    stdout_console(150).print(table)
     return 0
 
 

@@ -34,10 +34,10 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ecmiip.core import statutes
-from ecmiip.core.citations import parse_citation
+from ecmiip.core.citations import format_citation, parse_citation
 from ecmiip.core.console import console
 from ecmiip.core.errors import EcmiipError, InputError
+from ecmiip.core.statutes import store
 
 DEFAULT_DATA = Path(__file__).parent / "samples" / "rag_scenarios.jsonl"
 AREAS = ("专利", "商标", "著作权", "商业秘密与不正当竞争", "植物新品种", "程序与救济", "刑事", "合同")
@@ -140,9 +140,9 @@ def load(path: Path) -> list[Scenario]:
 
 def store_keys() -> tuple[set[Key], set[Key]]:
     """(law, article label) of every article the store holds, and of those in force (searched)."""
-    held = {(a.law, a.article) for a in statutes.all_articles()}
-    current = getattr(statutes, "current_articles", None)
-    return held, ({(a.law, a.article) for a in current()} if current else held)
+    # Keys as the scenarios write them (labels, not numbers): the sets a score is counted against.
+    s = store()
+    return {(a.law, a.article) for a in s.articles}, {(a.law, a.article) for a in s.current_articles()}
 
 
 def evaluate(scenarios: list[Scenario], k: int = 5, retrieve: Callable | None = None) -> list[Outcome]:
@@ -184,11 +184,6 @@ def run(data: Path = DEFAULT_DATA, k: int = 5) -> tuple[Summary, list[Outcome]]:
     index_seconds = time.perf_counter() - start
     outcomes = evaluate(scenarios, k, retrieve)
     return replace(summarise(outcomes), index_seconds=index_seconds), outcomes
-
-
-def _cite(key: Key) -> str:
-    law, article = key
-    return f"《{law.replace('《', '〈').replace('》', '〉')}》{article}"
 
 
 def report(summary: Summary, outcomes: list[Outcome], k: int, data: Path, show_misses: bool) -> None:
@@ -247,7 +242,7 @@ def report(summary: Summary, outcomes: list[Outcome], k: int, data: Path, show_m
             expected = [f"{t} [dim](not in store)[/]" if t in o.missing else
                         f"{t} [dim](superseded)[/]" if t in o.stale else t for t in o.scenario.relevant]
             table.add_row(f"{o.scenario.id}\n{o.scenario.area}", o.scenario.question,
-                          "\n".join(expected), "\n".join(_cite(key) for key in o.retrieved) or "(nothing)")
+                          "\n".join(expected), "\n".join(format_citation(*key) for key in o.retrieved) or "(nothing)")
         console.print(table)
 
 

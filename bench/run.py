@@ -30,7 +30,7 @@ from ecmiip.bench import data as bench_data
 from ecmiip.bench import paper
 from ecmiip.bench.accounting import item_cost
 from ecmiip.bench.case import CaseGenerationScorer, CaseLikelihoodScorer
-from ecmiip.bench.report import bar_chart, markdown, rich_table, summarize
+from ecmiip.bench.report import bar_chart, headline, markdown, rich_table, summarize
 from ecmiip.bench.results import (
     empty_results,
     in_model_order,
@@ -42,6 +42,7 @@ from ecmiip.bench.results import (
 from ecmiip.bench.scorers import RELATIVE_THRESHOLD, GenerationScorer, LikelihoodScorer, ReciteScorer
 from ecmiip.bench.speed import measure_speed
 from ecmiip.bench.stats import comparisons
+from ecmiip.chat.backends import Backend
 from ecmiip.chat.open_model import model_info, open_model
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
@@ -57,6 +58,12 @@ def plain_help(doc: str) -> str:
 
 
 SCORERS = ("likelihood", "generation")
+
+# The benchmark's context, half the chat default (ecmiip.core.prompts.DEFAULT_NUM_CTX): every bench
+# prompt (system prompt and a question, a case's facts or an article's name) and its answer budget fit
+# well inside it, a smaller KV cache leaves memory to the model being measured, and it is a resume
+# setting (recorded in results.json), so runs made with it stay comparable and resumable.
+BENCH_NUM_CTX = 4096
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class BenchOptions:
     threshold: float = RELATIVE_THRESHOLD
     think: bool = False
     ollama_host: str | None = None
-    n_ctx: int = 4096
+    n_ctx: int = BENCH_NUM_CTX
     speed_tokens: int = 64
     resume: bool = False
     force: bool = False
@@ -119,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--think", action="store_true", help="let the model think before answering (slower)")
     p.add_argument("--ollama-host", default=None, help="Ollama address for ollama:NAME specs (loopback only)")
-    p.add_argument("--n-ctx", type=int, default=4096, help="llama.cpp context size (default: 4096)")
+    p.add_argument("--n-ctx", type=int, default=BENCH_NUM_CTX, help="context size in tokens (default: %(default)s)")
     p.add_argument("--speed-tokens", type=int, default=64, help="tokens decoded by the speed task (default: 64)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/results.json, skipping scored items")
     p.add_argument("--force", action="store_true", help="overwrite an existing results.json")
@@ -198,13 +205,13 @@ def _scorer_names(args: BenchOptions) -> list[str]:
     return chosen
 
 
-def _scorers(task: str, backend: Any, args: BenchOptions) -> list[tuple[str, Any]]:
+def _scorers(task: str, backend: Backend, args: BenchOptions) -> list[tuple[str, Any]]:
     if task == "recite":
         return [("recite", ReciteScorer(backend, think=args.think, seed=args.seed))]
     chosen = _scorer_names(args)
     out = []
     for name in chosen:
-        if name == "likelihood" and not hasattr(backend, "choice_logits"):
+        if name == "likelihood" and not backend.supports_logits:
             console.print(f"[yellow]skipped[/] {task}-likelihood: needs logits, which {type(backend).__name__} lacks")
             continue
         if task == "case":
@@ -343,3 +350,14 @@ def run_bench(args: BenchOptions) -> dict:
             console.print(paper.rich_table(results))
         console.print(f"wrote {results_path}, {args.out / 'report.md'}, {args.out / 'accuracy.png'}", highlight=False)
     return results
+
+
+def results_table(path: Path) -> Any:
+    """The table ``ecmiip bench`` prints, for a finished run's results.json (what ``ecmiip build`` shows)."""
+    return rich_table(load_results(path))
+
+
+def headlines(results: dict) -> dict[str, str]:
+    """One line per task for the first model: what ``ecmiip build`` records as its bench step's summary."""
+    tasks = next(iter(results["models"].values()))["tasks"]
+    return {task: headline(task, entry["summary"]) for task, entry in tasks.items()}

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from ecmiip.bench import data as bench_data
 from ecmiip.bench.chat_speed import default_model
+from ecmiip.bench.run import BENCH_NUM_CTX
 from ecmiip.bench.scorers import GenerationScorer, LikelihoodScorer
 from ecmiip.core.console import console
 
@@ -40,12 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="GGUF (default: SmolLM2-135M-Instruct Q4_K_M, exported once)")
     parser.add_argument("--items", type=int, default=20, help="mcq items from the shipped sample (default: 20)")
     parser.add_argument("--think", action="store_true", help="generation scorer with thinking (budget 1024 tokens)")
-    parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--n-ctx", type=int, default=BENCH_NUM_CTX)
     args = parser.parse_args(argv)
 
     import llama_cpp
 
-    from ecmiip.chat.backends import LlamaCppBackend
+    from ecmiip.chat.llamacpp_backend import LlamaCppBackend
 
     model = args.model or default_model()
     backend = LlamaCppBackend(model, n_ctx=args.n_ctx)

@@ -11,10 +11,10 @@ shared part comes first, so a backend's KV cache computes the system prompt and 
 run and each item evaluates only its own text.
 
 Generation scorer: greedy decoding (temperature 0, a fixed seed), letters read by
-:func:`ecmiip.bench.scoring.read_letters`, with what the answer echoed from the prompt removed; a
+:func:`ecmiip.bench.answers.read_letters`, with what the answer echoed from the prompt removed; a
 single-choice item is answered by exactly one letter (several: no answer).
 
-Likelihood scorer (GGUFs run by llama.cpp, HF model directories: any backend with ``choice_logits``):
+Likelihood scorer (GGUFs run by llama.cpp, HF model directories: any backend declaring ``supports_logits``):
 one forward pass over the prompt rendered with thinking off, then the logits of the next token,
 restricted to the option letter tokens and softmaxed among them. Single-choice: the most probable
 letter. Multiple / indefinite: every letter whose probability is at least ``RELATIVE_THRESHOLD`` (0.5)
@@ -28,8 +28,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ecmiip.bench.answers import Reading, exact_match, is_correct, read_letters, rouge_l, single_answer
 from ecmiip.bench.data import INDEFINITE, MULTIPLE, SINGLE, McqItem, ReciteItem
-from ecmiip.bench.scoring import Reading, exact_match, is_correct, read_letters, rouge_l, single_answer
+from ecmiip.chat.backends import Backend
 from ecmiip.core.errors import InputError
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, system_user
 
@@ -57,7 +58,7 @@ def recite_messages(item: ReciteItem) -> list[dict]:
     return system_user(f"请背诵《{item.law}》{item.article}的全文，只输出条文内容。")
 
 
-def generate(backend: Any, messages: list[dict], *, think: bool, max_tokens: int, seed: int) -> str:
+def generate(backend: Backend, messages: list[dict], *, think: bool, max_tokens: int, seed: int) -> str:
     """The whole answer, greedy; thinking (if any) kept inside ``<think>…</think>`` for the record."""
     thinking: list[str] = []
     content: list[str] = []
@@ -85,7 +86,7 @@ class GenerationScorer:
 
     name = "generation"
 
-    def __init__(self, backend: Any, *, think: bool = False, seed: int = 0, max_tokens: int | None = None) -> None:
+    def __init__(self, backend: Backend, *, think: bool = False, seed: int = 0, max_tokens: int | None = None) -> None:
         self.backend, self.think, self.seed = backend, think, seed
         self.max_tokens = max_tokens or (1024 if think else 32)
 
@@ -125,8 +126,8 @@ class LikelihoodScorer:
 
     name = "likelihood"
 
-    def __init__(self, backend: Any, *, threshold: float = RELATIVE_THRESHOLD) -> None:
-        if not hasattr(backend, "choice_logits"):
+    def __init__(self, backend: Backend, *, threshold: float = RELATIVE_THRESHOLD) -> None:
+        if not backend.supports_logits:
             raise InputError("the likelihood scorer needs logits: a GGUF (llama.cpp) or an HF model directory")
         self.backend, self.threshold = backend, threshold
 
@@ -141,7 +142,7 @@ class ReciteScorer:
 
     name = "recite"
 
-    def __init__(self, backend: Any, *, think: bool = False, seed: int = 0) -> None:
+    def __init__(self, backend: Backend, *, think: bool = False, seed: int = 0) -> None:
         self.backend, self.think, self.seed = backend, think, seed
 
     def score(self, item: ReciteItem) -> dict:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from typing import Any
 
+from ecmiip.chat.backends import Backend
 from ecmiip.core.prompts import system_user
 
 SPEED_QUESTION = "请详细说明发明专利、实用新型专利和外观设计专利的区别。"
@@ -26,11 +26,13 @@ def _peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-def measure_speed(backend: Any, *, tokens: int = 64, seed: int = 0) -> dict:
-    """Speed figures of one cold turn; ``backend``: any chat backend."""
+def measure_speed(backend: Backend, *, tokens: int = 64, seed: int = 0) -> dict:
+    """Speed figures of one cold turn; ``backend``: any chat backend (Ollama keeps its own cache and
+    stops where its model ends: it declares neither a cache reset nor a tokenizer here)."""
     sampling: dict = {"temperature": 0.0, "seed": seed}
-    if hasattr(backend, "reset"):  # the local engines; Ollama keeps its own cache
+    if backend.supports_reset:
         backend.reset()
+    if backend.supports_tokenizer:
         sampling["logit_bias"] = {t: float("-inf") for t in backend.stop_token_ids}
     messages = system_user(SPEED_QUESTION)
     start = time.perf_counter()

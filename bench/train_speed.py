@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, help="work folder (default: a temp folder)")
     args = p.parse_args(argv)
 
-    from ecmiip.bench.models import cached_model
+    from ecmiip.bench.random_models import tiny_qwen3
     from ecmiip.train.mipld import load_records
     from ecmiip.train.pretrain import run_pretrain
     from ecmiip.train.qa import build_pairs, write_pairs
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecmiip.train.sft import run_sft
 
     work = args.work or Path(tempfile.mkdtemp(prefix="ecmiip-train-speed-"))
-    base = cached_model("tiny-qwen3")
+    base = tiny_qwen3()
     recipe = load_recipe("tiny-cpu")
     for stage in (recipe.pretrain.stage1, recipe.pretrain.stage2, recipe.sft):
         stage.max_steps, stage.save_every_epoch = args.steps, False

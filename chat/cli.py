@@ -28,7 +28,8 @@ from rich.table import Table
 from rich.text import Text
 from rich_argparse import RichHelpFormatter
 
-from ecmiip.chat.backends import DEFAULT_OLLAMA_HOST, Stats
+from ecmiip.chat.backends import Backend, Stats
+from ecmiip.chat.ollama_backend import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_OLLAMA_HOST, DEFAULT_TIMEOUT_S
 from ecmiip.chat.render import StreamView
 from ecmiip.chat.session import (
     ContextOverflow,
@@ -42,6 +43,7 @@ from ecmiip.chat.session import (
     transcripts_dir,
 )
 from ecmiip.core.boundary import EXIT_INTERRUPTED, _write_log, describe, guarded
+from ecmiip.core.console import console, stdout_console
 from ecmiip.core.errors import EcmiipError, InputError
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, MODES, TASKS, system_prompt
 
@@ -101,10 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src.add_argument("--ollama", metavar="NAME", help="a model served by a local Ollama, e.g. ec-miip")
     p.add_argument("--ollama-host", default=DEFAULT_OLLAMA_HOST, help="Ollama address (loopback only) (default: %(default)s)")
-    p.add_argument("--timeout", type=_bounded(float, 0.1, 86400, "秒数"), default=120.0, metavar="SECONDS",
-                   help="how long to wait for Ollama's first byte, and for any pause in an answer (default: 120)")
-    p.add_argument("--connect-timeout", type=_bounded(float, 0.1, 600, "秒数"), default=5.0, metavar="SECONDS",
-                   help="how long to wait for Ollama to accept the connection (default: 5)")
+    p.add_argument("--timeout", type=_bounded(float, 0.1, 86400, "秒数"), default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help="how long to wait for Ollama's first byte, and for any pause in an answer (default: %(default)g)")
+    p.add_argument("--connect-timeout", type=_bounded(float, 0.1, 600, "秒数"), default=DEFAULT_CONNECT_TIMEOUT_S,
+                   metavar="SECONDS", help="how long to wait for Ollama to accept the connection (default: %(default)g)")
     p.add_argument("-p", "--prompt", help="answer this question and exit (also: pipe it on stdin)")
     p.add_argument("--ctx", type=_bounded(int, 256, MAX_CTX, "token 数"), default=DEFAULT_NUM_CTX,
                    help="context length in tokens (default: %(default)s)")
@@ -135,19 +137,15 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def open_backend(args: argparse.Namespace):
-    from ecmiip.chat.backends import LlamaCppBackend, OllamaBackend
-    from ecmiip.chat.open_model import parse_spec
+def open_backend(args: argparse.Namespace) -> Backend:
+    """The backend ``--model`` or ``--ollama`` names, opened by :func:`~ecmiip.chat.open_model.open_model`."""
+    from ecmiip.chat.open_model import open_model
 
-    if args.ollama:
-        return OllamaBackend(args.ollama, host=args.ollama_host, num_ctx=args.ctx,
-                             timeout=getattr(args, "timeout", 120.0), connect_timeout=getattr(args, "connect_timeout", 5.0))
-    kind, target, adapter = parse_spec(str(args.model))
-    if kind == "hf":  # try a fine-tune before exporting it
-        from ecmiip.chat.transformers_backend import TransformersBackend
-
-        return TransformersBackend(target, adapter=adapter, n_ctx=args.ctx)
-    return LlamaCppBackend(args.model, n_ctx=args.ctx, n_gpu_layers=args.gpu_layers, n_threads=args.threads)
+    return open_model(
+        f"ollama:{args.ollama}" if args.ollama else str(args.model),
+        n_ctx=args.ctx, ollama_host=args.ollama_host, n_gpu_layers=args.gpu_layers, n_threads=args.threads,
+        timeout=args.timeout, connect_timeout=args.connect_timeout,
+    )
 
 
 def split_args(text: str) -> list[str]:
@@ -212,13 +210,13 @@ class Chat:
         stream = None
         try:
             with self._waiting(count(messages)):  # a spinner with elapsed time until the first token
-                stream = iter(self.backend.stream(
+                stream = self.backend.stream(
                     messages,
                     think=self.session.think,
                     sampling=dict(MODES[self.session.mode]),
                     max_tokens=self.args.max_tokens,
                     stop_event=self.stop,
-                ))
+                )
                 first = next(stream, None)
             pieces = itertools.chain([first] if first is not None else [], stream)
             if interactive:
@@ -238,9 +236,8 @@ class Chat:
                     self.out.file.flush()
         except KeyboardInterrupt:
             self.stop.set()
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # the backend winds down (closes its connection, stops generating)
+            if stream is not None:
+                stream.close()  # the backend winds down (closes its connection, stops generating)
             self.err.print("[yellow]已停止；本轮回答未计入对话历史。[/]")
             return None
         stats = self.last_stats = self.backend.last_stats
@@ -373,7 +370,7 @@ class Chat:
         self.out.print(f"[{'green' if live else 'bold yellow'}]{escape(note)}[/]", soft_wrap=True, highlight=False)
 
     def cmd_draft(self, rest: list[str]) -> None:
-        from ecmiip.chat.templates import TEMPLATES, draft_prompt, missing_fields
+        from ecmiip.chat.drafts import TEMPLATES, draft_prompt, missing_fields
 
         if not rest or rest[0] not in TEMPLATES:
             raise InputError(f"用法：/draft 模板名；可选：{'、'.join(TEMPLATES)}")
@@ -509,8 +506,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _completions() -> dict:
+    from ecmiip.chat.drafts import TEMPLATES
     from ecmiip.chat.lineinput import law_names
-    from ecmiip.chat.templates import TEMPLATES
 
     return {
         "law": law_names,
@@ -524,7 +521,7 @@ def _completions() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a usage error: one line and exit 2
-    out, err = Console(), Console(stderr=True)
+    out, err = stdout_console(), console
 
     def print_error(message: str) -> None:
         err.print(f"[bold red]错误：[/]{escape(message)}", highlight=False, soft_wrap=True)

@@ -12,9 +12,16 @@ after export is a matter of naming both. The SPEC forms:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from ecmiip.chat.backends import Backend
+from ecmiip.chat.ollama_backend import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_OLLAMA_HOST,
+    DEFAULT_TIMEOUT_S,
+    OllamaBackend,
+)
 from ecmiip.core.errors import InputError
+from ecmiip.core.prompts import DEFAULT_NUM_CTX
 
 SPEC_FORMS = (
     "a .gguf file, an HF model directory (holding config.json), DIR+ADAPTERDIR (a LoRA adapter on that "
@@ -55,35 +62,48 @@ def _hf_dir(path: Path) -> Path:
     raise InputError(f"{path}: not a model directory (no config.json): expected {SPEC_FORMS}")
 
 
-def open_model(spec: str, *, n_ctx: int, ollama_host: str | None = None) -> Any:
-    """The backend SPEC names, loaded with an ``n_ctx``-token context (see the module doc for SPEC)."""
+def open_model(
+    spec: str,
+    *,
+    n_ctx: int = DEFAULT_NUM_CTX,
+    ollama_host: str | None = None,
+    n_gpu_layers: int = -1,
+    n_threads: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+) -> Backend:
+    """The backend SPEC names, loaded with an ``n_ctx``-token context (see the module doc for SPEC).
+
+    ``n_gpu_layers`` and ``n_threads`` are llama.cpp's (all layers on a GPU when there is one; llama.cpp's
+    choice of threads), ``ollama_host``, ``timeout`` and ``connect_timeout`` Ollama's.
+    """
     kind, target, adapter = parse_spec(spec)
     if kind == "ollama":
-        from ecmiip.chat.backends import DEFAULT_OLLAMA_HOST, OllamaBackend
-
-        return OllamaBackend(str(target), ollama_host or DEFAULT_OLLAMA_HOST, num_ctx=n_ctx)
+        return OllamaBackend(str(target), ollama_host or DEFAULT_OLLAMA_HOST, num_ctx=n_ctx, timeout=timeout,
+                             connect_timeout=connect_timeout)
     if kind == "gguf":
-        from ecmiip.chat.backends import LlamaCppBackend
+        from ecmiip.chat.llamacpp_backend import LlamaCppBackend
 
-        return LlamaCppBackend(target, n_ctx=n_ctx)
+        return LlamaCppBackend(target, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads)
     from ecmiip.chat.transformers_backend import TransformersBackend
 
     return TransformersBackend(target, adapter=adapter, n_ctx=n_ctx)
 
 
-def model_info(spec: str, backend: Any) -> dict:
+def model_info(spec: str, backend: Backend) -> dict:
     """Size figures of an opened model for the benchmark record; None where the engine does not say.
 
     ``file_size`` is the bytes of weights on disk (the GGUF; the safetensors of the folder and
     adapter), ``params`` the parameter count the engine reports.
     """
+    from ecmiip.chat.llamacpp_backend import LlamaCppBackend
     from ecmiip.chat.transformers_backend import TransformersBackend
 
     if isinstance(backend, TransformersBackend):
         dirs = [backend.model_dir, *([backend.adapter_dir] if backend.adapter_dir is not None else [])]
         size = sum(f.stat().st_size for d in dirs for f in d.glob("*.safetensors"))
         return {"path": spec, "file_size": size, "params": backend.n_params}
-    if hasattr(backend, "llm"):
+    if isinstance(backend, LlamaCppBackend):
         import llama_cpp
 
         return {

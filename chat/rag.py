@@ -28,9 +28,9 @@ from datetime import date
 import bm25s
 import numpy as np
 
-from ecmiip.core.citations import cite, cite_versioned, short_title, verify_citations
+from ecmiip.core.citations import cite, cite_versioned, verify_citations
 from ecmiip.core.renumbering import reference_note
-from ecmiip.core.statutes import Article, all_articles, current_articles, store
+from ecmiip.core.statutes import Article, all_articles, current_articles, short_title, store
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN_RE = re.compile(f"[{_HAN}]+|[A-Za-z0-9]+")
@@ -338,6 +338,7 @@ class _Index:
         return out
 
 
+# A retrieval index (BM25 terms of the store's articles), not a lookup: core.citations has no such thing.
 _INDEXES: dict[tuple, _Index] = {}
 
 

@@ -7,18 +7,17 @@ and the current question never do, and the caller is told how many turns were dr
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.outputs import atomic_write
 from ecmiip.core.paths import user_data_dir
 
 
@@ -144,26 +143,15 @@ def private_dir(folder: Path) -> Path:
 
 
 def write_private(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` with mode 0600, atomically.
-
-    The temporary file gets a fresh random name created exclusively (a file or symlink planted at any
-    name is never opened or followed); a symlink at ``path`` itself is refused; the mode is set on the
-    open file, so an existing file of another mode is replaced by a private one.
+    """Write ``text`` to ``path`` with mode 0600, atomically (:func:`~ecmiip.core.outputs.atomic_write`,
+    private: a fresh temporary name created exclusively, so a file or symlink planted at any name is
+    never opened or followed); a symlink at ``path`` itself is refused.
     """
     private_dir(path.parent)
     if path.is_symlink():
         raise InputError(f"{path} 是符号链接；为安全起见不会替换它，请换一个名称")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with atomic_write(path, private=True) as f:
+        f.write(text)
     return path
 
 

@@ -13,24 +13,16 @@ min-p, temperature), and the cache is kept between turns so a new turn evaluates
 from __future__ import annotations
 
 import inspect
-import random
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Generator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecmiip.chat.backends import (
-    LLAMA_ONLY_SAMPLING_KEYS,
-    SAMPLING_KEYS,
-    Delta,
-    Stats,
-    check_sampling,
-    prepare_prompt,
-)
-from ecmiip.chat.thinking import ThinkSplitter
+from ecmiip.chat.engine import LocalEngine
+from ecmiip.core.chat_template import from_tokenizer
 from ecmiip.core.errors import InputError
+from ecmiip.core.hf_models import apply_adapter, load_model, load_tokenizer
+from ecmiip.core.prompts import DEFAULT_NUM_CTX
 
 if TYPE_CHECKING:
     import torch
@@ -48,53 +40,52 @@ _SAMPLING_DEFAULTS: dict[str, float] = {
 # llama.cpp applies the repetition penalties to this many most recent tokens.
 PENALTY_LAST_N = 64
 
-_DTYPES = ("float32", "float16", "bfloat16")
 
-
-class TransformersBackend:
+class TransformersBackend(LocalEngine):
     """An HF causal LM folder run by transformers in this process, with the tokenizer's chat template.
 
     ``dtype=None`` loads float32 on CPU (half precision is slow there and drifts further from the
     weights) and the checkpoint's own dtype on a GPU. ``context_size`` is ``n_ctx``, capped at the
-    model's ``max_position_embeddings``. The prompt is evaluated in slices of :attr:`PREFILL_STEP`
-    tokens so a stop request is honoured while a long document is read.
+    model's ``max_position_embeddings``.
     """
 
-    PREFILL_STEP = 256
+    engine = "transformers"
 
     def __init__(
         self,
         model_dir: str | Path,
         *,
         adapter: str | Path | None = None,
-        n_ctx: int = 4096,
+        n_ctx: int = DEFAULT_NUM_CTX,
         dtype: torch.dtype | str | None = None,
     ) -> None:
         import torch
 
+        super().__init__()
         self.model_dir = _check_model_dir(Path(model_dir))
         self.adapter_dir = _check_adapter_dir(Path(adapter)) if adapter is not None else None
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self._tokenizer = _load_tokenizer(self.model_dir)
-        if not self._tokenizer.chat_template:
-            raise InputError(f"{self.model_dir}: not a chat model (the tokenizer has no chat template)")
-        model = _load_model(self.model_dir, _resolve_dtype(dtype, self.device), self.device)
+        self._tokenizer = load_tokenizer(self.model_dir, local_files_only=True)
+        self._template = from_tokenizer(self._tokenizer)
+        self._template.check()
+        if dtype is None:
+            dtype = "auto" if self.device.type == "cuda" else torch.float32
+        model = load_model(self.model_dir, dtype=dtype, device=self.device, local_files_only=True, quiet=True)
         self.config = model.config
         generation_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         forward_params = inspect.signature(model.forward).parameters  # transformers 5 renamed the cache
         self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
         self._keeps_logits = "logits_to_keep" in forward_params
         if self.adapter_dir is not None:
-            model = _load_adapter(model, self.adapter_dir)
+            model = apply_adapter(model, self.adapter_dir)
         self._model = model.eval()
         max_positions = getattr(self.config, "max_position_embeddings", None)
         self.context_size: int = min(n_ctx, max_positions) if max_positions else n_ctx
-        self.last_stats: Stats | None = None
-        self._stops = self._stop_ids(generation_eos)
+        self._stop_ids = self._end_tokens(generation_eos)
         self._cache: Any = None
         self._cached_ids: list[int] | None = []  # None: the cache is in an unknown state (reset it)
 
-    def _stop_ids(self, generation_eos: int | list[int] | None) -> frozenset[int]:
+    def _end_tokens(self, generation_eos: int | list[int] | None) -> tuple[int, ...]:
         ids: set[int] = set()
         for eos in (generation_eos, self._tokenizer.eos_token_id):
             if isinstance(eos, int):
@@ -104,12 +95,12 @@ class TransformersBackend:
         im_end = self._tokenizer.encode("<|im_end|>", add_special_tokens=False)
         if len(im_end) == 1:
             ids.add(im_end[0])
-        return frozenset(ids)
+        return tuple(sorted(ids))
 
     @property
     def stop_token_ids(self) -> tuple[int, ...]:
         """Tokens that end an answer: the tokenizer's and generation config's eos, and ``<|im_end|>``."""
-        return tuple(sorted(self._stops))
+        return self._stop_ids
 
     @property
     def model(self) -> Any:
@@ -121,174 +112,37 @@ class TransformersBackend:
         """Parameters of the loaded model, adapter included (shared tensors counted once)."""
         return sum(p.numel() for p in self._model.parameters())
 
-    # -- prompts -----------------------------------------------------------------------------------
-
-    def render_prompt(self, messages: list[dict], think: bool | None) -> str:
-        """The prompt text the tokenizer's template makes of ``messages``, ending with the assistant's turn.
-
-        transformers renders chat templates in a sandboxed Jinja environment, so a template cannot
-        reach the file system or Python internals.
-        """
-        import jinja2
-
-        options = {} if think is None else {"enable_thinking": think}
-        try:
-            prompt = self._tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True, **options
-            )
-        except (jinja2.TemplateError, ValueError, TypeError) as e:
-            raise InputError(f"the model's chat template rejected the conversation: {e}") from e
-        return prompt if isinstance(prompt, str) else str(prompt)
-
     def tokenize_prompt(self, prompt: str) -> list[int]:
-        """Token ids of a rendered prompt; no BOS is added, the template writes what the model needs."""
         return list(self._tokenizer.encode(prompt, add_special_tokens=False))
 
     def tokenize_text(self, text: str) -> list[int]:
-        """Token ids of plain text as a prompt carries it: no BOS, and markup is not read as special tokens
-        (the benchmarks measure a question's own length with it)."""
         return list(self._tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True))
-
-    def count_tokens(self, messages: list[dict], think: bool | None) -> int:
-        return len(self.tokenize_prompt(self.render_prompt(messages, think)))
-
-    # -- likelihood --------------------------------------------------------------------------------
-
-    def choice_logits(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
-        """Next-token logits of each one-token ``choices`` string after the prompt (thinking off).
-
-        The likelihood benchmark reads a multiple-choice answer from these without generating;
-        ``last_stats`` says how much of the prompt was evaluated (decode 0), as after a turn.
-        """
-        ids = {c: self._choice_id(c) for c in choices}
-        tokens, _, _ = prepare_prompt(self, messages, False, max_tokens=1)
-        self.last_stats = None
-        t0 = time.perf_counter()
-        logits, evaluated = self._evaluate(tokens, lambda: False)
-        prompt_ms = (time.perf_counter() - t0) * 1000
-        self.last_stats = Stats(evaluated, prompt_ms, 0, 0.0, len(tokens), self.context_size, "stop", len(tokens))
-        return {c: float(logits[i]) for c, i in ids.items()}
-
-    def _choice_id(self, choice: str) -> int:
-        ids = self._tokenizer.encode(choice, add_special_tokens=False)
-        if len(ids) != 1:
-            raise InputError(f"the choice {choice!r} is not one token for this model ({len(ids)} tokens)")
-        return int(ids[0])
-
-    # -- generation --------------------------------------------------------------------------------
-
-    def stream(
-        self,
-        messages: list[dict],
-        *,
-        think: bool | None,
-        sampling: dict,
-        max_tokens: int,
-        stop_event: threading.Event | None = None,
-    ) -> Iterator[Delta]:
-        """Stream the answer; errors in the request are raised here, before anything is generated."""
-        check_sampling(sampling, SAMPLING_KEYS | LLAMA_ONLY_SAMPLING_KEYS, "transformers")
-        tokens, budget, in_thinking = prepare_prompt(self, messages, think, max_tokens)
-        return self._generate(tokens, dict(sampling), budget, stop_event, in_thinking)
-
-    def _generate(
-        self,
-        tokens: list[int],
-        sampling: dict[str, Any],
-        budget: int,
-        stop_event: threading.Event | None,
-        in_thinking: bool,
-    ) -> Iterator[Delta]:
-        import torch
-
-        stopped = stop_event.is_set if stop_event is not None else (lambda: False)
-        seed = sampling.pop("seed", None)
-        generator = torch.Generator().manual_seed(seed if seed is not None else random.randrange(2**31))
-        sampler = _Sampler({**_SAMPLING_DEFAULTS, **sampling}, generator)
-        self.last_stats = None
-        t0 = time.perf_counter()
-        logits, evaluated = self._evaluate(tokens, stopped)
-        if logits is None:
-            wall_ms = (time.perf_counter() - t0) * 1000
-            used = len(self._cached_ids or [])
-            self.last_stats = Stats(evaluated, wall_ms, 0, 0.0, used, self.context_size, "cancelled", len(tokens))
-            return
-        t_prompt = time.perf_counter()
-        decoder = _IncrementalDecoder(self._tokenizer)
-        splitter = ThinkSplitter(in_thinking=in_thinking)
-        history = list(tokens)
-        n, finish = 0, "cancelled"  # stays so if the reader abandons the stream (Ctrl-C)
-        try:
-            while True:
-                token = sampler.sample(logits, history)
-                if token in self._stops:
-                    finish = "stop"
-                    break
-                n += 1
-                history.append(token)
-                for kind, text in splitter.feed(decoder.add(token)):
-                    yield Delta(kind, text)
-                if stopped():
-                    break
-                if n >= budget:
-                    finish = "length"
-                    break
-                logits = self._forward([token])
-            for kind, text in [*splitter.feed(decoder.flush()), *splitter.flush()]:
-                yield Delta(kind, text)
-        finally:
-            self.last_stats = Stats(
-                prompt_tokens=evaluated,
-                prompt_ms=(t_prompt - t0) * 1000,
-                decode_tokens=n,
-                decode_ms=(time.perf_counter() - t_prompt) * 1000,
-                ctx_used=len(tokens) + n,
-                ctx_size=self.context_size,
-                finish=finish,
-                prompt_total=len(tokens),
-            )
 
     # -- the model and its KV cache ----------------------------------------------------------------
 
-    def _evaluate(self, tokens: list[int], stopped: Callable[[], bool]) -> tuple[Any, int]:
-        """Logits after ``tokens`` (float32, CPU) and how many tokens were evaluated for them.
+    def _cached_tokens(self) -> list[int]:
+        return self._cached_ids or []
 
-        Only what the KV cache lacks is evaluated. The logits are None when a stop came before the
-        whole prompt was read.
-        """
-        if not tokens:
-            raise InputError("the chat template made an empty prompt")
-        keep = self._reuse(tokens)
-        logits = None
-        for start in range(keep, len(tokens), self.PREFILL_STEP):
-            if stopped():
-                return None, start - keep
-            logits = self._forward(tokens[start : start + self.PREFILL_STEP])
-        return (None if stopped() else logits), len(tokens) - keep
-
-    def _reuse(self, tokens: list[int]) -> int:
-        """Trim the cache to its longest prefix shared with ``tokens``, one token short of it at most.
-
-        A fresh cache is started where trimming is not known to be safe (sliding-window layers).
-        """
+    def _keep(self, n: int) -> int:
+        """Crop the cache to ``n`` tokens; a fresh cache where cropping is not known to be safe
+        (sliding-window layers)."""
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
 
-        cached = self._cached_ids
-        keep = min(_common_prefix(cached, tokens), len(tokens) - 1) if cached else 0
-        if cached and 0 < keep < len(cached):
+        cached = self._cached_ids or []
+        if 0 < n < len(cached):
             layers = getattr(self._cache, "layers", None) or []
             if layers and all(type(layer) is DynamicLayer for layer in layers):
                 try:
-                    self._cache.crop(keep - len(cached))
+                    self._cache.crop(n - len(cached))
                 except (ValueError, RuntimeError, AttributeError):
-                    keep = 0
+                    n = 0
             else:
-                keep = 0
-        if keep == 0:
+                n = 0
+        if n == 0:
             self._cache = DynamicCache(config=self.config)
-        self._cached_ids = list(tokens[:keep])
-        return keep
+        self._cached_ids = list(cached[:n])
+        return n
 
     def _forward(self, ids: list[int]) -> Any:
         """Feed ``ids`` after the cached tokens; the next-token logits, float32 on CPU."""
@@ -304,13 +158,27 @@ class TransformersBackend:
         self._cached_ids = done
         return out.logits[0, -1].float().cpu()
 
+    def _sample(self, tokens: list[int], logits: Any, sampling: dict[str, Any], seed: int) -> Generator[int, Any, None]:
+        """llama.cpp's sampler chain (:class:`_Sampler`), one forward pass per token drawn."""
+        import torch
+
+        sampler = _Sampler({**_SAMPLING_DEFAULTS, **sampling}, torch.Generator().manual_seed(seed))
+        history = list(tokens)
+        while True:
+            token = sampler.sample(logits, history)
+            yield token
+            history.append(token)
+            logits = self._forward([token])
+
+    def _decoder(self) -> _IncrementalDecoder:
+        return _IncrementalDecoder(self._tokenizer)
+
     def reset(self) -> None:
-        """Forget the KV cache: the next prompt is evaluated cold (the speed benchmark wants that)."""
         self._cache, self._cached_ids = None, []
 
     def close(self) -> None:
         """Drop the model and the KV cache (and the GPU's cached blocks), so memory is freed now."""
-        model, self._model = getattr(self, "_model", None), None
+        model, self._model = self._model, None
         self._cache, self._cached_ids = None, None
         if model is not None:
             del model
@@ -349,76 +217,8 @@ def _check_adapter_dir(path: Path) -> Path:
     return path
 
 
-def _resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype | str:
-    import torch
-
-    if dtype is None:
-        return "auto" if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype) or dtype == "auto":
-        return dtype
-    if dtype in _DTYPES:
-        return getattr(torch, dtype)
-    raise InputError(f"unknown dtype {dtype!r} (expected auto, {', '.join(_DTYPES)})")
-
-
-def _quiet_loading() -> Callable[[], None]:
-    """Hide transformers' per-tensor progress bar (noise in a chat window); returns the undo."""
-    from transformers.utils import logging as hf_logging
-
-    if not hf_logging.is_progress_bar_enabled():
-        return lambda: None
-    hf_logging.disable_progress_bar()
-    return hf_logging.enable_progress_bar
-
-
-def _load_tokenizer(model_dir: Path) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(model_dir, local_files_only=True, trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"{model_dir}: transformers cannot load its tokenizer ({e})") from e
-
-
-def _load_model(model_dir: Path, dtype: Any, device: Any) -> Any:
-    from transformers import AutoModelForCausalLM
-
-    undo = _quiet_loading()
-    try:
-        model = AutoModelForCausalLM.from_pretrained(
-            model_dir, trust_remote_code=False, use_safetensors=True, local_files_only=True, dtype=dtype
-        )
-    except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"{model_dir}: transformers cannot load it as a causal LM ({e})") from e
-    finally:
-        undo()
-    return model.to(device)
-
-
-def _load_adapter(model: Any, adapter_dir: Path) -> Any:
-    import warnings
-
-    from peft import PeftModel
-
-    try:
-        with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x: not the user's concern
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
-            return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise InputError(f"{adapter_dir}: peft cannot apply this adapter to the model ({e})") from e
-
-
 # --------------------------------------------------------------------------------------------------
 # decoding and sampling
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class _IncrementalDecoder:

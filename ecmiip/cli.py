@@ -23,8 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ecmiip.core import pull_cli, statutes_cli
     from ecmiip.pipeline import cli as pipeline_cli
     from ecmiip.quantize import cli as quantize_cli
-    from ecmiip.train import cli as train_cli
-    from ecmiip.train import commands as train_commands
+    from ecmiip.train import data_cli, train_cli
 
     parser = argparse.ArgumentParser(prog="ecmiip", description=DESCRIPTION, formatter_class=RichHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ec-miip {__version__}")
@@ -36,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     pull_cli.register(sub)
     statutes_cli.register(sub)
     quantize_cli.register(sub)
+    data_cli.register(sub)
     train_cli.register(sub)
-    train_commands.register(sub)
     return parser
 
 

@@ -18,6 +18,7 @@ import torch
 from gguf.utility import model_weight_count_rounded_notation
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.hf_models import load_tokenizer
 from ecmiip.core.outputs import atomic_path
 from ecmiip.quantize.adapter import LoraAdapter
 from ecmiip.quantize.arch import SKIPPED_SUFFIXES, ArchSpec, spec_for, tensor_transform, write_hparams
@@ -153,17 +154,6 @@ def _add_tokenizer_flags(vocab: Vocab, tokenizer) -> None:
     vocab.special.add_special_token["eos"] = extra > 0 and with_special[-1] != plain[-1]
 
 
-def load_tokenizer(model_dir: Path):
-    """The HF tokenizer of a model directory, with an error naming the files when it cannot load."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False, local_files_only=True)
-    except Exception as e:  # noqa: BLE001 - transformers raises many kinds
-        files = ", ".join(sorted(p.name for p in Path(model_dir).glob("tokenizer*"))) or "none"
-        raise InputError(f"{model_dir}: the tokenizer cannot be loaded ({e}); tokenizer files found: {files}") from e
-
-
 class Conversion:
     """A checked conversion: everything that can fail on bad input fails in the constructor,
     before any output exists; ``write`` then streams the tensors."""
@@ -189,7 +179,7 @@ class Conversion:
             adapter.check_against(self.ckpt)
         self.outtype = outtype
         self.vocab = load_vocab(self.base_dir, self.ckpt.config["vocab_size"], tokenizer_pre)
-        _add_tokenizer_flags(self.vocab, tokenizer or load_tokenizer(self.base_dir))
+        _add_tokenizer_flags(self.vocab, tokenizer or load_tokenizer(self.base_dir, local_files_only=True))
         self.plan = plan_tensors(self.ckpt, self.spec, adapter, outtype)
         self.metadata = metadata or Metadata()
         self.card = read_model_card(self.base_dir)

@@ -15,15 +15,17 @@ from pathlib import Path
 
 from ecmiip.core.console import console, progress
 from ecmiip.core.errors import InputError, VerificationError
+from ecmiip.core.hf_models import load_tokenizer
 from ecmiip.core.outputs import check_free_disk, refuse_existing, write_text_atomic
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
 from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
 from ecmiip.quantize.checkpoint import Checkpoint
-from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes, load_tokenizer
+from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes
 from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir, probe_writable
 from ecmiip.quantize.modelcard import read_model_card
-from ecmiip.quantize.modelfile import render_modelfile, template_for_tokenizer
+from ecmiip.quantize.modelfile import render_modelfile
+from ecmiip.quantize.ollama_template import template_for_tokenizer
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
 from ecmiip.quantize.verification import release_memory, run_checks
 
@@ -72,7 +74,7 @@ def export(opts: ExportOptions) -> ExportResult:
     check_output_dir(opts.out)
     ckpt = Checkpoint(base)  # config.json and safetensors headers, before the tokenizer reads them
     adapter = LoraAdapter.load(adapter_dir) if adapter_dir else None
-    tokenizer = load_tokenizer(base)
+    tokenizer = load_tokenizer(base, local_files_only=True)
     if not tokenizer.chat_template:
         raise InputError(f"{base}: the tokenizer has no chat template; a chat model needs one")
     template = template_for_tokenizer(tokenizer)
@@ -176,7 +178,7 @@ def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_te
     # 5. Verification.
     checks: list[verify.Check] = []
     if opts.verify:
-        tokenizer = load_tokenizer(base)
+        tokenizer = load_tokenizer(base, local_files_only=True)
         checks = run_checks(reference, base, adapter_dir, quant_paths, template, opts.system, tokenizer)
     write_report(report, opts, reference, quant_paths, modelfile, checks, timings)
     print_summary(checks, reference, quant_paths, modelfile)
@@ -230,7 +232,7 @@ def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quan
     Checkpoint(hf_dir)  # config.json and safetensors headers: one line naming a damaged file
     if adapter_dir is not None:
         LoraAdapter.load(adapter_dir)
-    tokenizer = load_tokenizer(hf_dir)
+    tokenizer = load_tokenizer(hf_dir, local_files_only=True)
     if not tokenizer.chat_template:
         raise InputError(f"{hf_dir}: the tokenizer has no chat template")
     template = template_for_tokenizer(tokenizer)

@@ -18,7 +18,7 @@ def create_commands(export_dir: Path, name: str) -> list[str]:
 
 def check_export_dir(export_dir: Path) -> Path:
     """The Modelfile must parse the way Ollama parses it and its FROM file must exist."""
-    from ecmiip.quantize.modelfile import parse_modelfile
+    from ecmiip.quantize.modelfile_parser import parse_modelfile
 
     modelfile = export_dir / "Modelfile"
     if not modelfile.is_file():

@@ -22,8 +22,8 @@ from pathlib import Path
 import llama_cpp
 
 from ecmiip.core.errors import EcmiipError, InputError
+from ecmiip.core.llama import captured_llama_log
 from ecmiip.core.outputs import atomic_path
-from ecmiip.quantize.llama_log import captured_llama_log
 
 QUANT_TYPES: dict[str, int] = {
     "Q4_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,

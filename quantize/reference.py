@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.hf_models import empty_model, load_config
 from ecmiip.quantize.adapter import _LORA_KEY, _strip_adapter_name
 from ecmiip.quantize.checkpoint import Checkpoint, load_local_tensor, open_safetensors
 
@@ -67,24 +68,14 @@ class Weight:
 WeightObserver = Callable[[Weight], None]
 
 
-def _meta_skeleton(config):
-    from transformers import AutoModelForCausalLM
-
-    with torch.device("meta"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return AutoModelForCausalLM.from_config(config, dtype=torch.float32, trust_remote_code=False)
-
-
 class Reference:
     """Base model (+ LoRA adapter, unmerged as trained) ready to run layer by layer."""
 
     def __init__(self, base_dir: Path, adapter_dir: Path | None = None, *, ckpt: Checkpoint | None = None) -> None:
-        from transformers import AutoConfig
-
         self.base_dir = Path(base_dir)
         self.ckpt = ckpt or Checkpoint(self.base_dir)
-        self.config = AutoConfig.from_pretrained(self.base_dir, trust_remote_code=False, local_files_only=True)
-        self.model = _meta_skeleton(self.config)
+        self.config = load_config(self.base_dir)
+        self.model = empty_model(self.config, torch.float32)
         self.decoder = self.model.get_decoder()
         self.prefix = next(n for n, m in self.model.named_modules() if m is self.decoder)
         self.replacements: dict[str, torch.Tensor] = {}

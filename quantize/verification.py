@@ -28,7 +28,7 @@ from ecmiip.quantize import verify
 from ecmiip.quantize.arch import spec_for
 from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.gguf_file import GGUFFile, copy_gguf
-from ecmiip.quantize.modelfile import TEST_CONVERSATIONS
+from ecmiip.quantize.parity_conversations import PARITY_CONVERSATIONS
 from ecmiip.quantize.reference import STORAGE, Reference, Sequence
 from ecmiip.quantize.weights import WeightParity
 
@@ -132,8 +132,8 @@ def run_checks(
     release_memory()
 
     with _status("verifying: chat templates"):
-        checks.append(verify.check_chat_template(reference_gguf, tokenizer, TEST_CONVERSATIONS))
-        checks.append(verify.check_modelfile_template(template, tokenizer, TEST_CONVERSATIONS, system))
+        checks.append(verify.check_chat_template(reference_gguf, tokenizer, PARITY_CONVERSATIONS))
+        checks.append(verify.check_modelfile_template(template, tokenizer, PARITY_CONVERSATIONS, system))
 
     if quant_paths:
         with _status("measuring quantization drift against the model as trained"), _scratch(reference_gguf) as tmp:

@@ -7,16 +7,16 @@ Reported only: quantization drift (KL, top-1 agreement, perplexity) of each quan
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ecmiip.core.chat_template import from_llama, from_tokenizer
 from ecmiip.core.errors import InputError
+from ecmiip.core.llama import loaded_llama
 from ecmiip.core.statutes import all_articles
-from ecmiip.quantize.llama_log import captured_llama_log
 
 MIXED_TEXTS = [
     "依照《中华人民共和国专利法》第十一条的规定，未经许可实施他人专利，构成侵权。",
@@ -170,45 +170,9 @@ def check_gguf(path: Path) -> None:
         raise InputError(f"{path}: truncated GGUF: its tensors need {needed:,} bytes, the file has {size:,}; export it again")
 
 
-@contextlib.contextmanager
-def _without_repacking():
-    """Load with llama.cpp's CPU repack buffers off, for checks only.
-
-    Repacking copies every K-quant tensor into anonymous memory beside the mapped file (1.8 GiB more
-    for a 4 B Q4_K_M); it speeds up long generations, not a 256-token check. llama-cpp-python has no
-    parameter for ``use_extra_bufts``, so the default parameters it starts from are adjusted.
-    """
-    import llama_cpp.llama_cpp as lib
-
-    original = lib.llama_model_default_params
-
-    def params():
-        p = original()
-        p.use_extra_bufts = False
-        return p
-
-    lib.llama_model_default_params = params
-    try:
-        yield
-    finally:
-        lib.llama_model_default_params = original
-
-
-@contextlib.contextmanager
 def _quiet_llama(path: Path, **kwargs):
-    from llama_cpp import Llama
-
-    with captured_llama_log() as log, _without_repacking():
-        try:
-            llm = Llama(str(path), verbose=False, **kwargs)
-        except ValueError as e:  # llama.cpp says only "failed to load"; its log says why
-            tail = " / ".join(line.strip() for line in log[-4:] if line.strip())
-            raise InputError(f"{path}: llama.cpp cannot load this GGUF ({e}; {tail[:300]})") from e
-    try:
-        yield llm
-    finally:
-        with captured_llama_log():
-            llm.close()
+    """The GGUF loaded for a check: log captured, CPU repack buffers off (a check runs a few hundred tokens)."""
+    return loaded_llama(path, repack=False, **kwargs)
 
 
 def _llama_tokenize(llm, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
@@ -446,23 +410,20 @@ def check_special_tokens(gguf_path: Path, hf_tokenizer) -> Check:
 
 
 def check_chat_template(gguf_path: Path, hf_tokenizer, conversations) -> Check:
-    """llama.cpp's rendering of the template embedded in the GGUF equals HF ``apply_chat_template``."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
+    """The chat template embedded in the GGUF, with the GGUF's BOS/EOS, renders every conversation as the
+    HF tokenizer's template with the tokenizer's BOS/EOS does."""
     with _quiet_llama(gguf_path, vocab_only=True) as llm:
-        template = llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            return Check("chat-template parity", False, "the GGUF has no tokenizer.chat_template")
-        eos = llm.detokenize([llm.token_eos()], special=True).decode() if llm.token_eos() >= 0 else ""
-        bos = llm.detokenize([llm.token_bos()], special=True).decode() if llm.token_bos() >= 0 else ""
-    formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=True)
+        embedded = from_llama(llm, gguf_path)
+    if not embedded.text:
+        return Check("chat-template parity", False, "the GGUF has no tokenizer.chat_template")
+    hf = from_tokenizer(hf_tokenizer)
     mismatches = []
     for i, conv in enumerate(conversations):
         messages, kwargs = conv.to_hf()
-        expected = hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
-        got = formatter(messages=messages, **kwargs).prompt
+        expected = hf.render(messages, **kwargs)
+        got = embedded.render(messages, **kwargs)
         if got != expected:
-            mismatches.append({"conversation": i, "hf": expected[-120:], "llama.cpp": got[-120:]})
+            mismatches.append({"conversation": i, "hf": expected[-120:], "gguf": got[-120:]})
     n = len(conversations)
     return Check(
         "chat-template parity",
@@ -477,7 +438,7 @@ def check_modelfile_template(template, hf_tokenizer, conversations, system: str)
     with the Modelfile's SYSTEM applied the way Ollama applies it."""
     import shutil
 
-    from ecmiip.quantize.modelfile import template_mismatches
+    from ecmiip.quantize.template_parity import template_mismatches
 
     if shutil.which("go") is None:
         return Check("Modelfile TEMPLATE parity", None, "skipped: Go is not installed (apt install golang-go)")

@@ -1,4 +1,4 @@
-"""Shared fixtures: real small models, built offline once and cached (see ecmiip.bench.models)."""
+"""Shared fixtures: real small models, built offline once and cached (see tests/models.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ecmiip.bench.models import cached_model
+from tests.models import cached_model
 
 
 def _require(module: str, why: str) -> None:

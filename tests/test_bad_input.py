@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ecmiip.bench.models import make_lora_adapter
 from ecmiip.core.errors import DiskSpaceError, InputError, OutputExistsError, UnsupportedError
 from ecmiip.quantize.convert import convert
 from ecmiip.quantize.export import ExportOptions, export
+from tests.models import make_lora_adapter
 
 
 def _copy(model_dir: Path, dest: Path) -> Path:

@@ -222,16 +222,16 @@ def test_accuracy_chart_is_atomic(tmp_path, monkeypatch):
 
 
 def test_build_step_files_are_atomic(tmp_path):
-    from ecmiip.pipeline.build import _json, _write_jsonl
+    from ecmiip.core.outputs import write_json_atomic, write_jsonl_atomic
 
     path = tmp_path / "cases.jsonl"
     with pytest.raises(TypeError):
-        _write_jsonl(path, [{"a": 1}, {"b": object()}])
+        write_jsonl_atomic(path, [{"a": 1}, {"b": object()}])
     _no_final_and_no_partial(path)
     with pytest.raises(TypeError):
-        _json(tmp_path / "summary.json", {"x": object()})
+        write_json_atomic(tmp_path / "summary.json", {"x": object()})
     _no_final_and_no_partial(tmp_path / "summary.json")
-    _write_jsonl(path, [{"a": 1}])
+    write_jsonl_atomic(path, [{"a": 1}])
     assert path.read_text() == '{"a": 1}\n'
 
 

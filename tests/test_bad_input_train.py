@@ -220,7 +220,7 @@ def test_overwrite_message_names_folder_and_both_options(tmp_path):
 
 
 def test_force_removes_only_the_earlier_runs_outputs(tmp_path):
-    from ecmiip.train.commands import check_run_folder, remove_run
+    from ecmiip.train.run_folder import check_run_folder, remove_run
 
     out = tmp_path / "run"
     (out / "stage1" / "checkpoint-1").mkdir(parents=True)
@@ -238,7 +238,7 @@ def test_a_whole_checkpoint_passes_and_damage_is_named(tmp_path):
     import torch
     from safetensors.torch import save_file
 
-    from ecmiip.train.commands import checkpoint_problem
+    from ecmiip.train.run_folder import checkpoint_problem
 
     ck = tmp_path / "checkpoint-3"
     ck.mkdir()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ecmiip.bench import data as bench_data
+from ecmiip.bench.answers import exact_match, extract_letters, lcs_length, rouge_l
 from ecmiip.bench.report import summarize
 from ecmiip.bench.scorers import GenerationScorer, letter_probs, predict_set
-from ecmiip.bench.scoring import exact_match, extract_letters, lcs_length, rouge_l
 from ecmiip.chat.backends import Delta
 from ecmiip.cli import main
 
@@ -227,7 +227,7 @@ def test_ollama_spec_runs_generation_tasks(tmp_path, monkeypatch):
 
 def test_hf_model_dir_with_and_without_adapter(smollm2_dir, tmp_path):
     """SmolLM2 as an HF folder, alone and with a LoRA adapter (unmerged), in one run."""
-    from ecmiip.bench.models import make_lora_adapter
+    from tests.models import make_lora_adapter
 
     adapter = make_lora_adapter(smollm2_dir, tmp_path / "adapter", seed=1)
     specs = [str(smollm2_dir), f"{smollm2_dir}+{adapter}"]

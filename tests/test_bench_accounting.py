@@ -11,7 +11,8 @@ import pytest
 from ecmiip.bench.accounting import item_cost, question_text, question_tokens, summarize_cost
 from ecmiip.bench.data import CaseItem, McqItem, ReciteItem
 from ecmiip.bench.scorers import GenerationScorer, LikelihoodScorer, mcq_messages
-from ecmiip.chat.backends import OllamaBackend, Stats
+from ecmiip.chat.backends import Stats
+from ecmiip.chat.ollama_backend import OllamaBackend
 from ecmiip.chat.open_model import open_model
 
 # A BPE token may span the join of the question with the template text on either side of it, so the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ecmiip.bench.answers import CONTRADICTS, HEDGED, LISTED, SEVERAL
 from ecmiip.bench.case import (
     CASE_INSTRUCTION,
     INFRINGING,
@@ -14,7 +15,6 @@ from ecmiip.bench.case import (
 )
 from ecmiip.bench.data import INDEFINITE, MULTIPLE, SINGLE, CaseItem, McqItem
 from ecmiip.bench.scorers import INSTRUCTIONS, GenerationScorer, read_mcq_answer
-from ecmiip.bench.scoring import CONTRADICTS, HEDGED, LISTED, SEVERAL
 from ecmiip.chat.backends import Delta
 
 OPTIONS = {"A": "假定条件", "B": "处理", "C": "行为模式", "D": "法律后果"}

@@ -37,6 +37,8 @@ KNOWN = [
 class KnownProbabilities:
     """A model whose next-token letter probabilities are given per question."""
 
+    supports_logits = True
+
     def __init__(self, table: dict[str, tuple[float, ...]]) -> None:
         self.table = table
 

@@ -15,8 +15,8 @@ import pytest
 from ecmiip.cli import main
 from ecmiip.core.errors import InputError
 from ecmiip.pipeline.steps import MARKER, Step, StepState, run_step, why_not_complete
-from ecmiip.train.loop import checkpoint_complete
 from ecmiip.train.recipe import load_recipe
+from ecmiip.train.run_folder import checkpoint_complete
 
 BUILD = [sys.executable, "-m", "ecmiip", "build"]
 

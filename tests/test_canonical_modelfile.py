@@ -6,12 +6,9 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from ecmiip.quantize.modelfile import (
-    CANONICAL_GGUF,
-    canonical_modelfile,
-    parse_modelfile,
-    template_for_tokenizer,
-)
+from ecmiip.quantize.modelfile import CANONICAL_GGUF, canonical_modelfile
+from ecmiip.quantize.modelfile_parser import parse_modelfile
+from ecmiip.quantize.ollama_template import template_for_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 

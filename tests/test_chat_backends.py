@@ -11,17 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ecmiip.chat.backends import Backend, BackendError, Delta, LlamaCppBackend, OllamaBackend, Stats
+from ecmiip.chat.backends import Backend, BackendError, Stats
+from ecmiip.chat.llamacpp_backend import LlamaCppBackend
+from ecmiip.chat.ollama_backend import OllamaBackend
 from ecmiip.core.errors import InputError
-
-GREEDY = {"temperature": 0.0}
-FRANCE = [{"role": "user", "content": "What is the capital of France? Answer in English."}]
-CHINESE = [{"role": "user", "content": "请介绍一下《中华人民共和国专利法》第十一条的内容。"}]
-
-
-def _text(deltas: list[Delta], kind: str = "content") -> str:
-    return "".join(d.text for d in deltas if d.kind == kind)
-
+from tests.engine_samples import CHINESE, FRANCE, GREEDY, opened, streamed_text
 
 # --------------------------------------------------------------------------------------------------
 # llama.cpp
@@ -29,23 +23,19 @@ def _text(deltas: list[Delta], kind: str = "content") -> str:
 
 @pytest.fixture(scope="module")
 def smollm2(smollm2_gguf):
-    backend = LlamaCppBackend(smollm2_gguf, n_ctx=2048)
-    yield backend
-    backend.close()
+    yield from opened(LlamaCppBackend(smollm2_gguf, n_ctx=2048))
 
 
 @pytest.fixture(scope="module")
 def qwen3(tiny_qwen3_gguf):
-    backend = LlamaCppBackend(tiny_qwen3_gguf, n_ctx=1024)
-    yield backend
-    backend.close()
+    yield from opened(LlamaCppBackend(tiny_qwen3_gguf, n_ctx=1024))
 
 
 def test_smollm2_answers(smollm2):
     assert isinstance(smollm2, Backend)
     deltas = list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=48))
     assert {d.kind for d in deltas} == {"content"}
-    assert "Paris" in _text(deltas)
+    assert "Paris" in streamed_text(deltas)
     stats = smollm2.last_stats
     assert stats.decode_tokens > 0 and stats.decode_ms > 0 and stats.decode_tokens_per_s > 0
     assert stats.ctx_size == smollm2.context_size == 2048
@@ -54,7 +44,7 @@ def test_smollm2_answers(smollm2):
 
 
 def test_next_turn_reuses_the_cached_prompt(smollm2):
-    first = _text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=24)))
+    first = streamed_text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=24)))
     turn2 = [*FRANCE, {"role": "assistant", "content": first}, {"role": "user", "content": "And of Italy?"}]
     list(smollm2.stream(turn2, think=None, sampling=GREEDY, max_tokens=8))
     # only what the first turn's prompt did not hold is evaluated (the kept answer may be reused too)
@@ -82,7 +72,7 @@ def test_split_characters_are_streamed_whole(smollm2):
     assert len(llm.tokenize("专利".encode(), add_bos=False)) > 2  # the characters are split
     messages = [{"role": "user", "content": "请用中文介绍一下专利法。"}]
     streamed = list(smollm2.stream(messages, think=None, sampling=GREEDY, max_tokens=60))
-    text = _text(streamed)
+    text = streamed_text(streamed)
     assert re.search(r"[\u4e00-\u9fff]", text), text
     assert not any("\ufffd" in d.text for d in streamed)
     # the same greedy answer decoded in one piece (it may run a token further to finish a character)
@@ -111,7 +101,7 @@ def test_stop_event_stops_early_and_the_backend_stays_usable(smollm2):
     # English: one token, one delta; the stop is seen right after the token that set it
     assert len(deltas) == 3
     assert smollm2.last_stats.finish == "cancelled" and smollm2.last_stats.decode_tokens == 3
-    assert "Paris" in _text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=48)))
+    assert "Paris" in streamed_text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=48)))
 
 
 def test_interrupted_reader_leaves_the_backend_usable(smollm2):
@@ -122,7 +112,7 @@ def test_interrupted_reader_leaves_the_backend_usable(smollm2):
             if i == 2:
                 raise KeyboardInterrupt
     assert smollm2.last_stats.finish == "cancelled" and smollm2.last_stats.decode_tokens == 3
-    assert "Paris" in _text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=48)))
+    assert "Paris" in streamed_text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=48)))
 
 
 class StopAfterChecks(threading.Event):
@@ -144,7 +134,7 @@ def test_stop_event_is_honoured_while_a_long_prompt_is_read(smollm2):
     deltas = list(smollm2.stream(long_question, think=None, sampling=GREEDY, max_tokens=64, stop_event=StopAfterChecks(1)))
     assert deltas == [] and smollm2.last_stats.finish == "cancelled"
     assert smollm2.llm.n_tokens < n  # stopped after one slice, not after the whole prompt
-    assert "Paris" in _text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=48)))
+    assert "Paris" in streamed_text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=48)))
 
 
 def test_missing_file(tmp_path):
@@ -258,7 +248,7 @@ def test_ollama_streams_thinking_content_and_stats(fake_ollama):
     assert isinstance(backend, Backend)
     deltas = list(backend.stream(CHINESE, think=True, sampling={"temperature": 0.6}, max_tokens=64))
     assert [d.kind for d in deltas] == ["thinking", "thinking", "content", "content", "content"]
-    assert _text(deltas, "thinking") == "先看事实。" and _text(deltas) == "根据《专利法》第十一条。"
+    assert streamed_text(deltas, "thinking") == "先看事实。" and streamed_text(deltas) == "根据《专利法》第十一条。"
     assert backend.last_stats == Stats(12, 24.0, 5, 50.0, 17, 4096, "stop")
     assert backend.last_stats.decode_tokens_per_s == pytest.approx(100.0)
     assert backend.last_stats.prompt_tokens_per_s == pytest.approx(500.0)
@@ -279,7 +269,7 @@ def test_ollama_think_field(fake_ollama):
 
 def test_ollama_think_block_inside_the_content(fake_ollama):
     deltas = list(OllamaBackend("fake-inline", _host(fake_ollama)).stream(CHINESE, think=None, sampling={}, max_tokens=8))
-    assert (_text(deltas, "thinking"), _text(deltas)) == ("想一想", "好的。")
+    assert (streamed_text(deltas, "thinking"), streamed_text(deltas)) == ("想一想", "好的。")
 
 
 def test_ollama_stop_event(fake_ollama):

@@ -35,7 +35,7 @@ def test_p_answers_from_both_test_ggufs(fixture, request):
 
 
 def test_p_answers_from_an_hf_folder_with_an_adapter(smollm2_dir, tmp_path):
-    from ecmiip.bench.models import make_lora_adapter
+    from tests.models import make_lora_adapter
 
     adapter = make_lora_adapter(smollm2_dir, tmp_path / "adapter", seed=2)
     proc = subprocess.run([*CHAT, "--model", f"{smollm2_dir}+{adapter}", "-p", "What is a patent? Answer in English.",

@@ -33,7 +33,7 @@ def _one(text: str):
     return checks[0]
 
 
-def test_acceptance_article_beyond_the_law_and_a_real_one():
+def test_an_article_beyond_the_law_and_a_real_one():
     bad = _one("依据《专利法》第九十九条，被告应当赔偿。")
     assert bad.status == NO_SUCH_ARTICLE and not bad.ok
     assert "八十二条" in bad.reason and "第九十九条" in bad.reason
@@ -183,11 +183,3 @@ def test_lookup_errors_say_what_is_there():
     assert "《中华人民共和国专利法》" in str(e.value) and "《中华人民共和国专利法实施细则》" in str(e.value)
     with pytest.raises(InputError, match="没有相近的名称"):
         lookup("xyz", 1)
-
-
-def test_mipld_keeps_its_names():
-    from ecmiip.train import mipld
-
-    for name in ("CITATION_RE", "Citation", "LawIndex", "check_citation", "corpus_index", "int_to_chinese",
-                 "parse_citation", "resolve_law"):
-        assert getattr(mipld, name) is getattr(citations, name)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-from ecmiip.bench.models import build_tiny_qwen3
+from ecmiip.bench.random_models import build_tiny_qwen3
 from ecmiip.core.errors import UnsupportedError
 from ecmiip.quantize import verify
 from ecmiip.quantize.convert import convert

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from ecmiip.chat.templates import TEMPLATES, Template, draft_prompt, missing_fields
+from ecmiip.chat.drafts import TEMPLATES, Template, draft_prompt, missing_fields
 from ecmiip.core.citations import verify_citations
 from ecmiip.core.errors import InputError
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, MODES, SAMPLING_DEFAULTS, TASKS, system_prompt

@@ -10,9 +10,9 @@ import gguf
 import pytest
 from llama_cpp import Llama
 
-from ecmiip.bench.models import make_lora_adapter
 from ecmiip.cli import main
-from ecmiip.quantize.llama_log import captured_llama_log
+from ecmiip.core.llama import captured_llama_log
+from tests.models import make_lora_adapter
 
 
 def _export(base: Path, out: Path, *extra: str) -> dict:

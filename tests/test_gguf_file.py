@@ -44,7 +44,7 @@ def test_bf16_round_trip_rounds_to_nearest_even():
 
 
 def test_a_depth_slice_keeps_and_renumbers_layers(tmp_path):
-    from ecmiip.bench.models import cached_model
+    from tests.models import cached_model
 
     base = cached_model("tiny-qwen3", num_hidden_layers=5)
     src = GGUFFile(_export(base, tmp_path))

@@ -7,7 +7,6 @@ is a one-line error naming the record and the field.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from ecmiip.cli import main
 from ecmiip.core.errors import InputError
 from ecmiip.train import hardness
 from ecmiip.train.hardness import stage1_records
-from ecmiip.train.hkre import BANDS, HKREConfig, HKRETrainer
+from ecmiip.train.hkre import HKRETrainer
+from ecmiip.train.hkre_config import BANDS, HKREConfig
 from ecmiip.train.loop import training_arguments
 from ecmiip.train.pretrain import stage1_examples
 from ecmiip.train.recipe import load_recipe
@@ -88,11 +88,10 @@ def tiny_qwen3() -> Qwen3ForCausalLM:
 def stage1_step(recipe, examples: list[dict], out: Path) -> tuple[HKRETrainer, RecordDecay]:
     """One optimizer step of stage 1, wired as ``run_pretrain`` wires it (HKRE config from the recipe)."""
     s1 = recipe.pretrain.stage1
-    hkre = HKREConfig(**{**dataclasses.asdict(s1.hkre), "band_edges": tuple(s1.hkre.band_edges)})
     record = RecordDecay()
     args = training_arguments(s1, out, recipe.seed, eval_strategy="no", save_strategy="no", use_cpu=True)
     trainer = HKRETrainer(model=tiny_qwen3(), args=args, train_dataset=examples, data_collator=PadCollator(0),
-                          callbacks=[record], hkre=hkre)
+                          callbacks=[record], hkre=s1.hkre)
     trainer.train()
     return trainer, record
 

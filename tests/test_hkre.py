@@ -14,13 +14,13 @@ from ecmiip.train.hkre import (
     AlphaCollator,
     HardnessBucketSampler,
     HKRECallback,
-    HKREConfig,
     HKRETrainer,
     HKREWeightDecay,
     hardness_buckets,
     layer_band,
     param_groups,
 )
+from ecmiip.train.hkre_config import HKREConfig
 
 LEVELS = (1.0, 0.7, 0.4, 0.1, 0.0)
 # The module docstring's table, written out independently of the code: hard factor per band.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ecmiip.bench.models import cached_model
 from tests.harness import ROOT
+from tests.models import cached_model
 
 
 @pytest.fixture(scope="module")

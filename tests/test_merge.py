@@ -9,11 +9,11 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from ecmiip.bench.models import make_lora_adapter
 from ecmiip.quantize.adapter import LoraAdapter
 from ecmiip.quantize.arch import spec_for
 from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.convert import iter_merged, plan_tensors
+from tests.models import make_lora_adapter
 
 
 def _ours(base_dir: Path, adapter_dir: Path) -> dict[str, torch.Tensor]:

@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 
 from ecmiip.cli import main
+from ecmiip.core.citations import check_citation, parse_citation
 from ecmiip.core.errors import InputError
+from ecmiip.core.numerals import chinese_to_int, int_to_chinese
 from ecmiip.core.paths import STATUTES_DIR
-from ecmiip.core.statutes import all_articles, chinese_to_int
+from ecmiip.core.statutes import all_articles
 from ecmiip.train.hardness import HardnessConfig, config_from_mapping, label, load_config, statute_document
 from ecmiip.train.mipld import (
     SAMPLES_DIR,
     Record,
-    check_citation,
     citations_of,
-    int_to_chinese,
     load_records,
-    parse_citation,
     stats,
     validate_file,
 )

@@ -11,22 +11,12 @@ import pytest
 
 from ecmiip.core.errors import InputError, UnsupportedError
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
-from ecmiip.quantize import modelfile as mf
-from ecmiip.quantize.modelfile import (
-    TEST_CONVERSATIONS,
-    Conversation,
-    GoMissingError,
-    go_render,
-    hf_render,
-    parse_modelfile,
-    quote_value,
-    read_modelfile,
-    render_modelfile,
-    template_for,
-    template_for_tokenizer,
-    template_mismatches,
-    write_modelfile,
-)
+from ecmiip.quantize import template_parity
+from ecmiip.quantize.modelfile import quote_value, render_modelfile, write_modelfile
+from ecmiip.quantize.modelfile_parser import parse_modelfile, read_modelfile
+from ecmiip.quantize.ollama_template import OllamaTemplate, RenderHF, template_for, template_for_tokenizer
+from ecmiip.quantize.parity_conversations import PARITY_CONVERSATIONS, Conversation
+from ecmiip.quantize.template_parity import GoMissingError, go_render, hf_render, template_mismatches
 
 needs_go = pytest.mark.skipif(
     shutil.which("go") is None,
@@ -61,7 +51,7 @@ def smollm2_tokenizer(smollm2_dir):
     return AutoTokenizer.from_pretrained(smollm2_dir)
 
 
-def jinja_renderer(chat_template: str) -> mf.RenderHF:
+def jinja_renderer(chat_template: str) -> RenderHF:
     """Render a Jinja chat template the way transformers does, without a tokenizer."""
     compiled = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).from_string(
         chat_template
@@ -93,11 +83,11 @@ def test_families_are_recognised(qwen3_tokenizer, smollm2_tokenizer):
     assert SMOLLM_DEFAULT in smol.text
 
 
-def test_test_conversations_cover_the_template_branches(qwen3_tokenizer):
-    by_label = {c.label: c for c in TEST_CONVERSATIONS}
-    assert len(TEST_CONVERSATIONS) >= 10 and len(by_label) == len(TEST_CONVERSATIONS)
-    assert all(c.turns[-1][0] == "user" for c in TEST_CONVERSATIONS)
-    assert {c.think for c in TEST_CONVERSATIONS} == {None, True, False}
+def test_parity_conversations_cover_the_template_branches(qwen3_tokenizer):
+    by_label = {c.label: c for c in PARITY_CONVERSATIONS}
+    assert len(PARITY_CONVERSATIONS) >= 10 and len(by_label) == len(PARITY_CONVERSATIONS)
+    assert all(c.turns[-1][0] == "user" for c in PARITY_CONVERSATIONS)
+    assert {c.think for c in PARITY_CONVERSATIONS} == {None, True, False}
     render = {label: hf_render(qwen3_tokenizer, c) for label, c in by_label.items()}
     # Reasoning after the last real query is shown, stripped; reasoning before it is dropped.
     assert "<think>\n需要查询第十条。\n</think>\n\n我将查询法条库。<|im_end|>" in render["after-last-query"]
@@ -111,7 +101,7 @@ def test_test_conversations_cover_the_template_branches(qwen3_tokenizer):
 @pytest.mark.parametrize("modelfile_system", ["", LEGAL_SYSTEM_PROMPT], ids=["no-SYSTEM", "legal-SYSTEM"])
 def test_qwen3_template_renders_like_hf(qwen3_tokenizer, modelfile_system):
     template = template_for_tokenizer(qwen3_tokenizer)
-    conversations = TEST_CONVERSATIONS + TRAILING_ASSISTANT
+    conversations = PARITY_CONVERSATIONS + TRAILING_ASSISTANT
     mismatches = template_mismatches(
         template, qwen3_tokenizer, conversations, modelfile_system=modelfile_system
     )
@@ -122,13 +112,13 @@ def test_qwen3_template_renders_like_hf(qwen3_tokenizer, modelfile_system):
 @pytest.mark.parametrize("modelfile_system", ["", LEGAL_SYSTEM_PROMPT], ids=["no-SYSTEM", "legal-SYSTEM"])
 def test_smollm2_template_renders_like_hf(smollm2_tokenizer, modelfile_system):
     template = template_for_tokenizer(smollm2_tokenizer)
-    conversations = TEST_CONVERSATIONS + TRAILING_ASSISTANT
+    conversations = PARITY_CONVERSATIONS + TRAILING_ASSISTANT
     mismatches = template_mismatches(
         template, smollm2_tokenizer, conversations, modelfile_system=modelfile_system
     )
     assert not mismatches, _report(mismatches)
     # Without a SYSTEM, a conversation with no system message gets SmolLM2's own default system turn.
-    single = go_render(template.text, [TEST_CONVERSATIONS[0].to_ollama()])[0]
+    single = go_render(template.text, [PARITY_CONVERSATIONS[0].to_ollama()])[0]
     assert single.startswith(f"<|im_start|>system\n{SMOLLM_DEFAULT}<|im_end|>\n<|im_start|>user\n")
 
 
@@ -160,7 +150,7 @@ def test_default_system_with_awkward_characters_is_a_go_string():
     assert "\u3000" not in template.text and "\\u3000" in template.text
     written = parse_modelfile(render_modelfile(gguf_name="m.gguf", template=template))
     assert ("template", template.text) in written
-    conversations = TEST_CONVERSATIONS[:4]
+    conversations = PARITY_CONVERSATIONS[:4]
     got = go_render(template.text, [c.to_ollama() for c in conversations])
     want = []
     for c in conversations:
@@ -179,7 +169,7 @@ def test_go_render_gives_zero_values_for_missing_fields():
 
 
 def test_go_render_without_go_says_so(monkeypatch):
-    monkeypatch.setattr(mf.shutil, "which", lambda name: None)
+    monkeypatch.setattr(template_parity.shutil, "which", lambda name: None)
     with pytest.raises(GoMissingError, match="golang-go"):
         go_render("{{ .System }}", [{}])
 
@@ -249,7 +239,7 @@ NASTY_SYSTEMS = [
 
 
 def _modelfile(
-    system: str, template: mf.OllamaTemplate, license_text: str | None = "Apache License 2.0"
+    system: str, template: OllamaTemplate, license_text: str | None = "Apache License 2.0"
 ) -> str:
     return render_modelfile(
         gguf_name="ec-miip-q4_k_m.gguf",
@@ -261,8 +251,8 @@ def _modelfile(
 
 
 @pytest.fixture(scope="module")
-def qwen3_template() -> mf.OllamaTemplate:
-    from ecmiip.bench.models import QWEN3_CHAT_TEMPLATE
+def qwen3_template() -> OllamaTemplate:
+    from ecmiip.bench.qwen3_tokenizer import QWEN3_CHAT_TEMPLATE
 
     return template_for(QWEN3_CHAT_TEMPLATE, jinja_renderer(QWEN3_CHAT_TEMPLATE))
 

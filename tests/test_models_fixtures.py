@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ecmiip.bench.models import (
-    QWEN3_ADDED_TOKENS,
-    QWEN3_CHAT_TEMPLATE,
-    build_tiny_qwen3,
-    cached_model,
-    make_lora_adapter,
-)
+from ecmiip.bench.qwen3_tokenizer import QWEN3_ADDED_TOKENS, QWEN3_CHAT_TEMPLATE
+from ecmiip.bench.random_models import build_tiny_qwen3
 from ecmiip.core.statutes import all_articles
+from tests.models import cached_model, make_lora_adapter
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecmiip.core.errors import InputError
-from ecmiip.quantize.modelfile import parse_modelfile, quote_value
+from ecmiip.quantize.modelfile import quote_value
+from ecmiip.quantize.modelfile_parser import parse_modelfile
 from ecmiip.train.mipld import JsonLineError, loads_strict, scan_file
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
@@ -68,20 +69,19 @@ template = st.lists(st.sampled_from(TEMPLATE_PIECES), max_size=25).map("".join)
 @SETTINGS
 @given(template, st.booleans() | st.none())
 def test_a_chat_template_renders_or_is_one_input_error(text, think):
-    import jinja2
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from ecmiip.core.chat_template import ChatTemplate, ChatTemplateError
 
-    from ecmiip.chat.backends import render_with
-
+    template = ChatTemplate(text, bos_token="<s>", eos_token="</s>", source="model.gguf")
     try:
-        formatter = Jinja2ChatFormatter(text, eos_token="</s>", bos_token="<s>")
-    except jinja2.TemplateError:
-        return  # refused when the GGUF is opened (LlamaCppBackend names the file)
+        template.check()
+    except ChatTemplateError as e:
+        assert str(e).startswith("model.gguf") and "\n" not in str(e)
+        return  # refused when the model is opened (the engine names the file)
     messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "问"}]
     try:
-        assert isinstance(render_with(formatter, messages, think), str)
+        assert isinstance(template.render(messages, **({} if think is None else {"enable_thinking": think})), str)
     except InputError as e:
-        assert "chat template" in str(e)
+        assert "chat template" in str(e) and "\n" not in str(e)
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,14 @@ from pathlib import Path
 import pytest
 
 from ecmiip.cli import main
+from ecmiip.core.citations import CITATION_RE, corpus_index, resolve_law
 from ecmiip.core.errors import InputError
 from ecmiip.core.paths import STATUTES_DIR
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.core.statutes import all_articles, current_articles
-from ecmiip.train.mipld import CITATION_RE, SAMPLES_DIR, corpus_index, load_records, resolve_law
-from ecmiip.train.qa import (
-    build_pairs,
-    input_paths,
-    input_records,
-    unknown_citations,
-)
+from ecmiip.train.mipld import SAMPLES_DIR, load_records
+from ecmiip.train.qa import build_pairs, input_paths, input_records
+from ecmiip.train.qa_citations import unknown_citations
 from ecmiip.train.teacher import (
     MAX_CONSECUTIVE_FAILURES,
     TEACHER_PROMPT,
@@ -339,3 +336,14 @@ def test_gguf_teacher_runs_in_process(tiny_gguf):
     assert stats.polished + stats.failed == len(pairs) and stats.polished >= 1
     for p, template in zip(pairs, templates, strict=True):
         assert p.answer.strip() and (p.answer != template) == p.polished
+
+
+def test_gguf_teacher_renders_its_prompt_as_the_model_was_trained(tiny_gguf, tiny_qwen3_dir):
+    from transformers import AutoTokenizer
+
+    teacher = make_teacher(str(tiny_gguf))
+    _, template = teacher._load()
+    messages = [{"role": "system", "content": "你是知识产权法律助手。"}, {"role": "user", "content": "什么是专利权？"}]
+    expected = AutoTokenizer.from_pretrained(tiny_qwen3_dir).apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True)
+    assert template.render(messages) == expected and template.eos_token == "<|im_end|>"

@@ -90,7 +90,7 @@ def test_tokenizer_bigrams_and_ascii_words():
 
 
 def test_chat_does_not_import_training_code():
-    code = ("import sys, ecmiip.chat.rag, ecmiip.chat.templates, ecmiip.core.citations, ecmiip.core.prompts; "
+    code = ("import sys, ecmiip.chat.rag, ecmiip.chat.drafts, ecmiip.core.citations, ecmiip.core.prompts; "
             "print([m for m in sys.modules if m.startswith('ecmiip.train')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

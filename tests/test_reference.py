@@ -7,8 +7,8 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from ecmiip.bench.models import make_lora_adapter
 from ecmiip.quantize.reference import Reference, Sequence
+from tests.models import make_lora_adapter
 
 TEXTS = [
     "根据《中华人民共和国商标法》第五十七条，下列行为属于侵犯注册商标专用权：",

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, Qwen3ForCausalLM
 
-from ecmiip.bench.models import qwen3_config
+from ecmiip.bench.random_models import qwen3_config
 from ecmiip.train.cases import (
     DEFAULT_KEEP,
     MaskingConfig,

@@ -1,4 +1,4 @@
-"""Stage 2 trains on the loss the tests check: Stage2Trainer.compute_loss is contrastive_loss (issue 14)."""
+"""Stage 2 trains on the loss the tests check: Stage2Trainer.compute_loss is contrastive_loss."""
 
 from __future__ import annotations
 

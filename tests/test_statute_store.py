@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ecmiip.chat.drafts import TEMPLATES, draft_prompt
 from ecmiip.chat.rag import format_context, retrieve
-from ecmiip.chat.templates import TEMPLATES, draft_prompt
 from ecmiip.cli import main
 from ecmiip.core import statutes
 from ecmiip.core.citations import OK, SUPERSEDED, lookup, validity_note, verify_citations
@@ -156,7 +156,7 @@ def _aucl_2025_fixture(path: Path) -> Path:
     n = 0
     for a in arts:
         n += 1
-        from ecmiip.core.citations import int_to_chinese
+        from ecmiip.core.numerals import int_to_chinese
 
         lines.append(f"第{int_to_chinese(n)}条　{a.text}")
         if a.article == "第八条":

@@ -20,13 +20,9 @@ from ecmiip.core.statutes import all_articles, current_articles, store
 from ecmiip.train.hardness import HardnessConfig, config_from_mapping, label
 from ecmiip.train.mipld import SAMPLES_DIR, Record, load_records
 from ecmiip.train.pretrain import stage1_records, stage1_text
-from ecmiip.train.qa import (
-    UNKNOWN_VERSION_NOTE,
-    build_pairs,
-    input_records,
-    select_records,
-    versioned_citations,
-)
+from ecmiip.train.qa import build_pairs, input_records, select_records
+from ecmiip.train.qa_citations import versioned_citations
+from ecmiip.train.qa_statute_templates import UNKNOWN_VERSION_NOTE
 from ecmiip.train.recipe import load_recipe
 
 SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.jsonl"))

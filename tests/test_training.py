@@ -11,9 +11,9 @@ from ecmiip.cli import main
 from ecmiip.core.errors import InputError
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.core.statutes import all_articles
-from ecmiip.train.loop import checkpoint_complete
 from ecmiip.train.mipld import SAMPLES_DIR
 from ecmiip.train.recipe import load_recipe
+from ecmiip.train.run_folder import checkpoint_complete
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -46,8 +46,8 @@ def test_bad_recipes_are_refused_with_the_key(tmp_path, text, message):
     assert message in str(e.value) and str(path) in str(e.value)
 
 
-def test_recipe_hkre_section_builds_the_hkre_config(tmp_path):
-    from ecmiip.train.hkre import HKREConfig
+def test_recipe_hkre_section_is_the_hkre_config(tmp_path):
+    from ecmiip.train.hkre_config import HKREConfig
 
     path = tmp_path / "r.yaml"
     path.write_text(
@@ -55,10 +55,8 @@ def test_recipe_hkre_section_builds_the_hkre_config(tmp_path):
         "hard_factors: {embedding: 0.0, low: 0.1, mid: 0.3, high: 0.7}, beta_schedule: cosine}\n",
         encoding="utf-8",
     )
-    section = load_recipe(path).pretrain.stage1.hkre
-    import dataclasses
-
-    config = HKREConfig(**{**dataclasses.asdict(section), "band_edges": tuple(section.band_edges)})
+    config = load_recipe(path).pretrain.stage1.hkre
+    assert isinstance(config, HKREConfig)  # the recipe's section is the runtime config: nothing to convert
     assert config.edges(20) == (4, 8) and config.hard_factors["low"] == 0.1 and config.beta_schedule == "cosine"
     path.write_text("base: x\npretrain: {stage1: {hkre: {hard_factors: {low: high}}}}\n", encoding="utf-8")
     with pytest.raises(InputError, match="hard_factors"):
@@ -98,7 +96,7 @@ def test_sft_trains_real_nf4_layers_on_cpu(tiny_qwen3_dir, tmp_path):
 
 
 def test_bad_qa_lines_are_reported_with_file_and_line(tmp_path):
-    from ecmiip.train.sft import load_conversations
+    from ecmiip.train.mipld import load_conversations
 
     path = tmp_path / "qa.jsonl"
     path.write_text('{"messages": [{"role": "user", "content": "hi"}]}\nnot json\n', encoding="utf-8")
@@ -112,7 +110,7 @@ def test_pretrain_sft_export_end_to_end(tiny_qwen3_dir, tmp_path):
     """Both pre-training stages → QLoRA SFT → adapter → ecmiip export → llama.cpp answers."""
     from llama_cpp import Llama
 
-    from ecmiip.quantize.llama_log import captured_llama_log
+    from ecmiip.core.llama import captured_llama_log
 
     pre, sft, dist = tmp_path / "pre", tmp_path / "sft", tmp_path / "dist"
     assert main(["train", "pretrain", "--config", "tiny-cpu", "--base", str(tiny_qwen3_dir), "--out", str(pre)]) == 0

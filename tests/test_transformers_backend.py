@@ -10,21 +10,16 @@ import pytest
 import torch
 
 from ecmiip.bench import data as bench_data
-from ecmiip.bench.models import make_lora_adapter
 from ecmiip.bench.scorers import LikelihoodScorer, letter_probs, mcq_messages
 from ecmiip.chat import transformers_backend as tb
-from ecmiip.chat.backends import Backend, Delta, LlamaCppBackend, OllamaBackend
+from ecmiip.chat.backends import Backend
+from ecmiip.chat.llamacpp_backend import LlamaCppBackend
+from ecmiip.chat.ollama_backend import OllamaBackend
 from ecmiip.chat.open_model import model_info, open_model, parse_spec
 from ecmiip.chat.transformers_backend import TransformersBackend
 from ecmiip.core.errors import InputError
-
-GREEDY = {"temperature": 0.0}
-FRANCE = [{"role": "user", "content": "What is the capital of France? Answer in English."}]
-CHINESE = [{"role": "user", "content": "请介绍一下《中华人民共和国专利法》第十一条的内容。"}]
-
-
-def _text(deltas: list[Delta], kind: str = "content") -> str:
-    return "".join(d.text for d in deltas if d.kind == kind)
+from tests.engine_samples import CHINESE, FRANCE, GREEDY, opened, streamed_text
+from tests.models import make_lora_adapter
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,16 +34,12 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def smollm2(smollm2_dir):
-    backend = TransformersBackend(smollm2_dir, n_ctx=2048)
-    yield backend
-    backend.close()
+    yield from opened(TransformersBackend(smollm2_dir, n_ctx=2048))
 
 
 @pytest.fixture(scope="module")
 def qwen3(tiny_qwen3_dir):
-    backend = TransformersBackend(tiny_qwen3_dir, n_ctx=1024)
-    yield backend
-    backend.close()
+    yield from opened(TransformersBackend(tiny_qwen3_dir, n_ctx=1024))
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +84,7 @@ def test_greedy_stream_is_the_whole_answer(smollm2):
     assert isinstance(smollm2, Backend)
     deltas = list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=24))
     assert {d.kind for d in deltas} == {"content"} and all(d.text for d in deltas)
-    text = _text(deltas)
+    text = streamed_text(deltas)
     assert "Paris" in text
     stats = smollm2.last_stats
     n = stats.decode_tokens + (1 if stats.finish == "stop" else 0)  # the end token, skipped when decoded
@@ -109,7 +100,7 @@ def test_split_characters_are_streamed_whole(smollm2):
     assert len(smollm2.tokenize_prompt("专利")) > 2
     messages = [{"role": "user", "content": "请用中文介绍一下专利法。"}]
     streamed = list(smollm2.stream(messages, think=None, sampling=GREEDY, max_tokens=40))
-    text = _text(streamed)
+    text = streamed_text(streamed)
     assert re.search(r"[\u4e00-\u9fff]", text), text
     assert not any("\ufffd" in d.text for d in streamed)
     whole = _whole_greedy(smollm2, messages, smollm2.last_stats.decode_tokens)
@@ -117,21 +108,21 @@ def test_split_characters_are_streamed_whole(smollm2):
 
 
 def test_next_turn_reuses_the_cached_prompt(smollm2):
-    first = _text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=24)))
+    first = streamed_text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=24)))
     turn2 = [*FRANCE, {"role": "assistant", "content": first}, {"role": "user", "content": "And of Italy?"}]
-    second = _text(list(smollm2.stream(turn2, think=None, sampling=GREEDY, max_tokens=8)))
+    second = streamed_text(list(smollm2.stream(turn2, think=None, sampling=GREEDY, max_tokens=8)))
     new_part = smollm2.count_tokens(turn2, None) - smollm2.count_tokens(FRANCE, None)
     assert 0 < smollm2.last_stats.prompt_tokens <= new_part
     # the cache must not change the answer: a fresh backend state gives the same one
     smollm2._cached_ids = None
-    assert _text(list(smollm2.stream(turn2, think=None, sampling=GREEDY, max_tokens=8))) == second
+    assert streamed_text(list(smollm2.stream(turn2, think=None, sampling=GREEDY, max_tokens=8))) == second
     assert smollm2.last_stats.prompt_tokens == smollm2.count_tokens(turn2, None)
 
 
 def test_seeded_sampling_repeats(smollm2):
     sampling = {"temperature": 0.9, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.1}
     sampling["seed"] = 5
-    runs = [_text(list(smollm2.stream(FRANCE, think=None, sampling=sampling, max_tokens=12))) for _ in "12"]
+    runs = [streamed_text(list(smollm2.stream(FRANCE, think=None, sampling=sampling, max_tokens=12))) for _ in "12"]
     assert runs[0] and runs[0] == runs[1]
 
 
@@ -150,7 +141,7 @@ def test_stop_event_and_an_abandoned_reader_leave_the_backend_usable(smollm2):
             if i == 2:
                 raise KeyboardInterrupt
     assert smollm2.last_stats.finish == "cancelled"
-    assert "Paris" in _text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=24)))
+    assert "Paris" in streamed_text(list(smollm2.stream(FRANCE, think=None, sampling=GREEDY, max_tokens=24)))
 
 
 def test_stop_before_the_prompt_is_read(smollm2):
@@ -180,8 +171,8 @@ def test_think_block_is_split_off(qwen3, monkeypatch):
     assert qwen3.render_prompt(CHINESE, False).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
     _scripted(monkeypatch, qwen3, "<think>\n先看第十一条。\n</think>\n\n专利权人有权禁止他人实施。")
     deltas = list(qwen3.stream(CHINESE, think=True, sampling={"seed": 1}, max_tokens=64))
-    assert _text(deltas, "thinking") == "先看第十一条。"
-    assert _text(deltas, "content") == "专利权人有权禁止他人实施。"
+    assert streamed_text(deltas, "thinking") == "先看第十一条。"
+    assert streamed_text(deltas, "content") == "专利权人有权禁止他人实施。"
     assert qwen3.last_stats.finish == "stop"
 
 
@@ -190,16 +181,16 @@ def test_prompt_that_opens_the_think_block(tiny_qwen3_dir, tmp_path, monkeypatch
     folder = tmp_path / "opens-think"
     shutil.copytree(tiny_qwen3_dir, folder)
     template = folder / "chat_template.jinja"
-    text = template.read_text(encoding="utf-8")
+    text = template.readstreamed_text(encoding="utf-8")
     marker = "{{- '<|im_start|>assistant\\n' }}"
     assert marker in text
-    template.write_text(text.replace(marker, marker[:-3] + " + '<think>\\n' }}"), encoding="utf-8")
+    template.writestreamed_text(text.replace(marker, marker[:-3] + " + '<think>\\n' }}"), encoding="utf-8")
     backend = TransformersBackend(folder, n_ctx=512)
     try:
         assert backend.render_prompt(CHINESE, None).endswith("assistant\n<think>\n")
         _scripted(monkeypatch, backend, "推理。\n</think>\n\n答案。")
         deltas = list(backend.stream(CHINESE, think=None, sampling={"seed": 1}, max_tokens=32))
-        assert (_text(deltas, "thinking"), _text(deltas, "content")) == ("推理。", "答案。")
+        assert (streamed_text(deltas, "thinking"), streamed_text(deltas, "content")) == ("推理。", "答案。")
     finally:
         backend.close()
 
@@ -343,7 +334,7 @@ def test_open_model_dispatch(tiny_qwen3_dir, qwen3_adapter, smollm2_f16, tmp_pat
     ],
 )
 def test_open_model_refuses(spec, message, tiny_qwen3_dir, qwen3_adapter, tmp_path):
-    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / "notes.txt").writestreamed_text("hello", encoding="utf-8")
     spec = spec.format(tmp=tmp_path, adapter=qwen3_adapter, base=tiny_qwen3_dir)
     with pytest.raises(InputError, match=message):
         open_model(spec, n_ctx=512)
@@ -356,7 +347,7 @@ def test_bad_folders(tiny_qwen3_dir, tmp_path):
         TransformersBackend(tiny_qwen3_dir, adapter=tmp_path / "nowhere")
     pickled = tmp_path / "pickled"
     pickled.mkdir()
-    (pickled / "adapter_config.json").write_text("{}", encoding="utf-8")
+    (pickled / "adapter_config.json").writestreamed_text("{}", encoding="utf-8")
     (pickled / "adapter_model.bin").write_bytes(b"")
     with pytest.raises(InputError, match="safetensors only"):
         TransformersBackend(tiny_qwen3_dir, adapter=pickled)

@@ -7,13 +7,14 @@ import re
 import pytest
 
 from ecmiip.bench.export_faults import FAULTS, plant
-from ecmiip.bench.models import cached_model, make_lora_adapter
+from ecmiip.core.hf_models import load_tokenizer
 from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
-from ecmiip.quantize.convert import Conversion, load_tokenizer
-from ecmiip.quantize.modelfile import template_for_tokenizer
+from ecmiip.quantize.convert import Conversion
+from ecmiip.quantize.ollama_template import template_for_tokenizer
 from ecmiip.quantize.verification import run_checks, slice_layers
+from tests.models import cached_model, make_lora_adapter
 
 
 def _export(base, adapter, out):
@@ -23,7 +24,7 @@ def _export(base, adapter, out):
 
 
 def _verify(gguf, base, adapter, **kwargs):
-    tokenizer = load_tokenizer(base)
+    tokenizer = load_tokenizer(base, local_files_only=True)
     checks = run_checks(gguf, base, adapter, {}, template_for_tokenizer(tokenizer), LEGAL_SYSTEM_PROMPT, tokenizer,
                         **kwargs)
     return {c.name: c for c in checks}

@@ -1,1 +1,1 @@
-"""Training: MIPLD data tools, HKRE two-stage continued pre-training and QLoRA SFT (issue 3)."""
+"""Training: MIPLD data tools, hardness labels, HKRE two-stage continued pre-training and QLoRA SFT."""

@@ -22,6 +22,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ecmiip.core.citations import ARTICLE_REFERENCE
+from ecmiip.core.typed_yaml import check_fields
+
 LAYERS = ("facts", "analysis", "citation", "reasoning")
 
 _HEADINGS = [
@@ -29,8 +32,8 @@ _HEADINGS = [
     ("analysis", re.compile(r"本院认为|一审法院认为")),
     ("reasoning", re.compile(r"判决如下|裁定如下|判决：|裁定：")),
 ]
-_NUM = r"[零〇一二三四五六七八九十百千两\d]+"
-CITATION = re.compile(rf"《[^《》]{{2,60}}》(?:第{_NUM}条(?:之一)?(?:第{_NUM}款)?(?:第{_NUM}项)?[、，和及]?)+")
+# A run of article references of one law: 《专利法》第十一条、第十二条第一款和第六十五条.
+_CITATION_RUN = re.compile(rf"《[^《》]{{2,60}}》(?:{ARTICLE_REFERENCE}[、，和及]?)+")
 _CITING_SENTENCE = re.compile(r"(?:依照|依据|根据)[^。；]{0,200}?(?:之规定|的规定)[，,]?")
 _CLAUSE = re.compile(r"[^，。；：！？\n]+[，。；：！？\n]?")
 MAX_PIECE = 8  # characters; clauses are cut into pieces this long so short layers can hit their rate
@@ -71,7 +74,7 @@ def segment_case(text: str) -> list[Span]:
         if layer != bounds[-1][1]:
             bounds.append((pos, layer))
     coarse = [Span(layer, start, end) for (start, layer), (end, _) in zip(bounds, [*bounds[1:], (len(text), "")], strict=True) if end > start]
-    cites = sorted({(m.start(), m.end()) for rx in (_CITING_SENTENCE, CITATION) for m in rx.finditer(text)})
+    cites = sorted({(m.start(), m.end()) for rx in (_CITING_SENTENCE, _CITATION_RUN) for m in rx.finditer(text)})
     merged: list[list[int]] = []
     for s, e in cites:
         if merged and s <= merged[-1][1]:
@@ -98,15 +101,25 @@ def segment_case(text: str) -> list[Span]:
 class MaskingConfig:
     keep: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_KEEP))
     key_terms: Sequence[str] = DEFAULT_KEY_TERMS
+    extra_key_terms: Sequence[str] = ()  # a recipe's own terms, protected besides the built-in ones
     context_chars: int = 4  # characters either side of a key term that are never masked either
     variants: Sequence[tuple[str, str]] = DEFAULT_VARIANTS
     variant_rate: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_fields(self, [
+            ("keep", lambda v: set(v) == set(LAYERS), f"a share for each of {', '.join(LAYERS)}"),
+            ("keep", lambda v: all(isinstance(s, (int, float)) and 0 <= s <= 1 for s in v.values()),
+             "shares between 0 and 1"),
+            ("context_chars", lambda v: v >= 0, "0 or more"),
+            ("variant_rate", lambda v: 0 <= v <= 1, "a share between 0 and 1"),
+        ])
 
 
 def protected_chars(text: str, config: MaskingConfig) -> list[bool]:
     """True where a key legal term or its immediate context sits."""
     protected = [False] * len(text)
-    for term in config.key_terms:
+    for term in (*config.key_terms, *config.extra_key_terms):
         for m in re.finditer(re.escape(term), text):
             for i in range(max(0, m.start() - config.context_chars), min(len(text), m.end() + config.context_chars)):
                 protected[i] = True

@@ -16,17 +16,17 @@ separate text the LM loss falls on the positive.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from ecmiip.core.statutes import Article, chinese_to_int, current_articles
+from ecmiip.core.citations import CITATION_RE, article_number
+from ecmiip.core.numerals import chinese_to_int
+from ecmiip.core.statutes import Article, current_articles
 
 JUDGMENT_MARK = "裁判结果："
-_ARTICLE = re.compile(r"《([^《》]+)》第([零〇一二三四五六七八九十百千两\d]+)条")
 _DISMISS = "驳回原告的全部诉讼请求。"
 _INFRINGE = "被告立即停止侵权行为，并赔偿原告经济损失。"
 
@@ -76,22 +76,15 @@ def _related_articles(cited: Sequence[str], laws: dict[str, list[Article]], rng:
     """Articles of the same laws near the cited ones, but not cited: related, yet not applicable."""
     out = []
     for citation in cited:
-        m = _ARTICLE.search(citation)
-        if not m or m.group(1) not in laws:
-            continue
-        number = chinese_to_int(m.group(2))
-        pool = [a for a in laws[m.group(1)] if a.article.startswith("第") and a.citation not in cited]
-        pool.sort(key=lambda a: abs(_article_number(a) - number))
+        m = CITATION_RE.search(citation)
+        if not m or m.group("version") or m.group("law") not in laws:
+            continue  # a citation of a named (older) version is not paired with the current articles
+        number = chinese_to_int(m.group("num"))
+        pool = [a for a in laws[m.group("law")] if a.article.startswith("第") and a.citation not in cited]
+        pool.sort(key=lambda a: abs((article_number(a.article) or 0) - number))
         if pool:
             out.append(rng.choice(pool[:4]).citation)
     return out or [rng.choice(current_articles()).citation]
-
-
-def _article_number(article: Article) -> int:
-    try:
-        return chinese_to_int(article.article.removeprefix("第").removesuffix("条"))
-    except ValueError:
-        return 0
 
 
 def build_triples(cases: Sequence[CaseExample], seed: int = 0) -> list[Triple]:

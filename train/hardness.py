@@ -41,12 +41,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ecmiip.core.citations import LOOSE_ARTICLE_RE, parse_citation
 from ecmiip.core.errors import InputError
+from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL
 from ecmiip.core.statutes import IN_FORCE, REPEALED, SUPERSEDED, UNVERIFIED, Article, Document, store
-from ecmiip.train.mipld import Record, citations_of, load_records, parse_citation, record_kind
+from ecmiip.core.typed_yaml import FieldError, build, check_fields, load_yaml
+from ecmiip.train.mipld import Record, citations_of, load_records, record_kind
 from ecmiip.train.recipe import Recipe, resolve
 
-_NUM = "零〇一二三四五六七八九十百千万两\\d"
 LEVELS = ("L1", "L2", "L3", "L4")
 
 
@@ -64,12 +66,12 @@ class HardnessConfig:
     normative_titles: tuple[str, ...] = (r"(意见|通知|指南|指引|纪要|答复|公告)(（[^）]*）)?$",)
     #: Phrases that state a time limit (regular expressions).
     time_limit_patterns: tuple[str, ...] = (
-        rf"[{_NUM}]+个?(年|月|日|天|工作日)(内|以内|之内|届满)",
-        rf"(期限|保护期|期间|时效)为?[^。；，\n]{{0,12}}?[{_NUM}]+个?(年|月|日|天|工作日)",
+        rf"{NUMERAL}个?(年|月|日|天|工作日)(内|以内|之内|届满)",
+        rf"(期限|保护期|期间|时效)为?[^。；，\n]{{0,12}}?{NUMERAL}个?(年|月|日|天|工作日)",
         r"自[^。；\n]{1,20}之日起",
     )
     #: Phrases that state an amount or a multiple (regular expressions).
-    amount_patterns: tuple[str, ...] = (rf"[{_NUM}]+万?元(以上|以下)?", rf"[{_NUM}]+倍(以上|以下)")
+    amount_patterns: tuple[str, ...] = (rf"{NUMERAL}万?元(以上|以下)?", rf"{NUMERAL}倍(以上|以下)")
     #: Words of sanctions.
     penalty_terms: tuple[str, ...] = ("罚款", "没收", "拘留", "刑事责任", "吊销", "惩罚性赔偿", "销毁", "罚金")
     #: Terms of art whose density marks precise legal content.
@@ -100,6 +102,20 @@ class HardnessConfig:
     #: an old text is not memorised as if it were the law. "" levels it by its title like any text.
     superseded_level: str = "L4"
 
+    def __post_init__(self) -> None:
+        check_fields(self, [
+            *[(f"alpha_{level.lower()}", lambda v: 0 <= v <= 1, "between 0 and 1") for level in LEVELS],
+            *[(f.name, lambda v: all(isinstance(t, str) and t for t in v), "a list of non-empty strings")
+              for f in fields(self) if isinstance(getattr(self, f.name), tuple)],
+            ("superseded_level", lambda v: v in ("", *LEVELS), f"one of {', '.join(LEVELS)} or \"\" (level by title)"),
+        ])  # fmt: skip
+        for name in ("interpretation_titles", "normative_titles", "time_limit_patterns", "amount_patterns"):
+            for pattern in getattr(self, name):
+                try:
+                    re.compile(pattern)
+                except re.error as e:
+                    raise FieldError(name, pattern, f"a regular expression ({e})") from None
+
     def alpha(self, level: str) -> float:
         return {"L1": self.alpha_l1, "L2": self.alpha_l2, "L3": self.alpha_l3, "L4": self.alpha_l4}[level]
 
@@ -116,53 +132,14 @@ class Hardness:
 
 
 def load_config(path: Path) -> HardnessConfig:
-    """A config from YAML: any subset of HardnessConfig's fields; unknown keys are errors."""
-    import yaml
-
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as e:
-        raise InputError(f"cannot read hardness config {path}: {e.strerror or e}") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML ({e})") from e
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
-    return config_from_mapping(raw, str(path))
+    """A config from YAML: any subset of HardnessConfig's fields; an unknown key or a bad value is an error."""
+    raw = load_yaml(path, what="hardness config")
+    return config_from_mapping({} if raw is None else raw, str(path))
 
 
 def config_from_mapping(raw: Mapping[str, Any], where: str = "config") -> HardnessConfig:
-    """Check types and ranges of each setting, so a typo fails loudly instead of being ignored."""
-    defaults = HardnessConfig()
-    known = {f.name: getattr(defaults, f.name) for f in fields(HardnessConfig)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise InputError(f"{where}: unknown setting {key!r}; known: {', '.join(known)}")
-        default = known[key]
-        if isinstance(default, tuple):
-            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                raise InputError(f"{where}: {key} must be a list of strings")
-            if key.endswith(("_titles", "_patterns")):
-                for pattern in value:
-                    try:
-                        re.compile(pattern)
-                    except re.error as e:
-                        raise InputError(f"{where}: {key}: bad regular expression {pattern!r} ({e})") from e
-            value = tuple(value)
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(f"{where}: {key} must be a number")
-            if key.startswith("alpha_") and not 0 <= value <= 1:
-                raise InputError(f"{where}: {key} must be between 0 and 1, got {value}")
-            value = float(value)
-        elif isinstance(default, str):
-            if value not in ("", *LEVELS):
-                raise InputError(f"{where}: {key} must be one of {', '.join(LEVELS)} or \"\" (level by title), "
-                                 f"got {value!r}")
-        elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InputError(f"{where}: {key} must be an integer")
-        values[key] = value
-    return HardnessConfig(**values)
+    """The config of these settings, each checked, so a typo fails loudly instead of being ignored."""
+    return build(HardnessConfig, raw, where, what="the hardness config")
 
 
 # ---------------------------------------------------------------- rules
@@ -175,8 +152,7 @@ _JUDGED_FIELDS = {
     "exemption": ("explanation",),
 }
 _BASE_LEVEL = {"case": "L3", "exemption": "L3", "knowledge": "L4"}
-_IN_TEXT_CITATION = re.compile(r"(《[^》]+》|本法|[\u4e00-\u9fff]{1,12}法)第[零〇一二三四五六七八九十百千]+条")
-_ENUMERATED = re.compile(r"（[一二三四五六七八九十]+）|\([一二三四五六七八九十]+\)")
+_ENUMERATED = re.compile(rf"（{ITEM_NUMERAL}）|\({ITEM_NUMERAL}\)")
 
 
 def _first_matches(patterns: tuple[str, ...], text: str) -> list[str]:
@@ -192,7 +168,7 @@ def _hard_signals(text: str, record: Mapping[str, Any], config: HardnessConfig) 
     """(points, reason) for each sign of rigid content."""
     signals = []
     cited = {c.key for c in citations_of(record)}
-    for m in _IN_TEXT_CITATION.finditer(text):
+    for m in LOOSE_ARTICLE_RE.finditer(text):
         c = parse_citation(m.group(0))
         cited.add(c.key if c else m.group(0))
     if cited:

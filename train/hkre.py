@@ -44,11 +44,9 @@ skipped by AdamW, so it gets no decay either.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
@@ -56,77 +54,9 @@ from torch.utils.data import DataLoader, Sampler
 from transformers import Trainer, TrainerCallback
 
 from ecmiip.core.errors import InputError, UnsupportedError
+from ecmiip.train.hkre_config import _LEVEL_TOL, BANDS, HKREConfig
 
-BANDS = ("embedding", "low", "mid", "high", "no_decay")
 ALPHA_KEY = "alpha_hard"
-_LEVEL_TOL = 1e-6  # α labels are discrete; a float32-stored 0.7 (0.69999999) is still the 0.7 level
-
-
-@dataclass
-class HKREConfig:
-    """λ_base, the hard/soft split, the layer bands and the β schedule of HKRE (see the module docstring)."""
-
-    lambda_base: float = 0.01
-    hard_threshold: float = 0.7
-    band_edges: tuple[float, float] = (5, 9)  # first layer of "mid", first layer of "high"
-    relative_edges: bool = False  # edges are fractions of the depth (for deeper models)
-    hard_factors: dict[str, float] = field(
-        default_factory=lambda: {"embedding": 0.0, "low": 0.0, "mid": 0.3, "high": 0.7}
-    )
-    combine: Literal["product", "min"] = "product"
-    beta_schedule: Literal["constant", "cosine"] = "constant"
-    warmup_steps: int = 0
-    min_beta: float = 0.0
-
-    def __post_init__(self) -> None:
-        lo, hi = self.band_edges
-        checks = {
-            "lambda_base must be ≥ 0": self.lambda_base >= 0,
-            "hard_threshold must be in [0, 1]": 0 <= self.hard_threshold <= 1,
-            "band_edges must satisfy 0 ≤ mid ≤ high": 0 <= lo <= hi,
-            "relative band_edges must be ≤ 1": not self.relative_edges or hi <= 1,
-            "hard_factors needs embedding, low, mid, high": set(self.hard_factors) == set(BANDS[:4]),
-            "hard_factors must be in [0, 1]": all(0 <= f <= 1 for f in self.hard_factors.values()),
-            "combine must be 'product' or 'min'": self.combine in ("product", "min"),
-            "beta_schedule must be 'constant' or 'cosine'": self.beta_schedule in ("constant", "cosine"),
-            "warmup_steps must be ≥ 0": self.warmup_steps >= 0,
-            "min_beta must be in [0, 1]": 0 <= self.min_beta <= 1,
-        }
-        bad = [msg for msg, ok in checks.items() if not ok]
-        if bad:
-            raise InputError("invalid HKRE config: " + "; ".join(bad))
-
-    def edges(self, n_layers: int) -> tuple[int, int]:
-        """First layer index of the mid and of the high band for a model of ``n_layers`` layers."""
-        if not self.relative_edges:
-            return int(self.band_edges[0]), int(self.band_edges[1])
-        return tuple(math.floor(f * n_layers + 0.5) for f in self.band_edges)  # type: ignore[return-value]
-
-    def band_factor(self, band: str) -> float:
-        """The band's factor on hard batches (0 for norms and biases)."""
-        return 0.0 if band == "no_decay" else self.hard_factors[band]
-
-    def beta(self, step: int, total_steps: int) -> float:
-        """β(t): 1, or linear warm-up over ``warmup_steps`` then cosine from 1 to ``min_beta`` at ``total_steps``."""
-        if self.beta_schedule == "constant":
-            return 1.0
-        if step < self.warmup_steps:
-            return step / self.warmup_steps
-        progress = min(1.0, (step - self.warmup_steps) / max(1, total_steps - self.warmup_steps))
-        return self.min_beta + (1 - self.min_beta) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    def is_hard(self, alpha: float) -> bool:
-        return alpha >= self.hard_threshold - _LEVEL_TOL
-
-    def weight_decay(self, band: str, alpha: float, beta: float = 1.0) -> float:
-        """The module docstring's formula for one band, one batch hardness and one β."""
-        if band == "no_decay":
-            return 0.0
-        soft = 1.0 - alpha
-        if not self.is_hard(alpha):
-            return self.lambda_base * beta * soft
-        factor = self.hard_factors[band]
-        return self.lambda_base * beta * (soft * factor if self.combine == "product" else min(soft, factor))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,9 +15,8 @@ from transformers import TrainerCallback, TrainingArguments
 from ecmiip.core.console import console, progress
 from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import atomic_path, write_json_atomic
-from ecmiip.train.commands import check_resumable, last_checkpoint
-from ecmiip.train.commands import checkpoint_complete as checkpoint_complete
 from ecmiip.train.recipe import StageSection
+from ecmiip.train.run_folder import check_resumable, last_checkpoint
 
 T = TypeVar("T")
 
@@ -44,6 +43,13 @@ def use_bf16(stage: StageSection) -> bool:
     return stage.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
+def hf_warmup(stage: StageSection) -> float:
+    """The recipe's ``warmup_ratio`` (a share of the steps) as transformers 5 takes it: it has no
+    ``warmup_ratio`` and reads a ``warmup_steps`` below 1 as that share of the total steps. The share is
+    always below 1 (:class:`StageSection` refuses more), so 0.03 means 3 % of the steps, never 0 steps."""
+    return float(stage.warmup_ratio)
+
+
 def training_arguments(stage: StageSection, output_dir: Path, seed: int, **overrides: Any) -> TrainingArguments:
     args = dict(
         output_dir=str(output_dir),
@@ -53,7 +59,7 @@ def training_arguments(stage: StageSection, output_dir: Path, seed: int, **overr
         per_device_train_batch_size=stage.batch_size,
         per_device_eval_batch_size=stage.batch_size,
         gradient_accumulation_steps=stage.grad_accum,
-        warmup_steps=stage.warmup_ratio,  # transformers 5: a float < 1 is a ratio of the total steps
+        warmup_steps=hf_warmup(stage),
         lr_scheduler_type=stage.scheduler,
         eval_strategy="epoch",
         save_strategy="epoch" if stage.save_every_epoch else "no",

@@ -30,20 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The citation machinery lives in ecmiip.core.citations (the chat client checks answers with it);
-# its names stay importable from here.
-from ecmiip.core.citations import CITATION_RE as CITATION_RE
-from ecmiip.core.citations import CN_NUM as _CN_NUM
-from ecmiip.core.citations import Citation as Citation
-from ecmiip.core.citations import LawIndex as LawIndex
-from ecmiip.core.citations import article_number as _article_number
-from ecmiip.core.citations import canonical_number as _canonical_number
-from ecmiip.core.citations import check_citation as check_citation
-from ecmiip.core.citations import corpus_index as corpus_index
-from ecmiip.core.citations import int_to_chinese as int_to_chinese
-from ecmiip.core.citations import parse_citation as parse_citation
-from ecmiip.core.citations import resolve_law as resolve_law
+from ecmiip.core.citations import (
+    ARTICLE_LABEL_RE,
+    Citation,
+    article_number,
+    check_citation,
+    corpus_index,
+    parse_citation,
+)
 from ecmiip.core.errors import InputError
+from ecmiip.core.numerals import canonical_number
 
 #: The format samples shipped with the package (hand-written, fictitious; see samples/README.md).
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -213,7 +209,6 @@ def citations_of(record: Record | Mapping[str, Any]) -> list[Citation]:
 # ---------------------------------------------------------------- field checks
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_STATUTE_LABEL_RE = re.compile(rf"第([{_CN_NUM}]+)条(?:之([{_CN_NUM}]+))?")
 
 
 def _type_name(value: Any) -> str:
@@ -239,9 +234,9 @@ def _check_value(f: Field, value: Any) -> list[tuple[str, str, str]]:
     elif f.type == CHOICE and value not in f.choices:
         return [(name, "error", f"{value!r} is not one of {', '.join(f.choices)}")]
     elif f.type == ARTICLE_LABEL:
-        m = _STATUTE_LABEL_RE.fullmatch(value)
-        ok = (m and _canonical_number(m[1]) is not None and (not m[2] or _canonical_number(m[2]) is not None)) \
-            or _article_number(value) is not None or value == "正文"
+        m = ARTICLE_LABEL_RE.fullmatch(value)
+        ok = (m and canonical_number(m[1]) is not None and (not m[2] or canonical_number(m[2]) is not None)) \
+            or article_number(value) is not None or value == "正文"
         if not ok:
             return [(name, "error", f"article label must read 第X条 (Chinese numerals), got {value!r}")]
     elif f.type == UNIT_FLOAT:

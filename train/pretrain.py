@@ -12,7 +12,6 @@ The result is a 16-bit model directory that SFT quantizes and trains adapters on
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from pathlib import Path
 
@@ -21,13 +20,13 @@ from transformers import Trainer
 
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
+from ecmiip.core.hf_models import add_lora, load_model, load_tokenizer
 from ecmiip.core.outputs import atomic_dir
 from ecmiip.train import contrastive, hardness
-from ecmiip.train.cases import MaskingConfig, graded_mask, swap_variants, token_labels
+from ecmiip.train.cases import graded_mask, swap_variants, token_labels
 from ecmiip.train.contrastive import CaseExample, build_triples, encode
 from ecmiip.train.hardness import _data_files, stage1_records
-from ecmiip.train.hardness import pretrain_data as pretrain_data
-from ecmiip.train.hkre import HKREConfig, HKRETrainer
+from ecmiip.train.hkre import HKRETrainer
 from ecmiip.train.loop import (
     OverfitWarning,
     RichProgress,
@@ -74,12 +73,7 @@ def stage1_examples(
 def stage2_examples(tokenizer, recipe: Recipe) -> list[dict]:
     """Per case: the graded-masked case text, and its contrastive triple."""
     stage = recipe.pretrain.stage2
-    m = stage.masking
-    config = MaskingConfig(
-        keep={"facts": m.keep_facts, "analysis": m.keep_analysis, "citation": m.keep_citation, "reasoning": m.keep_reasoning},
-        key_terms=tuple(MaskingConfig().key_terms) + tuple(m.key_terms),
-        variant_rate=m.variant_rate,
-    )
+    config = stage.masking
     cases = [r for r in load_records(_data_files(recipe, recipe.data.cases)) if r.kind == "case"]
     if not cases:
         raise InputError("stage 2 needs case records (recipe data.cases)")
@@ -152,25 +146,15 @@ class Stage2Trainer(Trainer):
 
 
 def _load_model(base: Path, recipe: Recipe):
-    from transformers import AutoModelForCausalLM
-
+    """The base in bf16 where the GPU has it (else fp32); with ``method: lora``, LoRA adapters on it."""
     dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, trust_remote_code=False)
-    if recipe.pretrain.method == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        lora = recipe.pretrain.lora
-        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules))
-    elif recipe.pretrain.method != "full":
-        raise InputError(f"pretrain.method must be full or lora, not {recipe.pretrain.method!r}")
-    return model
+    model = load_model(base, dtype=dtype)
+    return add_lora(model, recipe.pretrain.lora) if recipe.pretrain.method == "lora" else model
 
 
 def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = False, callbacks: list | None = None) -> Path:
     """Stage 1 then stage 2; returns the directory of the resulting 16-bit model."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    tokenizer = load_tokenizer(base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     s1, s2 = recipe.pretrain.stage1, recipe.pretrain.stage2
     # Build both datasets first: bad data fails before any training starts.
@@ -182,7 +166,6 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
     model = _load_model(base, recipe)
 
     train, val = split_train_val(ex1, recipe.data.val_fraction, recipe.seed, recipe.data.max_val)
-    hkre = HKREConfig(**{**dataclasses.asdict(s1.hkre), "band_edges": tuple(s1.hkre.band_edges)})
     t1 = HKRETrainer(
         model=model,
         args=training_arguments(s1, out_dir / "stage1", recipe.seed),
@@ -190,7 +173,7 @@ def run_pretrain(recipe: Recipe, base: Path, out_dir: Path, *, resume: bool = Fa
         eval_dataset=val or None,
         data_collator=PadCollator(pad_id),
         callbacks=[RichProgress("stage 1 · HKRE"), OverfitWarning(), *(callbacks or [])],
-        hkre=hkre,
+        hkre=s1.hkre,
     )
     quiet(t1).train(resume_from_checkpoint=resume1)
     record_run(t1, out_dir, "stage1", "stage 1 · HKRE continued pre-training")

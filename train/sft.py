@@ -16,8 +16,17 @@ from pathlib import Path
 
 import torch
 
+from ecmiip.core.chat_template import from_tokenizer
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
+from ecmiip.core.hf_models import (
+    FourBit,
+    Lora,
+    add_lora,
+    load_model,
+    load_tokenizer,
+    prepare_for_kbit_training,
+)
 from ecmiip.core.outputs import atomic_dir
 from ecmiip.train.loop import (
     OverfitWarning,
@@ -28,8 +37,8 @@ from ecmiip.train.loop import (
     split_train_val,
     training_arguments,
 )
-from ecmiip.train.mipld import load_conversations as load_conversations
-from ecmiip.train.recipe import LoraSection, QuantSection, Recipe
+from ecmiip.train.mipld import load_conversations
+from ecmiip.train.recipe import Recipe
 
 IGNORE = -100
 
@@ -37,8 +46,9 @@ IGNORE = -100
 def tokenize_conversation(tokenizer, messages: list[dict], max_length: int) -> dict[str, list[int]] | None:
     """input_ids and labels, with every token before the final answer left out of the loss;
     None when the prompt alone fills ``max_length`` (nothing of the answer would be learned)."""
-    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    template = from_tokenizer(tokenizer)
+    prompt = template.render(messages[:-1], add_generation_prompt=True)
+    full = template.render(messages, add_generation_prompt=False)
     if not full.startswith(prompt):
         raise InputError("the chat template renders the answer's prompt differently from the whole conversation")
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -69,35 +79,20 @@ class PadCollator:
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def load_qlora_model(base: Path, quant: QuantSection, lora: LoraSection):
-    """The base in NF4 (double quantization) with trainable LoRA adapters on every linear layer."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-
-    compute = getattr(torch, quant.compute_dtype)
-    bnb = BitsAndBytesConfig(
-        load_in_4bit=quant.load_in_4bit,
-        bnb_4bit_quant_type=quant.quant_type,
-        bnb_4bit_use_double_quant=quant.double_quant,
-        bnb_4bit_compute_dtype=compute,
-    )
-    device = {"": torch.cuda.current_device()} if torch.cuda.is_available() else {"": "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(base, quantization_config=bnb, device_map=device, dtype=compute, trust_remote_code=False)
-    model = prepare_model_for_kbit_training(model, gradient_checkpointing_kwargs={"use_reentrant": False})
-    config = LoraConfig(
-        task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules
-    )
-    return get_peft_model(model, config)
+def load_qlora_model(base: Path, quant: FourBit, lora: Lora):
+    """The base in 4 bits (NF4, double quantization) with trainable LoRA adapters on every linear layer."""
+    model = load_model(base, dtype=quant.compute_dtype, quantization=quant)
+    return add_lora(prepare_for_kbit_training(model), lora)
 
 
 def run_sft(
     recipe: Recipe, base: Path, qa_files: list[Path], out_dir: Path, *, resume: bool = False, callbacks: list | None = None
 ) -> Path:
     """Train, evaluate each epoch, save checkpoints, the adapter and the loss curve; return the adapter dir."""
-    from transformers import AutoTokenizer, Trainer
+    from transformers import Trainer
 
     stage = recipe.sft
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    tokenizer = load_tokenizer(base)
     if not tokenizer.chat_template:
         raise InputError(f"{base}: the tokenizer has no chat template; SFT trains through it")
     conversations = load_conversations(qa_files)

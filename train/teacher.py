@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ecmiip.core.chat_template import ChatTemplate, from_llama
 from ecmiip.core.errors import InputError
-from ecmiip.core.prompts import system_user
+from ecmiip.core.llama import close_llama, open_llama
+from ecmiip.core.prompts import DEFAULT_NUM_CTX, system_user
 from ecmiip.core.thinking import cut_off_in_thinking, strip_thinking
-from ecmiip.train.qa import DEFAULT_SEED, QAPair, unknown_citations
+from ecmiip.train.qa import DEFAULT_SEED
+from ecmiip.train.qa_citations import unknown_citations
+from ecmiip.train.qa_pairs import QAPair
 
 TEACHER_PROMPT = """你是中国知识产权法律训练数据的审校专家。你会收到来源材料、一个问题和一份由模板生成的参考答案。请把参考答案改写成自然、准确、条理清楚的回答，并遵守：
 1. 不改变参考答案的法律结论，不添加来源材料中没有的事实；
@@ -83,32 +87,37 @@ class HttpTeacher:
 
 
 class LlamaCppTeacher:
-    """A local GGUF run in-process by llama-cpp-python; loaded on first use."""
+    """A local GGUF run in-process by llama-cpp-python; loaded on first use, its prompt rendered by the
+    one chat-template renderer (as the chat engines render theirs)."""
 
-    def __init__(self, path: Path, *, n_ctx: int = 8192, max_tokens: int = 1024, temperature: float = 0.3,
-                 seed: int = DEFAULT_SEED) -> None:
+    def __init__(self, path: Path, *, n_ctx: int = DEFAULT_NUM_CTX, max_tokens: int = 1024,
+                 temperature: float = 0.3, seed: int = DEFAULT_SEED) -> None:
         self.path, self.n_ctx, self.max_tokens, self.temperature, self.seed = path, n_ctx, max_tokens, temperature, seed
         self.name = path.name
         self._llm = None
+        self._template: ChatTemplate | None = None
 
-    def _load(self) -> Any:
+    def _load(self) -> tuple[Any, ChatTemplate]:
         if self._llm is None:
-            from llama_cpp import Llama
-
-            try:
-                self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, seed=self.seed, verbose=False)
-            except (ValueError, RuntimeError) as e:
-                raise InputError(f"cannot load teacher GGUF {self.path}: {e}") from e
-        return self._llm
+            llm = open_llama(self.path, n_ctx=self.n_ctx, seed=self.seed)
+            template = from_llama(llm, source=str(self.path))
+            if not template.text:
+                close_llama(llm)
+                raise InputError(f"teacher GGUF {self.path}: no chat template (tokenizer.chat_template); "
+                                 "use a chat model's GGUF")
+            template.check()
+            self._llm, self._template = llm, template
+        return self._llm, self._template
 
     def complete(self, messages: list[dict[str, str]]) -> str:
-        llm = self._load()
+        llm, template = self._load()
+        prompt = template.render(messages)
         try:
-            reply = llm.create_chat_completion(messages=messages, max_tokens=self.max_tokens,
-                                               temperature=self.temperature, seed=self.seed)
+            reply = llm.create_completion(prompt, max_tokens=self.max_tokens, temperature=self.temperature,
+                                          seed=self.seed, stop=[template.eos_token] if template.eos_token else None)
         except Exception as e:  # e.g. the prompt exceeds the context: this item only
             raise TeacherError(str(e).splitlines()[0][:120] if str(e) else type(e).__name__) from e
-        return reply["choices"][0]["message"]["content"] or ""
+        return reply["choices"][0]["text"] or ""
 
 
 def make_teacher(spec: str, model: str | None = None) -> Teacher:
@@ -174,6 +183,3 @@ def polish(pairs: Sequence[QAPair], teacher: Teacher, on_pair: Callable[[QAPair]
         if on_pair:
             on_pair(p)
     return stats
-
-
-# ---------------------------------------------------------------- summary

@@ -41,34 +41,60 @@ from dataclasses import dataclass
 from datetime import date
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.numerals import (
+    ARTICLE_NUMERAL,
+    ITEM_NUMERAL,
+    STATUTE_NUMERAL,
+    canonical_number,
+    chinese_to_int,
+    int_to_chinese,
+    number_or_none,
+)
 from ecmiip.core.renumbering import KNOWN, moved_to, reference_note
 from ecmiip.core.statutes import (
     PRC,
     Article,
     Document,
     StatuteStore,
-    chinese_to_int,
     short_title,
     store,
     version_year,
 )
 
-#: Characters of a Chinese numeral as statutes write article numbers.
-CN_NUM = "零〇一二三四五六七八九十百千"
-_CN_DIGITS = "零一二三四五六七八九"
+
+def _article_reference(named: bool) -> str:
+    """How an article reference is written, 第X条(之Y)(第Z款)(第W项) (项 also 第（W）项): the one place
+    that says it. ``named`` gives the groups ``article`` (第X条之Y), ``num``, ``sub`` and ``tail`` (款 and 项)."""
+    def group(name: str, pattern: str) -> str:
+        return f"(?P<{name}>{pattern})" if named else f"(?:{pattern})"
+
+    article = f"第{group('num', ARTICLE_NUMERAL)}条(?:之{group('sub', STATUTE_NUMERAL)})?"
+    tail = f"(?:第{ARTICLE_NUMERAL}款)?(?:第[（(]?{ARTICLE_NUMERAL}[）)]?项)?"
+    return group("article", article) + group("tail", tail)
+
+
+#: An article reference without the law, for composing other patterns: 第十条之一第二款第（三）项.
+ARTICLE_REFERENCE = _article_reference(named=False)
+#: A statute's own article label, Chinese numerals only: 第十一条, 第十条之一 (groups: number, 之 number).
+ARTICLE_LABEL_RE = re.compile(f"第({STATUTE_NUMERAL})条(?:之({STATUTE_NUMERAL}))?")
 
 # One level of nested 《》 is allowed because one store title contains it; 〈〉 needs no special case.
 _LAW = r"[^《》\n]{1,80}(?:《[^《》\n]{1,40}》[^《》\n]{0,40})?"
 _VERSION = r"(?:[（(](?P<version>[^（）()\n]{1,20})[）)])?"
-_ARTICLE = rf"(?P<article>第(?P<num>[{CN_NUM}\d]+)条(?:之(?P<sub>[{CN_NUM}]+))?)"
-_TAIL = rf"(?P<tail>(?:第[{CN_NUM}\d]+款)?(?:第[（(]?[{CN_NUM}\d]+[）)]?项)?)"
+_REFERENCE = _article_reference(named=True)
 
-CITATION_RE = re.compile(rf"《(?P<law>{_LAW})》{_VERSION}{_ARTICLE}{_TAIL}")
+CITATION_RE = re.compile(rf"《(?P<law>{_LAW})》{_VERSION}{_REFERENCE}")
+
+#: A mention of an article however the law is named (《…》, 本法, a bare name ending in 法), Chinese
+#: numerals only: for counting what a text refers to, not for checking it (that is ``CITATION_RE``).
+LOOSE_ARTICLE_RE = re.compile(rf"(?:《[^》]+》|本法|[\u4e00-\u9fff]{{1,12}}法)第{STATUTE_NUMERAL}条")
 
 # More articles of the law just cited (、第十二条), or paragraphs/items of it to skip (、第三款).
 _CONTINUATION_RE = re.compile(
-    rf"\s*(?:、|和|及|以及|或者|或|与|至|到)\s*(?:{_ARTICLE}{_TAIL}|第[（(]?[{CN_NUM}\d]+[）)]?[款项])"
+    rf"\s*(?:、|和|及|以及|或者|或|与|至|到)\s*(?:{_REFERENCE}|第[（(]?{ARTICLE_NUMERAL}[）)]?[款项])"
 )
+# The number and 之 number of an article as a citation writes it (第十一条, 第11条, 第十条之一).
+_ARTICLE_NUMBER_RE = re.compile(f"第({ARTICLE_NUMERAL})条(?:之({STATUTE_NUMERAL}))?")
 
 #: Common abbreviations (what judgments and lawyers write) → store titles.
 ALIASES = {
@@ -106,9 +132,9 @@ MISNOMERS = {"版权法": "中华人民共和国著作权法", "中华人民共�
 # How the titles of Chinese legal documents end (the document type), with an optional （二）.
 _DOC_TYPE_RE = re.compile(
     r"(?:法|法典|条例|细则|规定|办法|解释|批复|决定|意见|规则|通知|公约|协定|条约|纪要|指南|修正案)"
-    r"(?:（[一二三四五六七八九十]+）)?$"
+    rf"(?:（{ITEM_NUMERAL}）)?$"
 )
-_AMENDMENT_RE = re.compile(r"(?P<law>.+?)修正案(?:（[一二三四五六七八九十]+）)?$")
+_AMENDMENT_RE = re.compile(rf"(?P<law>.+?)修正案(?:（{ITEM_NUMERAL}）)?$")
 _NEAR_MISS_MAX_LEN = 12
 _NEAR_MISS_CUTOFF = 0.7
 
@@ -128,48 +154,10 @@ STATUS_WORDS = {
 # ---------------------------------------------------------------- numbers
 
 
-def int_to_chinese(n: int) -> str:
-    """123 → ``"一百二十三"``, the way statutes number articles (10 → 十, 110 → 一百一十)."""
-    if not 0 < n < 10000:
-        raise ValueError(f"article number out of range: {n}")
-    out, pending_zero = "", False
-    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        d = n // value % 10
-        if d == 0:
-            pending_zero = bool(out)
-            continue
-        if pending_zero:
-            out += "零"
-            pending_zero = False
-        if not (value == 10 and d == 1 and not out):
-            out += _CN_DIGITS[d]
-        out += unit
-    return out
-
-
-def canonical_number(text: str) -> int | None:
-    """The numeral's value if it is written the canonical Chinese way, else None."""
-    try:
-        n = chinese_to_int(text)
-    except ValueError:
-        return None
-    return n if not text.isdigit() and 0 < n < 10000 and int_to_chinese(n) == text else None
-
-
 def article_number(label: str) -> int | None:
     """``"第十一条"`` or ``"十一"`` (a 批复's item) → 11; anything else → None."""
-    m = re.fullmatch(rf"第([{CN_NUM}]+)条", label) or re.fullmatch(rf"([{CN_NUM}]+)", label)
+    m = re.fullmatch(f"第({STATUTE_NUMERAL})条", label) or re.fullmatch(f"({STATUTE_NUMERAL})", label)
     return canonical_number(m.group(1)) if m else None
-
-
-def _value(text: str | None) -> int | None:
-    """A numeral's value however it is written (十一, 一十一, 11); None when absent or garbled."""
-    if not text:
-        return None
-    try:
-        return chinese_to_int(text)
-    except ValueError:
-        return None
 
 
 def article_label(number: int, sub: int | None = None) -> str:
@@ -238,8 +226,8 @@ def _by_number(s: StatuteStore) -> dict[tuple[str, int, int | None], Article]:
     """(document key, number, 之 number) → article; a 批复's items count as articles, its 正文 as 1."""
     out: dict[tuple[str, int, int | None], Article] = {}
     for a in s.articles:
-        m = re.fullmatch(rf"第([{CN_NUM}]+)条之([{CN_NUM}]+)", a.article)
-        if m:
+        m = ARTICLE_LABEL_RE.fullmatch(a.article)
+        if m and m[2]:
             out[(a.doc.key, chinese_to_int(m[1]), chinese_to_int(m[2]))] = a
         elif (n := article_number(a.article)) is not None:
             out[(a.doc.key, n, None)] = a
@@ -253,16 +241,29 @@ def find_article(doc: Document, number: int | None, sub: int | None = None) -> A
     return _by_number().get((doc.key, number, sub)) if number else None
 
 
+def format_citation(law: str, article: str = "", version: str = "") -> str:
+    """``《法律名》第X条``; ``《法律名》（2019修正）第X条`` with a version, ``《法律名》`` without an article.
+    A title nested in the title is written 〈〉, as citations do."""
+    title = law.replace("《", "〈").replace("》", "〉")
+    return f"《{title}》" + (f"（{version}）" if version else "") + article
+
+
+def cited_label(label: str) -> str:
+    """A stored label as a citation writes it: 第十一条 as it is, a 批复's item 二 as 第二条, its 正文 as
+    nothing (the title alone)."""
+    if label == "正文":
+        return ""
+    return label if label.startswith("第") else f"第{label}条"
+
+
 def cite(article: Article) -> str:
-    """``《法律名》第X条`` for an article, a title nested in its title written 〈〉 as citations do."""
-    law = article.law.replace("《", "〈").replace("》", "〉")
-    return f"《{law}》{article.article}"
+    """``《法律名》第X条`` for an article."""
+    return format_citation(article.law, article.article)
 
 
 def cite_versioned(article: Article) -> str:
     """``《法律名》（2020修正）第X条``: the citation with the version it relies on."""
-    law = article.law.replace("《", "〈").replace("》", "〉")
-    return f"《{law}》（{article.version}）{article.article}"
+    return format_citation(article.law, article.article, article.version)
 
 
 def _norm(name: str) -> str:
@@ -337,32 +338,32 @@ class Citation:
     @property
     def number(self) -> int | None:
         """The article's number however it is written (第十一条, 第11条 → 11)."""
-        m = re.fullmatch(rf"第([{CN_NUM}\d]+)条(?:之([{CN_NUM}]+))?", self.article)
-        return _value(m[1]) if m else None
+        m = _ARTICLE_NUMBER_RE.fullmatch(self.article)
+        return number_or_none(m[1]) if m else None
 
     @property
     def sub(self) -> int | None:
         """The 之Y number (第十条之一 → 1), None when there is none."""
-        m = re.fullmatch(rf"第[{CN_NUM}\d]+条之([{CN_NUM}]+)", self.article)
-        return _value(m[1]) if m else None
+        m = _ARTICLE_NUMBER_RE.fullmatch(self.article)
+        return number_or_none(m[2]) if m else None
 
     @property
     def paragraph(self) -> int | None:
         """第Y款 → Y."""
-        m = re.search(rf"第([{CN_NUM}\d]+)款", self.detail)
-        return _value(m[1]) if m else None
+        m = re.search(f"第({ARTICLE_NUMERAL})款", self.detail)
+        return number_or_none(m[1]) if m else None
 
     @property
     def item(self) -> int | None:
         """第（Y）项 or 第Y项 → Y."""
-        m = re.search(rf"第[（(]?([{CN_NUM}\d]+)[）)]?项", self.detail)
-        return _value(m[1]) if m else None
+        m = re.search(f"第[（(]?({ARTICLE_NUMERAL})[）)]?项", self.detail)
+        return number_or_none(m[1]) if m else None
 
 
 def _split_version(law: str, version: str | None) -> tuple[str, str | None]:
     """Title and version: a version inside the title (《专利法（2008修正）》) moves out, and a
     numbering outside it (《…解释》（二）) moves in."""
-    if version is not None and re.fullmatch(r"[一二三四五六七八九十]+", version):
+    if version is not None and re.fullmatch(ITEM_NUMERAL, version):
         return f"{law}（{version}）", None
     m = re.fullmatch(r"(.+?)[（(](\d{4}[^（）()]*)[）)]", law)
     if m and version is None:
@@ -389,7 +390,7 @@ def _bare_re(s: StatuteStore) -> re.Pattern:
     names = {n for law in s.by_law if "《" not in law for n in (law, short_title(law))}
     names |= {a for a, law in ALIASES.items() if "《" not in a and law in s.by_law}
     alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?P<law>{alternation}){_VERSION}{_ARTICLE}{_TAIL}")
+    return re.compile(rf"(?P<law>{alternation}){_VERSION}{_REFERENCE}")
 
 
 def find_citations(text: str) -> list[Citation]:
@@ -627,7 +628,7 @@ def verify_citations(text: str, as_of: date | None = None) -> list[CitationCheck
 
 # ---------------------------------------------------------------- lookup
 
-_ARTICLE_ARG_RE = re.compile(rf"第?([{CN_NUM}\d]+)条?(?:之([{CN_NUM}\d]+))?")
+_ARTICLE_ARG_RE = re.compile(f"第?({ARTICLE_NUMERAL})条?(?:之({ARTICLE_NUMERAL}))?")
 
 
 def _article_arg(article: int | str) -> tuple[int, int | None]:
@@ -636,7 +637,7 @@ def _article_arg(article: int | str) -> tuple[int, int | None]:
         number, sub = article, None
     else:
         m = _ARTICLE_ARG_RE.fullmatch(str(article).strip())
-        number, sub = (_value(m[1]), _value(m[2])) if m else (None, None)
+        number, sub = (number_or_none(m[1]), number_or_none(m[2])) if m else (None, None)
         if m and m[2] and not sub:
             number = None
     if not number or number < 1 or number >= 10000:

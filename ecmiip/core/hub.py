@@ -108,19 +108,11 @@ def resolve_base(base: str | os.PathLike[str], *, offline: bool | None = None) -
     repo_id, revision = split_hub_id(text)
     cache = hub_cache_dir()
 
-    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     incomplete = _incomplete_snapshot_error()
     try:
-        path = snapshot_download(
-            repo_id,
-            revision=revision,
-            cache_dir=cache,
-            local_files_only=True,
-            allow_patterns=ALLOW_PATTERNS,
-            ignore_patterns=IGNORE_PATTERNS,
-        )
+        path = _snapshot(repo_id, revision, cache, local_files_only=True)
     except incomplete as e:
         raise InputError(
             f"the cached copy of {text} in {cache} is incomplete (an interrupted download?); "
@@ -194,18 +186,8 @@ def pull(repo_id: str, *, revision: str | None = None, token: str | None = None)
     cache = hub_cache_dir()
     offline = offline_mode()
 
-    from huggingface_hub import snapshot_download
-
     try:
-        path = snapshot_download(
-            repo_id,
-            revision=revision,
-            cache_dir=cache,
-            token=token,
-            local_files_only=offline,
-            allow_patterns=ALLOW_PATTERNS,
-            ignore_patterns=IGNORE_PATTERNS,
-        )
+        path = _snapshot(repo_id, revision, cache, local_files_only=offline, token=token)
     except Exception as e:
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
             raise DiskSpaceError(f"the disk holding {cache} filled up while downloading {what}") from e
@@ -214,6 +196,16 @@ def pull(repo_id: str, *, revision: str | None = None, token: str | None = None)
             raise
         raise InputError(reason) from e
     return check_snapshot(Path(path), what, pulled=not offline)
+
+
+def _snapshot(repo_id: str, revision: str | None, cache: Path, *, local_files_only: bool,
+              token: str | None = None) -> str:
+    """The one call into the hub: safetensors, config, tokenizer and template files only (never pickles)."""
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(repo_id, revision=revision, cache_dir=cache, token=token,
+                             local_files_only=local_files_only, allow_patterns=ALLOW_PATTERNS,
+                             ignore_patterns=IGNORE_PATTERNS)
 
 
 def snapshot_size(path: Path) -> int:

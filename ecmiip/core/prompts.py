@@ -33,8 +33,9 @@ def system_user(user: str, system: str = LEGAL_SYSTEM_PROMPT) -> list[dict]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-# Context length written into the Modelfile: long enough for a judgment excerpt plus an answer, small
-# enough for an 8 GB laptop with a 4B Q4_K_M model.
+# The context length wherever the caller does not choose one (the Modelfile's num_ctx, the chat client's
+# --ctx, the engines, the teacher): long enough for a judgment excerpt plus an answer, small enough for
+# an 8 GB laptop with a 4B Q4_K_M model.
 DEFAULT_NUM_CTX = 8192
 
 # Sampling presets of the chat client. The paper: a low temperature for rigorous legal reasoning, a

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from ecmiip.core.numerals import STATUTE_NUMERAL
 from ecmiip.core.statutes import PRC, Article, Document, StatuteStore, version_year
 
 
@@ -129,7 +130,8 @@ def _aligned(store: StatuteStore, old_key: str, new_key: str) -> dict[str, str]:
     return cache[(old_key, new_key)]
 
 
-_REFERENCE_RE = re.compile(r"(?<![》〉])(?P<law>专利法|著作权法)第(?P<num>[零一二三四五六七八九十百]+)条")
+# Only the bare names of the laws KNOWN renumbered, as the texts of their time wrote them.
+_REFERENCE_RE = re.compile(rf"(?<![》〉])(?P<law>专利法|著作权法)第(?P<num>{STATUTE_NUMERAL})条")
 
 
 def old_references(article: Article, store: StatuteStore) -> list[tuple[str, Article]]:
@@ -153,8 +155,10 @@ def old_references(article: Article, store: StatuteStore) -> list[tuple[str, Art
 
 def reference_note(article: Article, store: StatuteStore) -> str:
     """``（注：本条所称专利法第六十九条，即现行…第七十五条）`` when the text cites an old numbering, else ""."""
+    from ecmiip.core.citations import cite_versioned  # citations imports this module: at call time
+
     refs = old_references(article, store)
     if not refs:
         return ""
-    parts = "；".join(f"所称{old}即现行《{new.law}》（{new.version}）{new.article}" for old, new in refs)
+    parts = "；".join(f"所称{old}即现行{cite_versioned(new)}" for old, new in refs)
     return f"（注：本条依修改前的条文编号引用，{parts}）"

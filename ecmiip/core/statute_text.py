@@ -14,13 +14,13 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecmiip.core.citations import CN_NUM, int_to_chinese
+from ecmiip.core.citations import article_label
 from ecmiip.core.errors import InputError
-from ecmiip.core.statutes import chinese_to_int
+from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, int_to_chinese, number_or_none
+from ecmiip.core.statutes import ITEM_MARK
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".html", ".htm", ".pdf")
 
-_NUM = rf"[{CN_NUM}两\d]+"  # \d also takes full-width digits; chinese_to_int reads them
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 # Invisible characters that copying from web pages and Word leaves at line ends.
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
@@ -261,17 +261,18 @@ class ParseReport:
     unparsed: list[tuple[int, str]] = field(default_factory=list)  # (line, text) set aside after 第一条
 
 
+# A number is any numeral (\d also takes full-width digits, which chinese_to_int reads); _value bounds it.
 _ARTICLE_RE = re.compile(
-    rf"^(?:\*\*)?第\s*(?P<num>{_NUM})\s*条(?:\s*之\s*(?P<sub>{_NUM}))?(?:\*\*)?(?P<rest>.*)$"
+    rf"^(?:\*\*)?第\s*(?P<num>{NUMERAL})\s*条(?:\s*之\s*(?P<sub>{NUMERAL}))?(?:\*\*)?(?P<rest>.*)$"
 )
-_HEADING_RE = re.compile(rf"^(?:\*\*)?第\s*(?P<num>{_NUM})\s*(?P<kind>分编|编|章|节)(?:\*\*)?(?P<rest>.*)$")
+_HEADING_RE = re.compile(rf"^(?:\*\*)?第\s*(?P<num>{NUMERAL})\s*(?P<kind>分编|编|章|节)(?:\*\*)?(?P<rest>.*)$")
 # What follows 第X条 without a space when the line cites an article instead of starting one.
 _REFERENCE = re.compile(
     r"^(?:第|规定|所称|所列|所述|所指|所规定|的|之|、|，|,|至|到|和|及|与|或|中的|中规定|以外|以下|以上|项|款)"
 )
 _SEPARATOR = re.compile(r"^(?:\*\*)?[\s:：.．]+")
-_ITEM_RE = re.compile(r"^(?:[（(][一二三四五六七八九十\d]+[）)]|\d+[.．、]|[一二三四五六七八九十]+、)")
-_TRAILER_RE = re.compile(r"^(?:附\s*[件录表](?:\s*[\d一二三四五六七八九十]+)?|附\s*[：:])")
+_ITEM_RE = re.compile(rf"^(?:{ITEM_MARK}|[（(]\d+[）)]|\d+[.．、]|{ITEM_NUMERAL}、)")
+_TRAILER_RE = re.compile(rf"^(?:附\s*[件录表](?:\s*(?:\d+|{ITEM_NUMERAL}))?|附\s*[：:])")
 _NOISE_RES = [
     re.compile(r"^[-—–－_\s]*\d{1,4}[-—–－_\s]*$"),  # "- 3 -", "3"
     re.compile(r"^第\s*\d+\s*页(?:\s*[，,/／]?\s*共\s*\d+\s*页)?$"),  # "第 3 页", "第3页 共10页"
@@ -324,15 +325,9 @@ def _match_heading(line: str) -> tuple[str, str] | None:
 
 
 def _value(text: str) -> int | None:
-    try:
-        n = chinese_to_int(text)
-    except ValueError:
-        return None
-    return n if 0 < n < 10000 else None
-
-
-def _label(number: int, sub: int | None = None) -> str:
-    return f"第{int_to_chinese(number)}条" + (f"之{int_to_chinese(sub)}" if sub else "")
+    """A number an article or heading can have (1 to 9999), None for anything else."""
+    n = number_or_none(text)
+    return n if n is not None and 0 < n < 10000 else None
 
 
 def _is_trailer(line: str) -> bool:
@@ -399,7 +394,7 @@ def segment(lines: list[str], source: str) -> ParseReport:
         article = _match_article(line)
         if article:
             number, sub, first = article
-            label = _label(number, sub)
+            label = article_label(number, sub)
             if label in labels:
                 report.duplicates.append((label, lineno))
                 current = _Dropped()
@@ -433,7 +428,7 @@ def segment(lines: list[str], source: str) -> ParseReport:
         else:
             current.append(line)
     report.articles = [
-        ParsedArticle(_label(n, sub), n, sub, where, chapter, section, "\n".join(paras), lineno)
+        ParsedArticle(article_label(n, sub), n, sub, where, chapter, section, "\n".join(paras), lineno)
         for n, sub, where, chapter, section, lineno, paras in opened
     ]
     report.title = _title(report.header)
@@ -450,11 +445,11 @@ def _gaps(articles: list[ParsedArticle]) -> list[str]:
             continue
         n = a.number
         if prev is None and n > 1:
-            gaps.append(f"条文从{_label(n)}开始（缺{_missing(1, n)}）")
+            gaps.append(f"条文从{article_label(n)}开始（缺{_missing(1, n)}）")
         elif prev is not None and n > prev + 1:
-            gaps.append(f"{_label(prev)}之后是{_label(n)}（缺{_missing(prev + 1, n)}）")
+            gaps.append(f"{article_label(prev)}之后是{article_label(n)}（缺{_missing(prev + 1, n)}）")
         elif prev is not None and 1 < n <= prev:
-            gaps.append(f"{_label(prev)}之后是{_label(n)}（编号倒退）")
+            gaps.append(f"{article_label(prev)}之后是{article_label(n)}（编号倒退）")
         prev = n
     return gaps
 
@@ -462,10 +457,10 @@ def _gaps(articles: list[ParsedArticle]) -> list[str]:
 def _missing(start: int, stop: int) -> str:
     """Labels of start..stop-1: one, two joined by 、, or a range with 至."""
     if stop - start == 1:
-        return _label(start)
+        return article_label(start)
     if stop - start == 2:
-        return f"{_label(start)}、{_label(start + 1)}"
-    return f"{_label(start)}至{_label(stop - 1)}"
+        return f"{article_label(start)}、{article_label(start + 1)}"
+    return f"{article_label(start)}至{article_label(stop - 1)}"
 
 
 def parse_file(path: Path) -> ParseReport:

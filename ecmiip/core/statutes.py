@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ecmiip.core.errors import InputError
+from ecmiip.core.numerals import ITEM_NUMERAL
 from ecmiip.core.paths import STATUTES_DIR, user_data_dir
 
 IN_FORCE = "in_force"
@@ -135,7 +136,9 @@ class Document:
         return f"{self.version}，{self.validity(day)}"
 
 
-_ITEM_RE = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]")
+#: The mark that opens an enumerated item (项) of an article: （一）, (二).
+ITEM_MARK = rf"[（(]{ITEM_NUMERAL}[）)]"
+_ITEM_RE = re.compile(f"^{ITEM_MARK}")
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ class StatuteStore:
             if user.get("as_of"):
                 self.as_of = max(self.as_of, parse_date(user["as_of"]))
         self.documents: tuple[Document, ...] = tuple(d for d, _ in docs)
+        self.files: dict[str, Path] = {d.key: path for d, path in docs}  # document key → its JSONL file
         self.articles: tuple[Article, ...] = tuple(a for d, path in docs for a in read_articles(path, d))
 
     @staticmethod
@@ -354,25 +358,3 @@ def all_articles() -> tuple[Article, ...]:
 def current_articles(day: date | None = None) -> tuple[Article, ...]:
     """Articles of the texts in force on ``day`` (today by default): what is presented as the law."""
     return store().current_articles(day)
-
-
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_UNITS = {"十": 10, "百": 100, "千": 1000}
-
-
-def chinese_to_int(text: str) -> int:
-    """``"一百二十三"`` → 123; also accepts Arabic digits. Raises ValueError on anything else."""
-    if text.isdigit():
-        return int(text)
-    if not text:
-        raise ValueError("empty number")
-    total, digit = 0, None
-    for ch in text:
-        if ch in _DIGITS:
-            digit = _DIGITS[ch]
-        elif ch in _UNITS:
-            total += (1 if digit is None else digit) * _UNITS[ch]
-            digit = None
-        else:
-            raise ValueError(f"not a Chinese numeral: {text!r}")
-    return total + (digit or 0)

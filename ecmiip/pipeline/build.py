@@ -15,13 +15,12 @@ the files of step 1 (the statute corpus stays as the recipe says, normally the s
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ecmiip.core.errors import InputError
-from ecmiip.core.outputs import atomic_path, write_json_atomic
+from ecmiip.core.outputs import write_json_atomic, write_jsonl_atomic
 from ecmiip.pipeline.steps import Step
 from ecmiip.train.recipe import Recipe
 
@@ -59,17 +58,6 @@ def data_files(data: Path) -> list[Path]:
     return files
 
 
-def _json(path: Path, obj: object) -> None:
-    write_json_atomic(path, obj)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    """JSONL under a temporary name, renamed when complete: an interrupted step leaves no cut-off file."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 # ---------------------------------------------------------------- the steps
 
 
@@ -85,9 +73,9 @@ def run_data(plan: BuildPlan, folder: Path, resume: bool) -> dict:
         raise InputError(f"{plan.data}: no case records; stage 2 of pre-training learns from cases")
     for kind, rows in by_kind.items():
         if rows:
-            _write_jsonl(folder / KIND_FILES[kind], rows)
+            write_jsonl_atomic(folder / KIND_FILES[kind], rows)
     counts = {k: len(v) for k, v in by_kind.items()}
-    _json(folder / "summary.json", {"source": str(plan.data), "records": counts})
+    write_json_atomic(folder / "summary.json", {"source": str(plan.data), "records": counts})
     return {"records": counts}
 
 
@@ -96,8 +84,7 @@ def run_hardness(plan: BuildPlan, folder: Path, resume: bool) -> dict:
 
     Whole records are written, so stage 1 trains on this file (:func:`pretrain_recipe`): a label edited
     here, or produced by ``ecmiip data hardness --config``, is the one training uses."""
-    from ecmiip.train.hardness import label
-    from ecmiip.train.pretrain import stage1_records
+    from ecmiip.train.hardness import label, stage1_records
 
     levels: Counter = Counter()
     rows = []
@@ -105,9 +92,9 @@ def run_hardness(plan: BuildPlan, folder: Path, resume: bool) -> dict:
         h = label(record)
         levels[h.level] += 1
         rows.append(record | h.as_fields())
-    _write_jsonl(folder / "hardness.jsonl", rows)
+    write_jsonl_atomic(folder / "hardness.jsonl", rows)
     summary = {"levels": dict(sorted(levels.items())), "records": len(rows)}
-    _json(folder / "summary.json", summary)
+    write_json_atomic(folder / "summary.json", summary)
     return summary
 
 
@@ -151,13 +138,11 @@ def run_export_step(plan: BuildPlan, folder: Path, resume: bool) -> dict:
 
 
 def run_bench_step(plan: BuildPlan, folder: Path, resume: bool) -> dict:
-    from ecmiip.bench.report import headline
-    from ecmiip.bench.run import BenchOptions, run_bench
+    from ecmiip.bench.run import BenchOptions, headlines, run_bench
 
     results = run_bench(BenchOptions(models=(str(quant_gguf(plan)),), task="mcq,case,recite,speed",
                                      limit=plan.bench_limit, out=folder, resume=True, show=False))
-    tasks = next(iter(results["models"].values()))["tasks"]
-    return {task: headline(task, entry["summary"]) for task, entry in tasks.items()}
+    return headlines(results)
 
 
 # ---------------------------------------------------------------- wiring

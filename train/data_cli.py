@@ -7,11 +7,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich_argparse import RichHelpFormatter
 
-from ecmiip.core.console import console, progress
+from ecmiip.core.console import console, progress, stdout_console
 from ecmiip.core.errors import InputError
 
 
@@ -139,7 +138,7 @@ def _stats(args: argparse.Namespace) -> int:
         raise InputError(f"--top {args.top}: must be at least 1")
     _require_files(args.files)
     st = stats(load_records(args.files))
-    out = Console()  # the tables are this command's answer: stdout
+    out = stdout_console()  # the tables are this command's answer: stdout
 
     kinds = Table(title=f"MIPLD records: {st.total}")
     for column in ("kind", "records", "min chars", "median", "mean", "p90", "max"):
