@@ -181,10 +181,10 @@ def test_prompt_that_opens_the_think_block(tiny_qwen3_dir, tmp_path, monkeypatch
     folder = tmp_path / "opens-think"
     shutil.copytree(tiny_qwen3_dir, folder)
     template = folder / "chat_template.jinja"
-    text = template.readstreamed_text(encoding="utf-8")
+    text = template.read_text(encoding="utf-8")
     marker = "{{- '<|im_start|>assistant\\n' }}"
     assert marker in text
-    template.writestreamed_text(text.replace(marker, marker[:-3] + " + '<think>\\n' }}"), encoding="utf-8")
+    template.write_text(text.replace(marker, marker[:-3] + " + '<think>\\n' }}"), encoding="utf-8")
     backend = TransformersBackend(folder, n_ctx=512)
     try:
         assert backend.render_prompt(CHINESE, None).endswith("assistant\n<think>\n")
@@ -334,7 +334,7 @@ def test_open_model_dispatch(tiny_qwen3_dir, qwen3_adapter, smollm2_f16, tmp_pat
     ],
 )
 def test_open_model_refuses(spec, message, tiny_qwen3_dir, qwen3_adapter, tmp_path):
-    (tmp_path / "notes.txt").writestreamed_text("hello", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     spec = spec.format(tmp=tmp_path, adapter=qwen3_adapter, base=tiny_qwen3_dir)
     with pytest.raises(InputError, match=message):
         open_model(spec, n_ctx=512)
@@ -347,7 +347,7 @@ def test_bad_folders(tiny_qwen3_dir, tmp_path):
         TransformersBackend(tiny_qwen3_dir, adapter=tmp_path / "nowhere")
     pickled = tmp_path / "pickled"
     pickled.mkdir()
-    (pickled / "adapter_config.json").writestreamed_text("{}", encoding="utf-8")
+    (pickled / "adapter_config.json").write_text("{}", encoding="utf-8")
     (pickled / "adapter_model.bin").write_bytes(b"")
     with pytest.raises(InputError, match="safetensors only"):
         TransformersBackend(tiny_qwen3_dir, adapter=pickled)
