@@ -106,3 +106,33 @@ def build_tiny_qwen3(
 def tiny_qwen3(**kwargs: Any) -> Path:
     """:func:`build_tiny_qwen3` with these arguments, built once per machine (``ecmiip.core.model_cache``)."""
     return cached_build("tiny-qwen3", build_tiny_qwen3, **kwargs)
+
+
+# Qwen/Qwen3-4B's config.json: the shapes the ``qwen3-4b`` recipe trains (``bench/export_memory.py``'s
+# ``--preset qwen3-4b`` is the same model).
+QWEN3_4B_DIMS: dict[str, Any] = {
+    "hidden_size": 2560,
+    "intermediate_size": 9728,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "tie_word_embeddings": True,
+    "vocab_size": QWEN3_VOCAB_SIZE,
+}
+
+
+def random_qwen3(
+    *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None, seed: int = 0, **dims: Any
+) -> Any:
+    """A randomly initialised ``Qwen3ForCausalLM`` of ``dims`` (:func:`qwen3_config`'s arguments), in memory.
+
+    Made directly on ``device`` in ``dtype`` (no float32 copy on the CPU first): a full-size model on a
+    GPU takes seconds. For speed and memory measurements; the weights depend on device and dtype.
+    """
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    with torch.device(device or "cpu"):
+        model = AutoModelForCausalLM.from_config(qwen3_config(**dims), dtype=dtype, trust_remote_code=False)
+    return model.train()

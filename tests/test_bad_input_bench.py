@@ -279,7 +279,7 @@ def _subcommands():
 
 
 MINE = [("bench",), ("build",), ("train",), ("train", "pretrain"), ("train", "sft"), ("data",), ("data", "validate"),
-        ("data", "stats"), ("data", "hardness"), ("data", "build-qa")]
+        ("data", "stats"), ("data", "hardness"), ("data", "build-qa"), ("data", "qa-audit")]
 
 
 @pytest.mark.parametrize("path", MINE, ids=[" ".join(p) for p in MINE])

@@ -218,29 +218,41 @@ def _statute(law: str, article: str = "第一条") -> Record:
     return next(r for r in load_records(CORPUS_FILES) if r.data["law"] == law and r.data["article"] == article)
 
 
-def test_statute_articles_are_l1_and_interpretations_l2():
+def test_statute_title_is_one_signal_and_content_decides():
+    # Issue 15: the title gives a prior (law +2, interpretation +1); the article's content moves it.
     h = label(_statute("中华人民共和国专利法", "第四十二条"), HardnessConfig())
     assert (h.level, h.alpha_hard) == ("L1", 1.0)
     assert any("time limit" in r for r in h.reasons)
     for law in ("最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释（二）",
-                "最高人民法院关于审理侵犯商业秘密民事案件适用法律若干问题的规定",
                 "最高人民法院关于涉网络知识产权侵权纠纷几个法律适用问题的批复"):
         first = "一" if law.endswith("批复") else "第一条"
         h = label(_statute(law, first))
-        assert (h.level, h.alpha_hard) == ("L2", 0.7), law
+        assert (h.level, h.alpha_hard) == ("L2", 0.7), law  # a rule with no hard or soft content: the title's L2
         assert "judicial interpretation" in h.reasons[0]
-    # A State Council regulation with 规定 in its title is a regulation, not an interpretation.
-    assert label(_statute("国务院关于涉外知识产权纠纷处理的规定")).level == "L1"
+    # An interpretation's definition (所称…包括) is held exactly: L1 despite the title.
+    h = label(_statute("最高人民法院关于审理侵犯商业秘密民事案件适用法律若干问题的规定"))
+    assert h.level == "L1" and "judicial interpretation" in h.reasons[0]
+    assert any(r.startswith("definition") for r in h.reasons)
+    # A State Council regulation with 规定 in its title is a regulation, not an interpretation; its
+    # purpose article (为了…制定本规定) is not memorised like its rules.
+    h = label(_statute("国务院关于涉外知识产权纠纷处理的规定"))
+    assert h.reasons[0].startswith("article of a law or regulation") and "administrative regulation" in h.reasons[0]
+    assert h.level == "L3" and any(r.startswith("purpose article") for r in h.reasons)
 
 
-def test_every_corpus_article_is_l1_or_l2_by_its_title_or_l4_when_no_longer_in_force():
+def test_every_corpus_article_is_levelled_by_content_or_l4_when_no_longer_in_force():
     today = date.today()
+    by_title = HardnessConfig(statute_by_content=False)
     for r in load_records(CORPUS_FILES):
         doc = statute_document(r.data["law"], r.data["version"])
-        expected = "L2" if r.data["law"].startswith("最高人民法院") else "L1"
+        spc = r.data["law"].startswith("最高人民法院")
         h = label(r)
-        assert h.level == (expected if doc.in_force_on(today) else "L4"), r.data["law"]
+        assert ("judicial interpretation" in h.reasons[0]) == spc, r.data["law"]
+        assert h.level in (("L1", "L2", "L3") if doc.in_force_on(today) else ("L4",)), r.data["law"]
         assert any("not in force" in reason for reason in h.reasons) == (not doc.in_force_on(today))
+        # statute_by_content: false keeps the levels by title (law/regulation L1, interpretation L2)
+        expected = "L2" if spc else "L1"
+        assert label(r, by_title).level == (expected if doc.in_force_on(today) else "L4"), r.data["law"]
 
 
 def test_case_holding_is_l3_and_doctrine_l4():
@@ -267,7 +279,7 @@ def test_config_changes_alpha_and_rules(tmp_path):
     config = HardnessConfig(alpha_l1=0.9, alpha_l3=0.5, alpha_l4=0.2)
     assert label(_sample("sample-case-001"), config).alpha_hard == 0.5
     assert label(_sample("sample-knowledge-002"), config).alpha_hard == 0.2
-    assert label(_statute("中华人民共和国商标法"), config).alpha_hard == 0.9
+    assert label(_statute("中华人民共和国商标法", "第五十七条"), config).alpha_hard == 0.9
     # Without any interpretation title pattern, an SPC interpretation is levelled as a law.
     no_interp = HardnessConfig(interpretation_titles=())
     assert label(_statute("最高人民法院关于审理商标民事纠纷案件适用法律若干问题的解释"), no_interp).level == "L1"

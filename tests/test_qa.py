@@ -68,7 +68,8 @@ def _bad_citations(text: str) -> list[str]:
 # ---------------------------------------------------------------- pairs
 
 
-def test_every_article_has_two_pairs_and_every_other_record_two_to_five(records, pairs):
+def test_every_article_has_two_pairs_and_every_other_record_two_to_five(records):
+    pairs = build_pairs(records, seed=42, reasoning_share=None)  # every pair: balancing samples statute pairs
     per_source = Counter(_source_key(p.source) for p in pairs)
     for r in records:
         d = r.data
@@ -78,14 +79,18 @@ def test_every_article_has_two_pairs_and_every_other_record_two_to_five(records,
     assert {p.kind for p in pairs} == {"statute", "case", "knowledge", "exemption"}
 
 
-def test_statute_pairs_ask_what_the_article_says_and_apply_it(pairs):
+def test_statute_pairs_ask_what_the_article_says_and_apply_it(records):
+    pairs = build_pairs(records, seed=42, reasoning_share=None)
     art11 = [p for p in pairs if p.source.get("article") == "第十一条"]
     meaning = next(p for p in art11 if p.template == "statute-meaning")
     assert "《中华人民共和国专利法》第十一条" in meaning.question
     assert "任何单位或者个人未经专利权人许可，都不得实施其专利" in meaning.answer
-    scenario = next(p for p in art11 if p.template == "statute-scenario")
-    assert re.search(r"【事实】.+\n【适用法律】.+\n【结论】.+", scenario.answer, re.DOTALL)
-    assert "《中华人民共和国专利法》第十一条" in scenario.answer
+    # the article is a prohibition put to its own subject (was: a "statute-scenario" with a made-up party)
+    rule = next(p for p in art11 if p.id.endswith("/scenario"))
+    assert rule.template == "statute-rule" and "任何单位或者个人未经专利权人许可，能否实施其专利" in rule.question
+    assert rule.answer.startswith("不能。") and "《中华人民共和国专利法》第十一条" in rule.answer
+    art75 = next(p for p in pairs if p.source.get("article") == "第七十五条" and p.id.endswith("/scenario"))
+    assert re.search(r"【事实】.+\n【适用法律】.+\n【结论】.+", art75.answer, re.DOTALL)
 
 
 def test_case_pairs_reason_cite_and_judge(pairs):
@@ -120,6 +125,7 @@ def test_output_lines_are_chat_messages_with_the_legal_system_prompt(pairs):
     for p in pairs:
         line = json.loads(json.dumps(p.to_json(), ensure_ascii=False))
         assert set(line) == {"id", "source", "messages", "cot"}
+        assert line["source"]["template"] == p.template
         assert [m["role"] for m in line["messages"]] == ["system", "user", "assistant"]
         assert line["messages"][0]["content"] == LEGAL_SYSTEM_PROMPT
         assert all(m["content"].strip() for m in line["messages"])
@@ -164,7 +170,8 @@ def test_deterministic_per_seed(records, pairs):
     assert [p.to_json() for p in other] != [p.to_json() for p in pairs]
     # a record's pairs do not depend on which other records are built with it
     alone = build_pairs(load_records([PATENT_LAW]), seed=42, cot_ratio=0)
-    together = {p.id: p.to_json() for p in build_pairs(records, seed=42, cot_ratio=0)}
+    # balancing decides which statute pairs are kept, not what they say
+    together = {p.id: p.to_json() for p in build_pairs(records, seed=42, cot_ratio=0, reasoning_share=None)}
     assert all(together[p.id] == p.to_json() for p in alone)
 
 
@@ -226,7 +233,7 @@ class _OpenAIStub(BaseHTTPRequestHandler):
             content = "依照《中华人民共和国专利法》第九百条，……"
         else:
             draft = user.split("【参考答案】\n", 1)[1]
-            content = "<think>\n先看条文。\n</think>\n\n润色：" + draft.splitlines()[0]
+            content = "<think>\n先看条文。\n</think>\n\n润色：" + draft  # the whole answer: a first line alone is cut mid-clause and fails the audit
         reply = {"id": "x", "object": "chat.completion",
                  "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
         data = json.dumps(reply, ensure_ascii=False).encode("utf-8")
@@ -269,7 +276,7 @@ def test_http_teacher_polishes_and_a_failure_keeps_the_template(teacher_url):
         if p.source.get("article") in ("第十一条", "第二十二条"):
             assert not p.polished and p.answer == templates[p.id]
         else:
-            assert p.polished and p.answer == "润色：" + templates[p.id].splitlines()[0]  # think block dropped
+            assert p.polished and p.answer == "润色：" + templates[p.id]  # think block dropped
         if p.cot:
             assert COT_FORM.match(p.assistant_content()) and "先看条文" not in p.assistant_content()
     request = _OpenAIStub.requests[0]

@@ -53,7 +53,8 @@ def built(tmp_path_factory) -> tuple[list[dict], str]:
     out = tmp_path_factory.mktemp("qa") / "qa.jsonl"
     err = io.StringIO()  # the command's table and notes go to stderr
     with contextlib.redirect_stderr(err):
-        assert main(["data", "build-qa", "builtin", *map(str, SAMPLE_FILES), "--out", str(out)]) == 0
+        assert main(["data", "build-qa", "builtin", *map(str, SAMPLE_FILES), "--out", str(out),
+                     "--reasoning-share", "0"]) == 0
     return [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()], err.getvalue()
 
 
@@ -91,7 +92,8 @@ def test_every_statute_pair_records_its_version_and_effective_date(built):
     lines, _ = built
     pair = next(x for x in lines if x["id"] == "statute/中华人民共和国专利法（2020修正）/第十一条/meaning")
     assert pair["source"] == {"kind": "statute", "law": "中华人民共和国专利法", "version": "2020修正",
-                              "article": "第十一条", "effective": "2021-06-01", "status": "in_force"}
+                              "article": "第十一条", "effective": "2021-06-01", "status": "in_force",
+                              "role": "substantive", "template": "statute-meaning"}
     assert pair["messages"][2]["content"].endswith("（以上依据2020修正文本，自2021-06-01起施行。）")
     for line in lines:
         if line["source"]["kind"] == "statute":
@@ -101,7 +103,8 @@ def test_every_statute_pair_records_its_version_and_effective_date(built):
 
 def test_include_superseded_keeps_old_texts_labelled(tmp_path):
     out = tmp_path / "qa.jsonl"
-    assert main(["data", "build-qa", "builtin", "--out", str(out), "--include-superseded", "--cot-ratio", "0"]) == 0
+    assert main(["data", "build-qa", "builtin", "--out", str(out), "--include-superseded", "--cot-ratio", "0",
+                 "--reasoning-share", "0"]) == 0
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 2 * len(all_articles())
     old = [x for x in lines if x["source"]["status"] in OLD]
@@ -111,7 +114,8 @@ def test_include_superseded_keeps_old_texts_labelled(tmp_path):
             assert _stale(text) == [], line["id"]
     meaning = next(x for x in old if x["id"] == f"statute/{AUCL}（2019修正）/第九条/meaning")
     assert meaning["source"] == {"kind": "statute", "law": AUCL, "version": "2019修正", "article": "第九条",
-                                 "effective": "2019-04-23", "status": "superseded"}
+                                 "effective": "2019-04-23", "status": "superseded",
+                                 "role": "substantive", "template": "statute-meaning"}
     question, answer = _texts(meaning)
     assert question.startswith(f"《{AUCL}》（2019修正）第九条")
     assert answer.endswith("（以上依据2019修正文本，自2019-04-23起施行，已于2025-10-15被取代，不是现行有效的条文；请以现行文本为准。）")
@@ -286,7 +290,7 @@ def test_a_superseded_statute_gets_the_softest_level_with_the_reason():
 
 def test_a_status_field_marks_a_text_the_store_does_not_hold():
     rec = {"kind": "statute", "law": "示例省知识产权保护条例", "version": "2010", "article": "第一条",
-           "text": "为了加强知识产权保护，制定本条例。"}
+           "text": "侵犯知识产权的，由知识产权管理部门责令停止侵权，没收违法所得。"}  # a rule (issue 15: a purpose clause is L3)
     assert label(rec).level == "L1"
     h = label({**rec, "status": "repealed"})
     assert h.level == "L4" and "repealed text" in h.reasons[-1]

@@ -1,4 +1,4 @@
-"""Subcommands ``data validate``, ``data stats``, ``data hardness`` and ``data build-qa`` for MIPLD files."""
+"""Subcommands ``data validate``, ``data stats``, ``data hardness``, ``data build-qa`` and ``data qa-audit``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich_argparse import RichHelpFormatter
 
 from ecmiip.core.console import console, progress, stdout_console
 from ecmiip.core.errors import InputError
+from ecmiip.train.qa_pairs import DEFAULT_REASONING_SHARE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`hardness_reasons` added. Rules and weights are documented in ecmiip.train.hardness.",
         formatter_class=RichHelpFormatter,
     )
-    h.add_argument("input", type=Path, metavar="IN", help="MIPLD JSONL file (must validate)")
+    h.add_argument("input", type=Path, metavar="IN",
+                   help="MIPLD JSONL file (must validate); `builtin` stands for the statute store's texts in force today")
     h.add_argument("output", type=Path, metavar="OUT", help="labelled JSONL file to write")
     h.add_argument("--config", type=Path, metavar="YAML", help="HardnessConfig settings (α values, term lists)")
     h.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
@@ -63,8 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser(
         "build-qa",
         help="question–answer pairs for SFT (JSONL of chat messages), optionally polished by a teacher model",
-        description="Build QA pairs from MIPLD records by templates: 2 per statute article (its meaning; a "
-        "scenario applying it), 2–5 per case, knowledge and exemption record. A --cot-ratio share carries "
+        description="Build QA pairs from MIPLD records by templates read from each article's structure: 2 per "
+        "statute article (its meaning; a question on its items, conditions, rules or deadlines — recitation only "
+        "for purpose, effective-date, transitional and organisational articles), 2–5 per case, knowledge and "
+        "exemption record; statute pairs are sampled so that the reasoning pairs make up --reasoning-share. "
+        "A --cot-ratio share carries "
         "reasoning in Qwen3's <think> form. A --teacher (an OpenAI-compatible URL, or a local GGUF) may rewrite "
         "the answers; an answer it fails on keeps its template text. Format: ecmiip.train.qa.",
         formatter_class=RichHelpFormatter,
@@ -76,6 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--seed", type=int, default=42, help="seed of wording and CoT choice (default: 42)")
     q.add_argument("--cot-ratio", type=float, default=0.2, metavar="R",
                    help="share of pairs with chain-of-thought, 0–1 (default: 0.2, i.e. 1 : 4)")
+    q.add_argument("--reasoning-share", type=float, default=DEFAULT_REASONING_SHARE, metavar="S",
+                   help="share of case/knowledge/exemption pairs; statute pairs are sampled to reach it, 0 keeps "
+                   "every pair (default: %(default)s; recipe data.reasoning_share)")
     q.add_argument("--teacher", metavar="URL_OR_GGUF",
                    help="http(s)://host:port/v1 of an OpenAI-compatible server (API key from "
                    "ECMIIP_TEACHER_API_KEY if set), or a .gguf file run by llama.cpp")
@@ -85,6 +93,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "and marked as no longer in force (default: current texts only; recipe data.include_superseded)")
     q.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     q.set_defaults(handler=_build_qa)
+
+    a = dsub.add_parser(
+        "qa-audit",
+        help="check a QA file: cut-off clauses, brackets, self-referential actors, filler, citations, duplicates",
+        description="Check every pair of a QA JSONL file (what build-qa writes, a teacher's or your own): "
+        "clauses cut off mid-sentence, unmatched brackets, scenarios whose actor is the document itself "
+        "(本院, 本解释), filler and empty answers, citations that do not verify against the statute store, "
+        "duplicate questions; and describe it: CoT share, pairs per kind, answer lengths. Each problem has a "
+        "code, a severity and its line. Exits 1 if there is any error (warnings do not count).",
+        formatter_class=RichHelpFormatter,
+    )
+    a.add_argument("file", type=Path, metavar="FILE", help="QA JSONL file ({\"messages\": [...]} a line)")
+    a.add_argument("--report", type=Path, metavar="OUT.md", help="write a Markdown report with examples of each problem")
+    a.add_argument("--max-examples", type=int, default=10, metavar="N",
+                   help="examples per problem in the report (default: 10)")
+    a.add_argument("--force", action="store_true", help="overwrite OUT.md if it exists")
+    a.set_defaults(handler=_qa_audit)
 
 
 def _require_files(paths: list[Path]) -> None:
@@ -166,20 +191,23 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _hardness(args: argparse.Namespace) -> int:
     from ecmiip.core.outputs import atomic_path, refuse_existing
-    from ecmiip.train.hardness import HardnessConfig, label, load_config
+    from ecmiip.train.hardness import HardnessConfig, builtin_statutes, label, load_config
     from ecmiip.train.mipld import load_records
 
-    _require_files([args.input])
+    builtin = str(args.input) == "builtin" and not args.input.exists()
+    if not builtin:
+        _require_files([args.input])
     refuse_existing([args.output], args.force)
     config = load_config(args.config) if args.config else HardnessConfig()
-    records = load_records([args.input])
+    records = builtin_statutes() if builtin else load_records([args.input])
     levels: Counter = Counter()
     with atomic_path(args.output) as tmp, open(tmp, "w", encoding="utf-8") as f, progress() as bar:
         task = bar.add_task("labelling hardness", total=len(records))
         for r in records:
             h = label(r, config)
             levels[h.level] += 1
-            f.write(json.dumps({**r.data, **h.as_fields()}, ensure_ascii=False) + "\n")
+            data = r if isinstance(r, dict) else r.data
+            f.write(json.dumps({**data, **h.as_fields()}, ensure_ascii=False) + "\n")
             bar.advance(task)
     table = Table(title=f"hardness of {len(records)} records → {args.output}")
     for column in ("level", "α_hard", "records"):
@@ -196,6 +224,7 @@ def _build_qa(args: argparse.Namespace) -> int:
     from ecmiip.train.qa import (
         build_pairs,
         check_ratio,
+        check_share,
         input_records,
         summarize,
         write_pairs,
@@ -205,6 +234,7 @@ def _build_qa(args: argparse.Namespace) -> int:
     _require_files([Path(n) for n in args.inputs if n != "builtin" or Path(n).exists()])
     refuse_existing([args.out], args.force)
     check_ratio(args.cot_ratio)
+    check_share(args.reasoning_share)
     if args.teacher_model and not args.teacher:
         raise InputError("--teacher-model needs --teacher")
     teacher = make_teacher(args.teacher, args.teacher_model) if args.teacher else None
@@ -212,7 +242,7 @@ def _build_qa(args: argparse.Namespace) -> int:
     with progress() as bar:
         task = bar.add_task("building QA pairs", total=len(records))
         pairs = build_pairs(records, args.seed, args.cot_ratio, on_record=lambda _: bar.advance(task),
-                            include_superseded=args.include_superseded)
+                            include_superseded=args.include_superseded, reasoning_share=args.reasoning_share)
         if teacher:
             ask = bar.add_task(f"polishing with {teacher.name}", total=len(pairs))
             taught = polish(pairs, teacher, on_pair=lambda _: bar.advance(ask))
@@ -237,7 +267,34 @@ def _build_qa(args: argparse.Namespace) -> int:
     if teacher:
         colour = "yellow" if taught.failed else "green"
         console.print(f"teacher {teacher.name}: {taught.polished} polished, "
-                      f"[{colour}]{taught.failed} failed[/] (template answer kept)", highlight=False)
+                      f"[{colour}]{taught.failed} dropped[/] (template answer kept)", highlight=False)
         for reason, n in taught.reasons.most_common(5):
             console.print(f"  {n} × {reason}", highlight=False)
+    return 0
+
+
+def _qa_audit(args: argparse.Namespace) -> int:
+    from ecmiip.core.outputs import refuse_existing, write_text_atomic
+    from ecmiip.train.qa_audit import audit_file
+    from ecmiip.train.qa_audit_report import findings_table, markdown_report, stats_table
+
+    if args.max_examples < 1:
+        raise InputError(f"--max-examples {args.max_examples}: must be at least 1")
+    if args.report:
+        if args.report.resolve() == args.file.resolve():
+            raise InputError(f"--report {args.report}: is the QA file being audited; name another file")
+        refuse_existing([args.report], args.force)
+    audit = audit_file(args.file)
+    out = stdout_console()  # the tables are this command's answer: stdout
+    out.print(stats_table(audit))
+    if audit.findings:
+        out.print(findings_table(audit))
+    if args.report:
+        write_text_atomic(args.report, markdown_report(audit, args.max_examples))
+        console.print(f"report with examples of each problem → {args.report}", highlight=False)
+    errors, warnings = len(audit.errors), len(audit.warnings)
+    if errors:
+        console.print(f"[bold red]{errors} error(s)[/], {warnings} warning(s) in {audit.pairs} QA pairs", highlight=False)
+        return 1
+    console.print(f"[green]no errors[/], {warnings} warning(s) in {audit.pairs} QA pairs", highlight=False)
     return 0

@@ -4,23 +4,54 @@ Legal knowledge is not equally rigid. A statute article must be reproduced verba
 comment may be paraphrased freely. Each record gets one of four levels and the weight α_hard that
 training puts on holding it exactly:
 
-* **L1** absolute hard: articles of laws and administrative regulations (rights, penalties, time
-  limits), to be memorised verbatim. α = 1.0.
-* **L2** judicial interpretations and normative documents (最高人民法院关于…解释/规定/批复, 意见, 通知…):
-  binding in practice, but rules about applying the law rather than the law. α = 0.7.
+* **L1** absolute hard: rules to be memorised verbatim: time limits, amounts, penalties, definitions,
+  enumerated conditions, and by default any rule of a law or administrative regulation. α = 1.0.
+* **L2** binding rules held less tightly: a judicial interpretation's or normative document's rule
+  with nothing hard in it (rules about applying the law rather than the law), and a law's competence,
+  principle, formality or discretionary article. α = 0.7.
 * **L3** structured holdings and consistent adjudication patterns: cases, exemption rules drawn from
-  effective cases. α = 0.4 by default.
-* **L4** soft: doctrine, value balancing, commentary. α = 0.1 by default.
+  effective cases; and the statute articles that state no rule of their own: purpose (为了…制定本法),
+  effective date (本法自…起施行), transitional and self-referential articles. α = 0.4 by default.
+* **L4** soft: doctrine, value balancing, commentary, and statute texts no longer in force. α = 0.1
+  by default.
 
 The L3/L4 defaults continue L1 → L2's step of 0.3, so the levels are evenly spaced, and keep L4
 above zero: soft knowledge still anchors terminology and citations, but the model is left free to
 phrase it. Both are in :class:`HardnessConfig` and can be set from YAML.
 
-Statute records are levelled by the law's title (the text of a law is hard whatever it says), and by
-its validity: a text that is no longer in force (superseded or repealed, known from the statute store
-by the record's law and version, or from a ``status`` field the record carries) gets
-``superseded_level``, L4 by default. History is worth knowing, but training must not hold an old text
-as tightly as the law in force; the reason names the text and since when it is not in force.
+A statute article in force is levelled by what it says, its document's title being one signal
+among several (issue 15; :mod:`ecmiip.train.article_hardness`). It scores points:
+
+* title, by document type: law +2, administrative regulation +2 (neither an interpretation, a
+  normative document nor a title ending in 法), judicial interpretation +1 (最高人民法院/检察院关于…
+  解释/规定/批复/决定), normative document +1 (…意见/通知/指南/纪要/答复/公告);
+* hard content, each kind once: time limit +2 (三年内, 诉讼时效为三年, 自…之日起, 不得超过五日),
+  amount +2 (300万元以下, 一倍以上三倍以下, 百分之…), numeric limit +1 (不得超过10项), penalty +1
+  (罚款, 没收, 吊销, 刑事责任, 惩罚性赔偿…), enumerated conditions +1 (two or more items （一）（二） of
+  the article's own; 第（一）项 cites another's and does not count), definition or deeming rule +1
+  (是指, 所称…包括, 视为);
+* soft function, each kind once: purpose −3 (为了…制定本法, 根据…制定本条例), effective date −3
+  (本法自…起施行), transitional or self-referential −2 (本解释施行前/后, 以本解释为准, 同时废止,
+  修改前的专利法), competence or organisation −1 (…主管部门负责…工作, …的权力机构), principle or
+  policy −1 (国家鼓励, 遵循诚实信用原则), formalities −1 (办理…手续, 规定的格式, 缴纳…费, 签字或者盖章),
+  discretion −1 (综合考虑, 酌情, 考虑…因素, 可以参考).
+
+A score of at least ``l1_score`` (2) is L1, at least ``l2_score`` (1) L2, anything less L3; an
+article in force is never L4. Dates (2001年7月1日, 一九九二年九月三十日) are taken out before numbers are
+read, so an effective date is not a time limit. So a law's rule stays L1 unless it only states
+competence, principle, formalities or discretion (L2) or no rule at all (L3); an interpretation's
+rule is L2 unless it sets a limit, an amount, a penalty, a definition or a list of conditions (L1),
+or is discretionary, transitional or self-referential (L3). Every pattern, word list, point and
+threshold is a field of :class:`HardnessConfig`; ``statute_by_content: false`` levels statutes by
+title alone (law and regulation L1, interpretation and normative document L2), the rule before
+issue 15. The reasons list the title's points, each signal with its points and the match that
+showed it, and the score.
+
+Validity comes after substance: a text that is no longer in force (superseded or repealed, known
+from the statute store by the record's law and version, or from a ``status`` field the record
+carries) gets ``superseded_level``, L4 by default, whatever it says. History is worth knowing, but
+training must not hold an old text as tightly as the law in force; the reason names the text and
+since when it is not in force.
 Other records start from their kind (case and exemption L3, knowledge L4) and move by one level on
 the balance of hard signals (article citations, time limits, penalties, amounts, enumerated
 structure, legal-term density) against soft markers (通说, 利益平衡, 酌情 …): a knowledge record that is
@@ -39,15 +70,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecmiip.core.citations import LOOSE_ARTICLE_RE, parse_citation
 from ecmiip.core.errors import InputError
-from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL
+from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, YEAR
 from ecmiip.core.statutes import IN_FORCE, REPEALED, SUPERSEDED, UNVERIFIED, Article, Document, store
 from ecmiip.core.typed_yaml import FieldError, build, check_fields, load_yaml
+from ecmiip.train.article_hardness import article_level, first_matches
 from ecmiip.train.mipld import Record, citations_of, load_records, record_kind
-from ecmiip.train.recipe import Recipe, resolve
+
+if TYPE_CHECKING:  # recipe imports the QA builder, which imports this module's validity rules
+    from ecmiip.train.recipe import Recipe
 
 LEVELS = ("L1", "L2", "L3", "L4")
 
@@ -64,16 +98,24 @@ class HardnessConfig:
     interpretation_titles: tuple[str, ...] = (r"^最高人民(法院|检察院).*(解释|规定|批复|决定)(（[^）]*）)?$",)
     #: Statute titles that make a record L2 as a normative document (regular expressions).
     normative_titles: tuple[str, ...] = (r"(意见|通知|指南|指引|纪要|答复|公告)(（[^）]*）)?$",)
+    #: Titles of laws (the rest that are neither interpretations nor normative documents are
+    #: administrative regulations): the document types the README's table counts.
+    law_titles: tuple[str, ...] = (r"法(典)?(（[^）]*）)?$",)
     #: Phrases that state a time limit (regular expressions).
     time_limit_patterns: tuple[str, ...] = (
         rf"{NUMERAL}个?(年|月|日|天|工作日)(内|以内|之内|届满)",
-        rf"(期限|保护期|期间|时效)为?[^。；，\n]{{0,12}}?{NUMERAL}个?(年|月|日|天|工作日)",
+        rf"(期限|保护期|期间|时效)为?[^。；，\n]{{0,20}}?{NUMERAL}个?(年|月|日|天|工作日)",
         r"自[^。；\n]{1,20}之日起",
+        rf"(未满|不满|已满|超过|不得超过|逾){NUMERAL}个?(年|月|日|天|工作日)",
     )
-    #: Phrases that state an amount or a multiple (regular expressions).
-    amount_patterns: tuple[str, ...] = (rf"{NUMERAL}万?元(以上|以下)?", rf"{NUMERAL}倍(以上|以下)")
+    #: Phrases that state an amount, a multiple or a share (regular expressions).
+    amount_patterns: tuple[str, ...] = (
+        rf"{NUMERAL}万?元(以上|以下)?", rf"{NUMERAL}倍(以上|以下)", rf"百分之{NUMERAL}", rf"{NUMERAL}(%|％)",
+    )
     #: Words of sanctions.
-    penalty_terms: tuple[str, ...] = ("罚款", "没收", "拘留", "刑事责任", "吊销", "惩罚性赔偿", "销毁", "罚金")
+    penalty_terms: tuple[str, ...] = (
+        "罚款", "没收", "拘留", "刑事责任", "吊销", "惩罚性赔偿", "销毁", "罚金", "有期徒刑", "拘役", "给予处分",
+    )
     #: Terms of art whose density marks precise legal content.
     legal_terms: tuple[str, ...] = (
         "专利权", "权利要求", "保护范围", "技术特征", "等同", "现有技术", "新颖性", "创造性", "外观设计",
@@ -99,17 +141,87 @@ class HardnessConfig:
     #: Soft minus hard points needed to lower a case or exemption to L4.
     demote_margin: int = 2
     #: Level of a statute text no longer in force (superseded or repealed): the softest by default, so
-    #: an old text is not memorised as if it were the law. "" levels it by its title like any text.
+    #: an old text is not memorised as if it were the law. "" levels it like a text in force.
     superseded_level: str = "L4"
+
+    # ---- statute articles in force: a score from the title and the content (train/article_hardness.py)
+    #: False levels a statute by its title alone (law and regulation L1, interpretation and normative
+    #: document L2): the rule before issue 15, kept to compare and for users who want it.
+    statute_by_content: bool = True
+    #: Title points by document type.
+    law_points: int = 2
+    regulation_points: int = 2
+    interpretation_points: int = 1
+    normative_points: int = 1
+    #: Scores from which an article is L1 and L2; below ``l2_score`` it is L3.
+    l1_score: int = 2
+    l2_score: int = 1
+    #: Points each kind of hard content adds (time limits, amounts and penalties use the lists above).
+    time_limit_points: int = 2
+    amount_points: int = 2
+    quantity_points: int = 1
+    penalty_points: int = 1
+    enumerated_points: int = 1
+    definition_points: int = 1
+    #: Dates, taken out of an article before its numbers are read: "自1985年4月1日起施行" sets no limit.
+    date_patterns: tuple[str, ...] = (
+        rf"({YEAR})年({NUMERAL}月({NUMERAL}日)?)?",
+    )
+    #: Numeric limits other than time and money: "不得超过10项", "至少3人".
+    quantity_patterns: tuple[str, ...] = (
+        rf"(不得|不|最多|至少)(超过|少于|多于|低于)?{NUMERAL}个?(项|件|份|人|名|次|种|页|字)",
+    )
+    #: Definitions and deeming rules: the exact meaning of a term.
+    definition_patterns: tuple[str, ...] = (r"是指", r"所称[^。；\n]{0,40}(包括|指)", r"视为")
+    #: Points each soft function takes away, and the patterns that show it.
+    purpose_points: int = 3
+    purpose_patterns: tuple[str, ...] = (
+        r"(为了|为)[^。\n]{2,160}制定本(法|法典|条例|细则|规定|解释|办法|决定)",
+        r"^(根据|依据)[^。\n]{2,120}制定本(法|法典|条例|细则|规定|解释|办法|决定)",
+    )
+    effective_date_points: int = 3
+    effective_date_patterns: tuple[str, ...] = (
+        r"本(法|法典|条例|细则|规定|解释|办法|决定|批复)(自|于)[^。；\n]{0,30}(施行|生效)",
+    )
+    transitional_points: int = 2
+    transitional_patterns: tuple[str, ...] = (
+        r"本(法|条例|细则|规定|解释|办法|决定|批复)(施行|生效|作出)(前|以前|之前|时|后|以后)",
+        r"以本(法|条例|细则|规定|解释|办法|决定)为准",
+        r"同时(废止|失效)",
+        r"(修改|修正)(前|后)的《?[^。；，\n]{0,8}(法|条例|细则|规定|解释)",
+    )
+    competence_points: int = 1
+    competence_patterns: tuple[str, ...] = (
+        r"(部门|机关|机构|局|委员会|人民政府)(负责|主管)[^。；\n]{0,40}工作",
+        r"负责[^。；\n]{0,30}(管理|监督|执法|审查)工作",
+        r"为[^。；\n]{0,30}的(权力|执行|监督)机构",
+        r"是[^。；\n]{0,30}(审判|常设|派出)[^。；\n]{0,6}机构",
+    )
+    principle_points: int = 1
+    principle_patterns: tuple[str, ...] = (
+        r"国家(鼓励|支持|提倡|扶持|促进|推动|加强|建立|实行|采取)",
+        r"遵循[^。；\n]{0,30}原则",
+    )
+    formality_points: int = 1
+    formality_patterns: tuple[str, ...] = (
+        r"(办理|履行)[^。；\n]{0,20}手续", r"(规定|统一|制定)的?(表格|格式)", r"填写[^。；\n]{0,20}表格",
+        r"一式[两二三四]份", r"签(字|名)或者盖章",
+        r"缴纳[^。；\n]{0,8}费",
+    )
+    discretion_points: int = 1
+    discretion_patterns: tuple[str, ...] = (r"综合(考虑|考量|判断)", r"酌情", r"(考虑|考量)[^。；\n]{0,6}因素", r"可以参考")
 
     def __post_init__(self) -> None:
         check_fields(self, [
             *[(f"alpha_{level.lower()}", lambda v: 0 <= v <= 1, "between 0 and 1") for level in LEVELS],
             *[(f.name, lambda v: all(isinstance(t, str) and t for t in v), "a list of non-empty strings")
               for f in fields(self) if isinstance(getattr(self, f.name), tuple)],
-            ("superseded_level", lambda v: v in ("", *LEVELS), f"one of {', '.join(LEVELS)} or \"\" (level by title)"),
+            ("superseded_level", lambda v: v in ("", *LEVELS), f"one of {', '.join(LEVELS)} or \"\" (level as in force)"),
+            *[(f.name, lambda v: v >= 0, "a whole number of points, 0 or more")
+              for f in fields(self) if f.name.endswith("_points")],
+            ("l1_score", lambda v: v >= self.l2_score, f"at least l2_score ({self.l2_score})"),
         ])  # fmt: skip
-        for name in ("interpretation_titles", "normative_titles", "time_limit_patterns", "amount_patterns"):
+        for name in (f.name for f in fields(self) if f.name.endswith(("_patterns", "_titles"))):
             for pattern in getattr(self, name):
                 try:
                     re.compile(pattern)
@@ -153,17 +265,6 @@ _JUDGED_FIELDS = {
 }
 _BASE_LEVEL = {"case": "L3", "exemption": "L3", "knowledge": "L4"}
 _ENUMERATED = re.compile(rf"（{ITEM_NUMERAL}）|\({ITEM_NUMERAL}\)")
-
-
-def _first_matches(patterns: tuple[str, ...], text: str) -> list[str]:
-    found = []
-    for p in patterns:
-        m = re.search(p, text)
-        if m:
-            found.append(m.group(0))
-    return found
-
-
 def _hard_signals(text: str, record: Mapping[str, Any], config: HardnessConfig) -> list[tuple[int, str]]:
     """(points, reason) for each sign of rigid content."""
     signals = []
@@ -173,13 +274,13 @@ def _hard_signals(text: str, record: Mapping[str, Any], config: HardnessConfig) 
         cited.add(c.key if c else m.group(0))
     if cited:
         signals.append((min(len(cited), config.citation_points), f"cites {len(cited)} article(s)"))
-    times = _first_matches(config.time_limit_patterns, text)
+    times = first_matches(config.time_limit_patterns, text)
     if times:
         signals.append((1, f"time limit: {times[0]}"))
     penalties = [t for t in config.penalty_terms if t in text]
     if penalties:
         signals.append((1, f"penalty: {', '.join(penalties)}"))
-    amounts = _first_matches(config.amount_patterns, text)
+    amounts = first_matches(config.amount_patterns, text)
     if amounts:
         signals.append((1, f"amount: {amounts[0]}"))
     items = len(_ENUMERATED.findall(text))
@@ -239,14 +340,6 @@ def ceased(doc: Document | None, status: str) -> str:
     return f"{reported}已{when}{'废止' if status == REPEALED else '被取代'}"
 
 
-def _statute_level(law: str, config: HardnessConfig) -> tuple[str, str]:
-    if any(re.search(p, law) for p in config.interpretation_titles):
-        return "L2", f"judicial interpretation: 《{law}》"
-    if any(re.search(p, law) for p in config.normative_titles):
-        return "L2", f"normative document: 《{law}》"
-    return "L1", f"article of a law or regulation: 《{law}》, verbatim"
-
-
 def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = None,
           as_of: date | None = None) -> Hardness:
     """The hardness level, α_hard and the reasons for one valid record (statute validity on ``as_of``, today)."""
@@ -256,11 +349,9 @@ def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = No
     if kind not in _JUDGED_FIELDS:
         raise ValueError(f"not a MIPLD record kind: {kind!r}")
     text = "\n".join(data[f] for f in _JUDGED_FIELDS[kind] if isinstance(data.get(f), str))
-    hard = _hard_signals(text, data, config)
 
     if kind == "statute":
-        level, why = _statute_level(data["law"], config)
-        reasons = [why] + [r for _, r in hard if not r.startswith(("cites", "legal-term"))]
+        level, reasons = article_level(data["law"], text, config)
         status = statute_status(data, as_of)
         if status in NOT_IN_FORCE and config.superseded_level:
             doc = statute_document(data["law"], data.get("version", ""))
@@ -270,6 +361,7 @@ def label(record: Record | Mapping[str, Any], config: HardnessConfig | None = No
                            f"{level} (superseded_level) so it is not memorised as current law")
         return Hardness(level, config.alpha(level), tuple(reasons))
 
+    hard = _hard_signals(text, data, config)
     level = _BASE_LEVEL[kind]
     soft = _soft_signals(text, config)
     hard_points = sum(p for p, _ in hard)
@@ -333,12 +425,24 @@ def record_alpha(record: Mapping[str, Any], config: HardnessConfig | None = None
 
 
 def _data_files(recipe: Recipe, names: list[str]) -> list[Path]:
+    from ecmiip.train.recipe import resolve
+
     return [resolve(recipe, n) for n in names]
 
 
 def _statute_record(a: Article, status: str) -> dict:
     return {"kind": "statute", "law": a.law, "version": a.version, "chapter": a.chapter, "section": a.section,
             "article": a.article, "text": a.text, "status": status}
+
+
+def builtin_statutes(as_of: date | None = None, include_superseded: bool = False) -> list[dict]:
+    """What ``data.statutes: builtin`` means: the statute store's texts in force on ``as_of`` (today),
+    the user's imported ones included, as statute records with their ``status``; with
+    ``include_superseded`` every stored text, those no longer in force too."""
+    day = as_of or date.today()
+    s = store()
+    articles = s.articles if include_superseded else s.current_articles(day)
+    return [_statute_record(a, document_status(a.doc, day)) for a in articles]
 
 
 def stage1_records(recipe: Recipe, as_of: date | None = None) -> list[dict]:
@@ -354,9 +458,7 @@ def stage1_records(recipe: Recipe, as_of: date | None = None) -> list[dict]:
     """
     data, day = recipe.data, as_of or date.today()
     if data.statutes == "builtin":
-        s = store()
-        articles = s.articles if data.include_superseded else s.current_articles(day)
-        records = [_statute_record(a, document_status(a.doc, day)) for a in articles]
+        records = builtin_statutes(day, data.include_superseded)
     else:
         files = _data_files(recipe, [data.statutes] if isinstance(data.statutes, str) else data.statutes)
         records = [r.data | {"kind": "statute", "status": statute_status(r.data, day) or UNVERIFIED}

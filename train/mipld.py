@@ -417,7 +417,7 @@ def load_records(paths: Iterable[Path | str]) -> list[Record]:
 QA_ROLES = ("system", "user", "assistant")
 
 
-def _conversation_problem(value: Any) -> str | None:
+def conversation_problem(value: Any) -> str | None:
     if not isinstance(value, dict):
         return f"expected a JSON object, got {_type_name(value)}"
     if "messages" not in value:
@@ -451,7 +451,7 @@ def load_conversations(paths: Iterable[Path | str]) -> list[list[dict]]:
                 continue
             try:
                 value = loads_strict(raw.decode("utf-8").lstrip("\ufeff"))
-                why = _conversation_problem(value)
+                why = conversation_problem(value)
             except UnicodeDecodeError as e:
                 why = f"not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8"
             except json.JSONDecodeError as e:

@@ -26,11 +26,15 @@ Validity (``ecmiip.core.statutes``): nothing superseded is taught as current law
   citation of every pair therefore passes ``ecmiip.core.citations.verify_citations`` as current, or
   names its version; a teacher's answer gets the same treatment when written.
 
+Balance (``balance``, recipe ``data.reasoning_share``, ``DEFAULT_REASONING_SHARE`` = 0.3): the statute pairs
+are sampled (seeded, in proportion over their templates) so that case, knowledge and exemption pairs — the
+reasoning data — make up that share; a build with no reasoning records keeps every statute pair.
+
 A share of the pairs (``cot_ratio``, 0.2 by default: chain-of-thought to plain pairs 1 : 4) carry
 reasoning steps in Qwen3's thinking form. Which ones is decided by the seed, spread evenly over the
 templates (largest remainders), so the share is exact overall and per template up to rounding.
 Question wording and scenario parties also follow the seed; a record's pairs do not depend on the
-other records.
+other records (which of them balancing keeps does).
 
 An optional teacher model (``ecmiip.train.teacher``) rewrites each template answer into fluent prose: an OpenAI-compatible chat
 completions endpoint (``http(s)://…/v1``, the only case in which anything goes over the network) or a
@@ -51,13 +55,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from ecmiip.core.citations import cited_label, format_citation
 from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import atomic_path, refuse_existing
 from ecmiip.core.statutes import IN_FORCE, UNVERIFIED, store
 from ecmiip.train.hardness import NOT_IN_FORCE, document_status, statute_status
 from ecmiip.train.mipld import Record, load_records
 from ecmiip.train.qa_citations import versioned_citations
-from ecmiip.train.qa_pairs import QAPair, record_ref, seeded_rng
+from ecmiip.train.qa_pairs import DEFAULT_REASONING_SHARE, REASONING_KINDS, QAPair, record_ref, seeded_rng
 from ecmiip.train.qa_record_templates import case_pairs, exemption_pairs, knowledge_pairs
 from ecmiip.train.qa_statute_templates import statute_pairs
 
@@ -193,23 +198,76 @@ def assign_cot(pairs: Sequence[QAPair], ratio: float, seed: int) -> None:
     for p in pairs:
         p.cot = False
         groups.setdefault(p.template, []).append(p)
-    target = int(ratio * len(pairs) + 0.5)
-    quota = {g: ratio * len(ps) for g, ps in groups.items()}
-    counts = {g: int(q) for g, q in quota.items()}
-    tie = seeded_rng(seed, "cot-order")
-    order = sorted(groups, key=lambda g: (-(quota[g] - counts[g]), tie.random()))
-    for g in order[: max(0, target - sum(counts.values()))]:
-        counts[g] += 1
+    counts = _largest_remainders({g: len(ps) for g, ps in groups.items()}, int(ratio * len(pairs) + 0.5), seed,
+                                 "cot-order")
     for g in sorted(groups):
         for p in seeded_rng(seed, "cot", g).sample(groups[g], counts[g]):
             p.cot = True
 
 
+def distinct_questions(pairs: Sequence[QAPair]) -> None:
+    """A question asked again with another answer (two articles with the same clause: 期满未缴纳…) names
+    its source the second time, so no two training targets conflict."""
+    seen: dict[str, str] = {}
+    for p in pairs:
+        if p.question in seen and seen[p.question] != p.answer:
+            s = p.source
+            where = format_citation(s["law"], cited_label(s["article"]), "" if s.get("status") not in NOT_IN_FORCE
+                                    else s["version"]) if p.kind == "statute" else record_ref_of(p)
+            p.question += f"（请依照{where}回答）"
+        seen.setdefault(p.question, p.answer)
+
+
+def record_ref_of(pair: QAPair) -> str:
+    return f"记录{pair.source.get('id', '')}"
+
+
+def check_share(share: float | None) -> None:
+    if share is not None and not 0 <= share < 1:
+        raise InputError(f"the reasoning share (recipe data.reasoning_share) must be 0 (keep every pair) or above, "
+                         f"and below 1, got {share}")
+
+
+def _largest_remainders(sizes: dict[str, int], total: int, seed: int, what: str) -> dict[str, int]:
+    """``total`` spread over groups in proportion to ``sizes``; ties broken by the seed."""
+    whole = sum(sizes.values())
+    quota = {g: total * n / whole for g, n in sizes.items()} if whole else {}
+    counts = {g: int(q) for g, q in quota.items()}
+    tie = seeded_rng(seed, what)
+    order = sorted(quota, key=lambda g: (-(quota[g] - counts[g]), tie.random()))
+    for g in order[: max(0, total - sum(counts.values()))]:
+        counts[g] += 1
+    return counts
+
+
+def balance(pairs: Sequence[QAPair], share: float | None, seed: int) -> list[QAPair]:
+    """Keep every reasoning pair and a seeded sample of the statute pairs, so that reasoning pairs make up
+    ``share`` of the result; the sample is spread over the statute templates in proportion. Input order is
+    kept. Nothing is dropped when ``share`` is None or 0, when there is no reasoning pair, or when the
+    statute pairs are already few enough."""
+    check_share(share)
+    reasoning = sum(p.kind in REASONING_KINDS for p in pairs)
+    statute = [p for p in pairs if p.kind not in REASONING_KINDS]
+    if not share or not reasoning:
+        return list(pairs)
+    target = int(reasoning * (1 - share) / share + 0.5)
+    if target >= len(statute):
+        return list(pairs)
+    groups: dict[str, list[QAPair]] = {}
+    for p in statute:
+        groups.setdefault(p.template, []).append(p)
+    counts = _largest_remainders({g: len(ps) for g, ps in groups.items()}, target, seed, "balance-order")
+    keep = {id(p) for g in sorted(groups) for p in seeded_rng(seed, "balance", g).sample(groups[g], counts[g])}
+    return [p for p in pairs if p.kind in REASONING_KINDS or id(p) in keep]
+
+
 def build_pairs(records: Sequence[Record], seed: int = DEFAULT_SEED, cot_ratio: float = DEFAULT_COT_RATIO,
                 on_record: Callable[[Record], None] | None = None, *, include_superseded: bool = False,
-                as_of: date | None = None) -> list[QAPair]:
-    """Template pairs of every record, in input order, with CoT assigned; statute records of texts not
-    in force on ``as_of`` (today) are skipped unless ``include_superseded`` (see ``select_records``)."""
+                as_of: date | None = None, reasoning_share: float | None = DEFAULT_REASONING_SHARE) -> list[QAPair]:
+    """Template pairs of every record, in input order, balanced (``balance``: statute pairs sampled so that
+    reasoning pairs make up ``reasoning_share``), with CoT assigned; statute records of texts not in force
+    on ``as_of`` (today) are skipped unless ``include_superseded`` (see ``select_records``)."""
+    check_share(reasoning_share)
     check_unique(records)
     day = as_of or date.today()
     kept = {id(r) for r in select_records(records, include_superseded, day)[0]}
@@ -220,6 +278,8 @@ def build_pairs(records: Sequence[Record], seed: int = DEFAULT_SEED, cot_ratio: 
             pairs.extend(record_pairs(r, seed, knowledge, day))
         if on_record:
             on_record(r)
+    distinct_questions(pairs)
+    pairs = balance(pairs, reasoning_share, seed)
     assign_cot(pairs, cot_ratio, seed)
     return pairs
 

@@ -1,6 +1,9 @@
-"""What an article says, read sentence by sentence: its paragraphs (款) with their enumerated items, the
-norm each sentence states (definition, condition → consequence, prohibition, duty, permission) and its
-terms of art. The statute templates (``qa_statute_templates``) build their answers and scenarios from these.
+"""An article read as structure, not as strings: its paragraphs (款), each with its enumerated items (项)
+kept under their lead-in and marked cumulative or alternative, its conditions as whole clauses (a 的-clause
+with its consequence and its exception), its rules (who 不得 / 应当 / 可以 do what), definitions, deadlines,
+amounts and cross-references; and the article's role — substantive, or one that only organises the text
+(purpose, competence, self-reference, transition, entry into force), which gets recitation pairs only.
+The statute templates (``qa_statute_templates``) build their questions and answers from this reading.
 """
 
 from __future__ import annotations
@@ -8,15 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from ecmiip.core.numerals import int_to_chinese
+from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, STATUTE_NUMERAL
 from ecmiip.core.statutes import ITEM_MARK
 from ecmiip.train.hardness import HardnessConfig
 
 _ITEM = re.compile(rf"^{ITEM_MARK}\s*")
 _INLINE_ITEMS = re.compile(ITEM_MARK)
-_CONNECTORS = re.compile(r"^(?:但是|但|并且|并|同时|此外|另外)[，,]?")
 
-# ---------------------------------------------------------------- sentences
+# ---------------------------------------------------------------- text helpers
 
 
 def flat(text: str) -> str:
@@ -24,16 +26,32 @@ def flat(text: str) -> str:
     return text.strip().replace("\n", " ")
 
 
+def split_outside(text: str, marks: str) -> list[str]:
+    """``text`` split at any of ``marks`` outside brackets and quotes (（指申请日；有优先权的，指优先权日）
+    stays whole)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += 1 if ch in "（(“《" else -1 if ch in "）)”》" else 0
+        if ch in marks and depth <= 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return out
+
+
 def sentences(text: str) -> list[str]:
-    """Sentences split at 。 and ；, without their ending punctuation."""
-    return [s.strip().rstrip("：:，") for s in re.split(r"[。；;]", text) if s.strip().rstrip("：:，")]
+    """Sentences split at 。 and ； outside brackets, without their ending punctuation."""
+    return [s.strip().rstrip("：:，") for s in split_outside(text, "。；;") if s.strip().rstrip("：:，")]
 
 
 def first_sentences(text: str, n: int = 1, limit: int = 160) -> str:
-    """The first ``n`` sentences (split at 。 only), shortened to ``limit`` characters."""
+    """The first ``n`` sentences (split at 。 only), shortened to ``limit`` characters at a clause end."""
     parts = [s for s in re.split(r"(?<=。)", text.strip()) if s.strip()]
     out = "".join(parts[:n]).strip() or text.strip()
-    return out if len(out) <= limit else out[:limit].rstrip("，；、") + "……"
+    if len(out) <= limit:
+        return out
+    cut = max(out.rfind(p, 0, limit) for p in "。；，")
+    return out[: cut if cut > 0 else limit].rstrip("，；、") + "……"
 
 
 def full_stop(text: str) -> str:
@@ -42,114 +60,388 @@ def full_stop(text: str) -> str:
     return text if text.endswith(("。", "？", "！", "”", "）")) else text + "。"
 
 
-# ---------------------------------------------------------------- paragraphs and items
+def _chunks(sentence: str) -> list[str]:
+    """Clauses split at commas outside brackets (（有优先权的，指优先权日） stays whole)."""
+    return [c.strip() for c in split_outside(sentence, "，,") if c.strip()]
 
 
-@dataclass
-class Unit:
-    """A paragraph of an article: a lead sentence and, for an enumeration, its items."""
-
-    lead: str
-    items: list[str] = field(default_factory=list)
+# A reference to another law's article (专利法第二十六条): its numbering may be an older version's.
+FOREIGN_REFERENCE = re.compile(rf"(?<!本)(?:法|条例|细则|规定|解释|办法)(?:（\d{{4}}[^）]*）)?第{STATUTE_NUMERAL}条")
 
 
-def article_units(text: str) -> list[Unit]:
-    """Paragraphs (款) of an article, with enumerated items（一）（二）… attached to their lead."""
-    units: list[Unit] = []
-    for para in (p.strip() for p in text.split("\n")):
-        if not para:
-            continue
-        if _ITEM.match(para):
-            item = _ITEM.sub("", para).rstrip("；;。，")
-            if units and (units[-1].items or units[-1].lead.endswith(("：", ":"))):
-                units[-1].items.append(item)
-            else:
-                units.append(Unit("", [item]))
-            continue
-        inline = _INLINE_ITEMS.split(para)
-        if len(inline) > 2 and inline[0].rstrip().endswith(("：", ":")):
-            units.append(Unit(inline[0].strip(), [i.strip().rstrip("；;。，") for i in inline[1:] if i.strip()]))
-        else:
-            units.append(Unit(para))
-    return units
+# ---------------------------------------------------------------- who can be the subject of a rule
+
+# Longest first: the subject of a rule is the first of these in the clause that names it.
+ACTORS = tuple(sorted((
+    "国务院专利行政部门", "国务院知识产权行政部门", "国务院著作权主管部门", "著作权主管部门", "著作权行政管理部门",
+    "国务院农业、林业主管部门", "审批机关", "品种权人", "人民法院", "人民检察院", "海关", "商标局", "国家知识产权局",
+    "知识产权行政部门", "管理专利工作的部门", "专利代理机构", "专利代理师", "集体管理组织", "著作权集体管理组织",
+    "专利权人", "专利申请人", "申请人", "发明人", "设计人", "被许可人", "许可人", "著作权人", "作者", "权利人",
+    "商标注册人", "商标权人", "注册人", "经营者", "网络服务提供者", "侵权人", "被诉侵权人", "被告", "原告", "当事人",
+    "利害关系人", "任何单位或者个人", "单位或者个人", "布图设计权利人", "出版者", "表演者", "录音录像制作者",
+    "广播电台、电视台", "委托人", "受托人", "质权人", "出质人", "转让人", "受让人", "行为人", "犯罪嫌疑人",
+    "录音制作者", "录像制作者", "制作者", "广播电台", "电视台", "请求人", "自然人", "公民", "律师",
+    "被控侵权人", "被侵权人", "律师事务所", "审查员",
+), key=len, reverse=True))
+AUTHORITIES = ("部门", "人民法院", "人民检察院", "海关", "商标局", "知识产权局", "机关", "委员会", "审查")
+_ACTOR_RE = re.compile("|".join(map(re.escape, ACTORS)))
 
 
-# ---------------------------------------------------------------- norms in a sentence
+def actor_in(text: str) -> str:
+    """The first actor named in ``text``, or ""."""
+    m = _ACTOR_RE.search(text)
+    return m.group(0) if m else ""
 
-_DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：“”]{1,40}?)，?是指(?P<b>.+)$")
-_CONDITIONAL = re.compile(r"^(?P<a>.{4,}?)的，(?P<b>.+)$")
+
+def is_authority(actor: str) -> bool:
+    return any(a in actor for a in AUTHORITIES)
+
+
+# Roles only a natural person holds (a scenario names a person, never a company); …师/…员/…官 are people too.
+PERSON_ROLES = ("作者", "发明人", "设计人", "表演者", "自然人", "公民", "个人", "犯罪嫌疑人", "被告人", "律师",
+                "专利代理师", "行为人")
+# Roles only an organisation holds, named as such (甲专利代理机构), not as a company.
+ORGANISATION_ROLES = re.compile(r"(?:机构|组织|电台|电视台|事务所)$")
+
+
+def is_person(actor: str) -> bool:
+    """Whether only a natural person can hold the role (发明人, 专利代理师); 制作者 and 出版者 need not be."""
+    return actor in PERSON_ROLES or actor.endswith(("师", "员", "官")) or (
+        actor.endswith("作者") and not actor.endswith("制作者"))
+
+
+_OPENER = re.compile(r"^(?:但是|但|并且|并|且|凡是|凡|同时)")
+# Before its subject a clause has at most a short qualifier (在先, 复审), a government (县级以上地方人民政府) or an
+# attributive phrase (实行开放许可的); an actor after a
+# preposition or verb (未经权利人许可, 对专利权人, 在权利人已经尽力举证, 可以不经著作权人许可) is an object.
+_NOT_BEFORE_SUBJECT = re.compile(r"[对向经由被与和及给为按依据把将使未不从应除]|在(?!先)")
+# … unless it is an attributive phrase (被授予国防专利权的, 普通使用许可合同的) that is no prepositional phrase.
+_ATTRIBUTIVE = re.compile(r"^(?![对向经由与给按依据把将从])[^，]{1,20}的$")
+
+
+def opening_actor(clause: str) -> str:
+    """The actor a clause opens with — its subject — or ""; the actor inside a 的-condition
+    (著作权人声明不许使用的) is not the subject of what follows, so such a clause has none."""
+    clause = _OPENER.sub("", clause.strip())
+    m = _ACTOR_RE.search(clause)
+    prefix = clause[: m.start()] if m else ""
+    if not m or clause.endswith("的") or not (_ATTRIBUTIVE.match(prefix) or prefix.endswith("人民政府") or (
+            len(prefix) <= 6 and not _NOT_BEFORE_SUBJECT.search(prefix))):
+        return ""
+    return m.group(0)
+
+
+# ---------------------------------------------------------------- conditions and rules
+
 MODALS = {"prohibition": "不得", "obligation": "应当", "permission": "可以"}
-NORM_PRIORITY = ("conditional", "enumeration", "prohibition", "definition", "obligation", "permission")
+_EXCEPTION = re.compile(r"^(?:但是|但)")
+
+
+def _conditional(chunk: str, lead: bool = False) -> bool:
+    """A clause closing a 的-condition (not 为了…目的; 有下列情形之一的 only in an item list's lead-in)."""
+    return (len(chunk) >= 4 and chunk.endswith("的") and not chunk.endswith("目的")
+            and not chunk.startswith(("为了", "为")) and (lead or "下列" not in chunk))
 
 
 @dataclass(frozen=True)
-class Norm:
-    """What one sentence of an article does. ``a``/``b``: term/meaning, condition/consequence or who/act."""
+class Condition:
+    """``condition``的，``consequence``（``exception``）: the 的-clause whole, with what follows from it."""
 
-    kind: str  # definition, conditional, prohibition, obligation, permission, enumeration, plain
     sentence: str
-    a: str = ""
-    b: str = ""
-    items: tuple[str, ...] = ()
-    context: str = ""  # the sentence before it in the same paragraph, which it may depend on
+    condition: str  # ends with 的
+    consequence: str
+    exception: str = ""
+    subject: str = ""  # who the consequence binds or empowers, when named
+    opening: bool = True  # the paragraph's first sentence: one further in may lean on the sentence before
 
 
-def _modal_norm(sentence: str) -> Norm | None:
+@dataclass(frozen=True)
+class Rule:
+    """``premise``，``subject`` 不得/应当/可以 ``act``: a prohibition, duty or permission with its subject."""
+
+    kind: str
+    sentence: str
+    subject: str
+    act: str
+    premise: str = ""
+    phrase: str = ""  # the clause that names the subject: 专利权人与他人订立的专利实施许可合同
+
+    @property
+    def modal(self) -> str:
+        return MODALS[self.kind]
+
+
+def read_condition(sentence: str, lead: bool = False) -> Condition | None:
+    """The conditions of a sentence up to its last 的-clause before any 但是, the rest as consequence;
+    ``lead``: the sentence introduces an item list (有下列情形之一的，…)."""
+    parts = _chunks(sentence)
+    main = next((i for i, c in enumerate(parts) if _EXCEPTION.match(c)), len(parts))
+    last = max((i for i in range(main) if _conditional(parts[i], lead)), default=-1)
+    if last < 0 or last + 1 >= main:
+        return None
+    condition, consequence = "，".join(parts[: last + 1]), "，".join(parts[last + 1: main])
+    return Condition(sentence, condition, consequence, "，".join(parts[main:]), _subject(condition, consequence))
+
+
+_MODAL_OR_VERB = re.compile(r"不得|应当|可以|必须|有权|不能|不予|予以|视为|依照|按照|由")
+
+
+def _subject(condition: str, consequence: str) -> str:
+    """Who the consequence binds: an actor named before its modal verb, else the actor the condition opens
+    with (当事人对裁定不服的，可以起诉 → 当事人); an actor named after the verb is its object, not its subject."""
+    m = _MODAL_OR_VERB.search(consequence)
+    head = consequence[: m.start()] if m else consequence
+    if who := next(filter(None, map(opening_actor, _chunks(head))), ""):
+        return who
+    opening = actor_in(condition[:12])
+    return opening if opening and condition.startswith(opening) else ""
+
+
+def modal_of(consequence: str) -> str:
+    """The modal word a consequence turns on (不得, 应当, 可以), or ""."""
+    m = re.search("|".join(MODALS.values()), consequence)
+    return m.group(0) if m else ""
+
+
+def _subject_clause(parts: list[str]) -> tuple[int, str]:
+    """(index, subject) of the clause before a modal that names its subject: the nearest one opening with an
+    actor; a clause without its own subject (可以不经著作权人许可，但应当…) leans on one before it."""
+    for i in range(len(parts) - 1, -1, -1):
+        if who := opening_actor(parts[i]):
+            return i, who
+    return -1, ""
+
+
+def read_rule(sentence: str, inherited: str = "") -> Rule | None:
+    """A sentence whose subject 不得 / 应当 / 可以 do something; the subject is an actor the law names as
+    such (``opening_actor``), else ``inherited``: the subject of the sentence this clause continues after ；
+    (…，但应当按照规定支付报酬；著作权人声明不许使用的不得使用 → 录音制作者): the subject of the rule the part
+    before it states. None when nobody can be told."""
     for kind, word in MODALS.items():
         for m in re.finditer(word, sentence):
             before, after = sentence[: m.start()], sentence[m.end():]
-            if before.endswith("不") or after.startswith(("知道", "认为")):  # 不应当 / 应当知道: not a duty
+            if before.endswith("不") or after.startswith(("知道", "认为")):  # 不应当 / 应当知道: not a rule
                 continue
-            who = _CONNECTORS.sub("", before.strip("，, "))
-            act = re.split(r"[，,：]", after, maxsplit=1)[0].strip()
-            if len(who) >= 2 and len(act) >= 2:
-                return Norm(kind, sentence, who, act)
+            if len(after.strip()) < 2:
+                continue
+            parts = _chunks(before)
+            at, subject = _subject_clause(parts)
+            if at < 0:
+                if not inherited:
+                    continue
+                return Rule(kind, sentence, inherited, after.strip("，, "), "，".join(parts), inherited)
+            premise = "，".join(parts[:at])
+            # a clause with a modal of its own (专利代理师应当…承办业务，不得…) is no subject phrase
+            phrase = subject if re.search("|".join(MODALS.values()), parts[at]) else parts[at]
+            return Rule(kind, sentence, subject, after.strip("，, "), premise, phrase)
     return None
 
 
-def sentence_norm(sentence: str) -> Norm:
-    """Classify a sentence: definition, condition → consequence, prohibition, duty, permission or plain."""
-    if m := _DEFINITION.match(sentence):
-        return Norm("definition", sentence, m["a"].strip(), m["b"].strip())
-    if (m := _CONDITIONAL.match(sentence)) and "下列" not in m["a"]:
-        return Norm("conditional", sentence, m["a"].strip(), m["b"].strip())
-    return _modal_norm(sentence) or Norm("plain", sentence)
+# Who may be aggrieved by a decision, most specific first: the article's own party names it.
+_AGGRIEVED = ("申请人", "专利权人", "商标注册人", "品种权人", "布图设计权利人", "权利人", "请求人", "当事人")
 
 
-def unit_norms(unit: Unit) -> list[Norm]:
-    """The norms of one paragraph: its enumeration as one norm, else one per sentence."""
-    if unit.items:
-        lead = unit.lead.rstrip("：:")
-        return [Norm("enumeration", lead, lead, "", tuple(unit.items))]
-    parts = sentences(unit.lead)
-    return [replace(sentence_norm(s), context=parts[i - 1] if i else "") for i, s in enumerate(parts)]
+# A condition that opens with the act itself (销售明知是…的, 假冒他人专利…的): whoever does it.
+_ACT_OPENING = re.compile(r"^(?:销售|假冒|伪造|擅自|故意|以营利为目的|侵犯|违反|有下列)")
 
 
-def article_norms(text: str) -> list[Norm]:
-    """Every norm of an article in order; an enumeration is one norm with its lead and items."""
-    return [n for unit in article_units(text) for n in unit_norms(unit)]
+def implied_party(article: str, condition: str) -> str:
+    """The party a condition without a subject is about, as the article implies: who 对…决定不服 is the
+    party the article names (专利权人, 申请人…), else 当事人; who does the act a condition opens with
+    (销售明知是假冒注册商标的商品…的) is the 行为人; "" for any other condition."""
+    if _ACT_OPENING.match(condition):
+        return "行为人"
+    if "不服" not in condition:
+        return ""
+    named = {m.group(0) for m in _ACTOR_RE.finditer(article.replace(condition, ""))}
+    return next((who for who in _AGGRIEVED if who in named), "当事人")
 
 
-def describe_norm(n: Norm) -> str:
-    """One line of the meaning answer: what kind of rule it is and its parts."""
-    if n.kind == "definition":
-        return f"界定了“{n.a}”的含义：{full_stop(n.b)}"
-    if n.kind == "conditional":
-        return f"适用条件是“{n.a}”，法律后果是：{full_stop(n.b)}"
-    if n.kind == "prohibition":
-        return f"禁止性规定：{n.a}不得{full_stop(n.b)}"
-    if n.kind == "obligation":
-        return f"义务性规定：{n.a}应当{full_stop(n.b)}"
-    if n.kind == "permission":
-        return f"授权性规定：{n.a}可以{full_stop(n.b)}"
-    if n.kind == "enumeration":
-        items = "；".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(n.items, 1))
-        head = f"“{n.a}”，" if n.a else ""
-        return f"{head}列举了{len(n.items)}项：{full_stop(items)}"
-    return full_stop(n.sentence)
+# ---------------------------------------------------------------- item lists
+
+ALTERNATIVE, CUMULATIVE, LISTED = "alternative", "cumulative", "list"
+NATURE_ZH = {ALTERNATIVE: "具备其中任何一项即适用", CUMULATIVE: "各项须同时具备，缺一不可", LISTED: "逐项列举"}
 
 
-# Terms of art looked for in an article when it has no norm to build a scenario from.
+def item_nature(lead: str) -> str:
+    """Whether the items of a lead-in are alternatives (之一, 下列各项, a list of prohibited acts),
+    cumulative requirements (同时具备, 下列条件/手续/要求 that must be met) or a plain list (包括…)."""
+    if re.search(r"之一|下列各项|任何一项|下列行为|下列侵犯", lead) or (
+            "下列" in lead and re.search(r"不得|不予|不授予|不视为|不构成|不属于|禁止|视为", lead)):
+        return ALTERNATIVE
+    if re.search(r"同时具备|同时符合|下列条件|下列要求|下列手续|(?:应当|必须|须)(?:具备|符合|办理|满足|提交|载明|写明)", lead):
+        return CUMULATIVE
+    return LISTED
+
+
+@dataclass(frozen=True)
+class ItemList:
+    lead: str  # without its closing colon
+    items: tuple[str, ...]
+    nature: str
+    condition: Condition | None = None  # the lead's own 的-clause: 有下列情形之一的，…
+    rule: Rule | None = None
+
+    @property
+    def consequence(self) -> str:
+        """What follows when the items apply: the lead's consequence or the lead itself."""
+        if self.condition:
+            return self.condition.consequence
+        return self.lead
+
+    @property
+    def subject(self) -> str:
+        return (self.condition.subject if self.condition else "") or (self.rule.subject if self.rule else "")
+
+    @property
+    def prohibition(self) -> bool:
+        """A list of prohibited acts (未经权利人许可，不得进行下列行为): the items are what somebody must not do."""
+        return self.condition is None and bool(_PROHIBITED_ACTS.search(self.lead))
+
+    @property
+    def prohibited_premise(self) -> str:
+        """What the lead puts before its prohibition, its subject left out: 未经权利人许可."""
+        m = _PROHIBITED_ACTS.search(self.lead)
+        kept = []
+        for clause in _chunks(self.lead[: m.start()] if m else ""):
+            if who := opening_actor(clause):
+                clause = clause[clause.index(who) + len(who):]
+            kept.append(_ANYONE.sub("", clause).strip("，, "))
+        return "，".join(k for k in kept if k)
+
+
+_ANYONE = re.compile(r"^任何[^，]{0,8}(?:个人|单位|组织)")
+_PROHIBITED_ACTS = re.compile(r"(?:不得|禁止)(?:进行|实施|从事|采用)?下列[^，。：]{0,8}行为")
+
+
+# ---------------------------------------------------------------- paragraphs
+
+_DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：“”]{1,30}?)，?是指(?P<b>.+)$")
+DEADLINE = re.compile(rf"{NUMERAL}(?:日|天|个月|月|年)(?:内|以内|以上|之内)|之日起|届满|期满|诉讼时效")
+AMOUNT = re.compile(rf"(?:\d+\.\d+|{NUMERAL})(?:元|万元|倍)|罚款|罚金|赔偿数额")
+REFERENCE = re.compile(rf"(?:本(?:法|条例|细则|规定|解释|办法))?第{STATUTE_NUMERAL}条(?:第{STATUTE_NUMERAL}款)?"
+                       rf"|前(?:两|三)?款(?:第（{ITEM_NUMERAL}）项)?|前条|本条第{STATUTE_NUMERAL}款")
+
+
+@dataclass(frozen=True)
+class Definition:
+    term: str
+    meaning: str
+    sentence: str
+
+
+@dataclass
+class Paragraph:
+    """One 款: its text, its item list (with lead-in) when it has one, and what its sentences state."""
+
+    number: int
+    text: str
+    items: ItemList | None = None
+    conditions: list[Condition] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    definitions: list[Definition] = field(default_factory=list)
+    deadlines: list[str] = field(default_factory=list)
+    amounts: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+
+
+def _split_paragraphs(text: str) -> list[tuple[str, list[str]]]:
+    """(lead, items) per 款: item lines belong to the paragraph before; inline items are split out."""
+    out: list[tuple[str, list[str]]] = []
+    for line in (x.strip() for x in text.split("\n")):
+        if not line:
+            continue
+        if _ITEM.match(line) and out:
+            out[-1][1].append(_ITEM.sub("", line).rstrip("；;。，"))
+            continue
+        inline = _INLINE_ITEMS.split(line)
+        if len(inline) > 2 and inline[0].rstrip().endswith(("：", ":")):
+            out.append((inline[0].strip(), [i.strip().rstrip("；;。，") for i in inline[1:] if i.strip()]))
+        else:
+            out.append((line, []))
+    return out
+
+
+def _sentence_parts(text: str) -> list[tuple[int, str]]:
+    """``sentences(text)`` with the number of the 。-sentence each part (split at ；) belongs to."""
+    out = []
+    for g, sentence in enumerate(split_outside(text, "。")):
+        out += [(g, part) for part in sentences(sentence)]
+    return out
+
+
+def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
+    text = lead + "".join(f"\n{i}" for i in items)
+    p = Paragraph(number, text)
+    body = _sentence_parts(lead)
+    head = body.pop() if items and body else None
+    ruled: dict[int, str] = {}  # per sentence (。): the subject of its rule, which a part after ； without one inherits
+    for i, (g, s) in enumerate(body):
+        if m := _DEFINITION.match(s):
+            p.definitions.append(Definition(m["a"].strip(), m["b"].strip(), s))
+        elif c := read_condition(s):
+            p.conditions.append(replace(c, opening=i == 0))
+        elif r := read_rule(s, ruled.get(g, "")):
+            p.rules.append(r)
+            ruled[g] = r.subject
+    if head:
+        g, s = head
+        p.items = ItemList(s.rstrip("：:"), tuple(items), item_nature(s), read_condition(s, lead=True),
+                           read_rule(s, ruled.get(g, "")))
+    for s in sentences(lead) + items:
+        if DEADLINE.search(s):
+            p.deadlines.append(s)
+        if AMOUNT.search(s):
+            p.amounts.append(s)
+    p.references = list(dict.fromkeys(m.group(0) for m in REFERENCE.finditer(text)))
+    return p
+
+
+# ---------------------------------------------------------------- the article's role
+
+SUBSTANTIVE = "substantive"
+EFFECTIVE_DATE = "effective_date"
+# role → (pattern on the whole text, the reason recorded with its pairs); first match wins.
+ROLES = (
+    (EFFECTIVE_DATE, re.compile(r"^本(?:法|条例|细则|规定|解释|办法|决定|批复)(?:自.{4,20}起施行|自公布之日起施行)"),
+     "施行日期条款：只讲本文件何时施行，回答以现行文本的版本和施行日期为准"),
+    ("self_referential", re.compile(r"本院以前|与本(?:解释|规定)不一致|以本(?:解释|规定)为准|^[^。]{0,30}同时废止|解释权(?!利)|负责解释"),
+     "自我指涉条款：讲本文件与其他文件的关系或解释权，不是可以适用于案件的规则"),
+    ("transitional", re.compile(r"本(?:法|条例|细则|规定|解释|办法|决定)(?:施行|修改|修正)(?:前|以前|后|之日)|修改决定施行|尚未审结|已经审结|尚未终审"),
+     "过渡条款：讲新旧文本的适用衔接，依行为或案件的时间选择适用的文本"),
+    ("purpose", re.compile(r"^(?:为了?|根据).{2,200}?(?:制定本|特制定)"),
+     "立法目的条款：讲制定目的和依据，不是可以适用于案件的规则"),
+    ("organisational", re.compile(r"^[^，。；]{2,40}(?:负责|主管|管理)[^，。；]{0,40}(?:工作|事务|事宜)[。；]"),
+     "机构职责条款：讲哪个部门主管何种工作，不宜编成案例"),
+)
+
+
+@dataclass
+class ArticleReading:
+    text: str
+    paragraphs: list[Paragraph]
+    role: str = SUBSTANTIVE
+    reason: str = ""
+
+    @property
+    def substantive(self) -> bool:
+        return self.role == SUBSTANTIVE
+
+
+def read_article(text: str) -> ArticleReading:
+    """The article's 款 read one by one, and its role (substantive, or one that gets recitation only)."""
+    text = text.strip()
+    paragraphs = [read_paragraph(i, lead, items) for i, (lead, items) in enumerate(_split_paragraphs(text), 1)]
+    reading = ArticleReading(text, paragraphs)
+    for role, pattern, reason in ROLES:
+        if pattern.search(text) and (role != "organisational" or not any(p.conditions or p.items for p in paragraphs)):
+            reading.role, reading.reason = role, reason
+            break
+    return reading
+
+
+# ---------------------------------------------------------------- terms of art
+
 EXTRA_TERMS = (
     "商标注册", "专利申请", "强制许可", "集体管理", "布图设计", "植物新品种", "品种权", "海关", "出质", "转让",
     "许可使用", "优先权", "复审", "驰名商标", "保全", "技术调查官", "管辖", "证据", "计算机软件", "网络服务提供者",

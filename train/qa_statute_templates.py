@@ -1,40 +1,61 @@
-"""Statute pairs: two per article of a statute record, built from the article's own text.
+"""Statute pairs: two per article, built from the article read as structure (``qa_norms.read_article``).
 
-* meaning — what the article says: quoted, then its norms (conditions and consequences, prohibitions,
-  duties, definitions, enumerations), paragraph by paragraph;
-* scenario — a case built from the article's main norm (or its key terms), answered as
-  【事实】/【适用法律】/【结论】.
+* meaning — the article quoted, then its structure paragraph by paragraph: item lists with their lead-in and
+  whether the items are cumulative or alternatives, conditions with their consequence and exception, who a
+  rule binds, definitions, deadlines, amounts, cross-references; its chain of thought names only what the
+  answer explains (an article with no structure lines: quote and version, nothing promised).
+* the second pair applies the article's most structured part, in this order: an item list (one alternative
+  item that suffices, one cumulative requirement that alone does not, or one prohibited act put to whoever
+  does it: 乙公司未经权利人许可… → 不能), a 的-condition with its consequence, a rule put to its own subject
+  (专利权人, 国务院专利行政部门, 人民法院…), a definition, a plain list, a deadline. Scenario questions name
+  the rule's own subject as the actor: an authority when the subject is an authority, a party only in a role
+  the rule gives (经营者甲公司, 申请人乙公司), a person for a role only people hold (发明人张某, 专利代理师李某),
+  an organisation of its kind (甲专利代理机构); a condition that names nobody gets the party the article
+  implies (专利权人甲公司对…决定不服, 行为人王某销售…). A clause whose subject cannot be told gets no pair
+  and no structure line that names one.
+* organisational, purpose, self-referential and transitional articles get a recitation pair instead, and an
+  effective-date article is asked when the text *in force* took effect (its version and date from the statute
+  store, not the original enactment date its words carry); the reason is recorded in ``source``.
 
 Each answer closes with the version and its effective date (``VERSION_NOTE``). A text no longer in force
 (built only with ``include_superseded``) is cited with its version (``《法》（2019修正）第九条``), its answer
-says since when it is no longer in force (``HISTORY_NOTE``), and its scenario is set while the old text
-was the law. A text the store does not hold gets ``UNKNOWN_VERSION_NOTE``: nobody has checked it.
+says since when it is no longer in force (``HISTORY_NOTE``), and its question is set while the old text was
+the law. A text the store does not hold gets ``UNKNOWN_VERSION_NOTE``: nobody has checked it.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from ecmiip.core.citations import cited_label, format_citation
-from ecmiip.core.numerals import ITEM_NUMERAL, int_to_chinese
+from ecmiip.core.numerals import NUMERAL, YEAR, chinese_to_int, int_to_chinese
 from ecmiip.core.statutes import UNVERIFIED, Document
 from ecmiip.train.hardness import NOT_IN_FORCE, ceased, document_status, statute_document, statute_status
 from ecmiip.train.mipld import Record
 from ecmiip.train.qa_norms import (
-    MODALS,
-    NORM_PRIORITY,
-    Norm,
-    article_norms,
-    article_units,
-    describe_norm,
+    ALTERNATIVE,
+    CUMULATIVE,
+    EFFECTIVE_DATE,
+    FOREIGN_REFERENCE,
+    NATURE_ZH,
+    ORGANISATION_ROLES,
+    ArticleReading,
+    Condition,
+    ItemList,
+    Paragraph,
+    Rule,
+    actor_in,
     full_stop,
-    key_terms,
-    sentences,
-    unit_norms,
+    implied_party,
+    is_authority,
+    is_person,
+    modal_of,
+    read_article,
 )
-from ecmiip.train.qa_pairs import PARTIES, QAPair, seeded_rng, structured
+from ecmiip.train.qa_pairs import QAPair, seeded_rng, structured
 
 # The note closing a statute answer: the version and when it took effect, as the store knows them.
 VERSION_NOTE = "（以上依据{version}文本，自{effective}起施行{validity}。）"
@@ -42,6 +63,32 @@ VERSION_NOTE = "（以上依据{version}文本，自{effective}起施行{validit
 HISTORY_NOTE = "（以上依据{version}文本，自{effective}起施行，{ceased}，不是现行有效的条文；请以现行文本为准。）"
 # … for a text the store does not hold (a file of the user's), whose validity nobody has checked.
 UNKNOWN_VERSION_NOTE = "（以上依据{version}文本；法律可能已经修改，请核对现行有效的版本。）"
+
+# Parties a scenario may give a role the rule names: natural persons for roles only people hold
+# (``qa_norms.is_person``: 发明人, 专利代理师), an organisation of its own kind for 机构/组织/电台, else a company.
+COMPANIES = ("甲公司", "乙公司", "丙科技有限公司", "丁文化传媒有限公司")
+PERSONS = ("张某", "李某", "王某", "丙某", "丁某")
+ORGANISATIONS = ("甲", "乙", "丙")
+_GENERIC = ("任何单位或者个人", "单位或者个人")
+
+_DANGLING = re.compile(r"前(?:两|三)?款|前条|前项|上述|该条")
+# A clause that starts mid-thought: it leans on the sentence before it.
+_LEANING = re.compile(r"^(?:期满|逾期|届满|构成犯罪|未|该|其|此|上述|前述|依照前|经审查|审查后|修改后|对此|本章)")
+_SELF = re.compile(r"本(法|条例|细则|规定|解释|办法|决定)(第)?")
+
+
+def _usable(*texts: str) -> bool:
+    """Whether a clause can be asked about on its own: no dangling 前款, no other law's (possibly old)
+    numbering."""
+    joined = "".join(texts)
+    return not _DANGLING.search(joined) and not FOREIGN_REFERENCE.search(joined)
+
+
+def _self_named(text: str, law: str) -> str:
+    """本法 / 本细则 outside a quotation named as the law itself, so a question says which document it means;
+    本法第X条 becomes 该法第X条 (the store may hold only an excerpt of the law: 民法典)."""
+    return _SELF.sub(lambda m: f"该{m[1]}第" if m[2] else f"《{law}》", text)
+KIND_ZH = {"prohibition": "禁止性规定", "obligation": "义务性规定", "permission": "授权性规定"}
 
 
 def _version_note(doc: Document | None, status: str | None, label: str) -> str:
@@ -55,8 +102,338 @@ def _version_note(doc: Document | None, status: str | None, label: str) -> str:
     return VERSION_NOTE.format(version=label, effective=effective, validity=validity)
 
 
+@dataclass
+class _Context:
+    """What every template of one article needs."""
+
+    ref: str
+    text: str
+    reading: ArticleReading
+    note: str
+    rng: random.Random
+    doc: Document | None
+    label: str  # 2020修正 → "2020修正", a bare year → "2020年"
+    current: bool
+
+    def where(self, p: Paragraph) -> str:
+        """``《法》第十条第二款`` for a paragraph of a multi-paragraph article, else the article."""
+        return f"{self.ref}第{int_to_chinese(p.number)}款" if len(self.reading.paragraphs) > 1 else self.ref
+
+    def party(self, role: str) -> str:
+        return self.rng.choice(PERSONS if is_person(role) else COMPANIES)
+
+    def actor(self, subject: str) -> str:
+        """Who a scenario names: the authority itself, a person in a role only people hold (发明人张某), an
+        organisation of its kind (甲专利代理机构), a company in any other role (专利权人甲公司), a company for
+        任何单位或者个人; never a person's role with a company's name."""
+        if not subject or is_authority(subject):
+            return subject
+        if subject in _GENERIC:
+            return self.party("")
+        if ORGANISATION_ROLES.search(subject):
+            name = "电视台" if subject.endswith("电视台") else subject
+            return f"{self.rng.choice(ORGANISATIONS)}{name}"
+        return f"{subject}{self.party(subject)}"
+
+
+def _fact(clause: str) -> str:
+    """A condition clause as a statement of fact: ``…的`` without its 的."""
+    return clause[:-1] if clause.endswith("的") else clause
+
+
+def _quote(c: _Context) -> str:
+    return f"{c.ref}规定：“{c.text}”"
+
+
+# ---------------------------------------------------------------- meaning
+
+
+# What a structure line explains, as the chain of thought names it.
+COVERS = {"role": "条文性质", "items": "列举事项", "condition": "适用条件和法律后果", "rule": "规范约束的主体",
+          "definition": "定义", "deadline": "期限", "amount": "数额或处罚", "reference": "援引的条文"}
+
+
+def _structure_lines(c: _Context) -> list[str]:
+    return [line for _, line in _structure(c)]
+
+
+def _structure(c: _Context) -> list[tuple[str, str]]:
+    """(what it covers, line) for each structure line of the meaning answer."""
+    lines: list[tuple[str, str]] = []
+    if not c.reading.substantive:
+        lines.append(("role", f"性质：{c.reading.reason}。"))
+    for p in c.reading.paragraphs:
+        at = f"第{int_to_chinese(p.number)}款" if len(c.reading.paragraphs) > 1 else "本条"
+        if p.items and not FOREIGN_REFERENCE.search(p.text):
+            items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
+            lines.append(("items", f"{at}以“{p.items.lead}”引出{len(p.items.items)}项，{NATURE_ZH[p.items.nature]}：{items}。"))
+        for k in (k for k in p.conditions if not FOREIGN_REFERENCE.search(k.sentence)):
+            extra = f"；例外：“{k.exception.removeprefix('但是，')}”" if k.exception else ""
+            lines.append(("condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"))
+        for r in (r for r in p.rules if not FOREIGN_REFERENCE.search(r.sentence)):
+            lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}："
+                                  f"{r.premise + '，' if r.premise and r.phrase == r.subject else ''}"
+                                  f"{r.subject}{r.modal}{full_stop(r.act)}"))
+        for d in (d for d in p.definitions if not FOREIGN_REFERENCE.search(d.sentence)):
+            lines.append(("definition", f"{at}界定了“{d.term}”：{full_stop(d.sentence)}"))
+        for s in (s for s in p.deadlines if not FOREIGN_REFERENCE.search(s)):
+            lines.append(("deadline", f"{at}规定的期限：{full_stop(s)}"))
+        for s in (s for s in p.amounts if not FOREIGN_REFERENCE.search(s)):
+            if s not in p.deadlines:
+                lines.append(("amount", f"{at}规定的数额或处罚：{full_stop(s)}"))
+        if p.references:
+            lines.append(("reference", f"{at}援引了{'、'.join(p.references)}，适用时应一并查阅。"))
+    return lines
+
+
+def _meaning(c: _Context) -> tuple[str, str, list[str]]:
+    question = c.rng.choice(("{r}规定了什么？", "请解释{r}的内容。", "{r}的主要内容是什么？", "{r}是如何规定的？"))
+    structure = _structure(c)
+    lines = [line for _, line in structure]
+    body = "\n【结构】\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1)) if lines else ""
+    answer = f"{c.ref}规定：\n“{c.text}”\n{body}\n\n{c.note}".replace("\n\n\n", "\n\n")
+    steps = [f"1. 定位条文：问题问的是{c.ref}，应当以{c.label}文本的原文为准。"]
+    if lines:  # the chain of thought says what the answer does, and no more
+        covers = "、".join(dict.fromkeys(COVERS[what] for what, _ in structure))
+        steps += [f"2. 分析结构：该条共{len(c.reading.paragraphs)}款。{lines[0]}",
+                  f"3. 组织回答：先引用条文原文，再说明{covers}。"]
+    else:
+        steps.append("2. 组织回答：引用条文原文，注明所依据的版本及其施行日期。")
+    return question.format(r=c.ref), answer, steps
+
+
+# ---------------------------------------------------------------- the second pair, by structure
+
+
+def _lead_consequence(il: ItemList) -> str:
+    """What the items trigger, with 下列 pointing at the item found."""
+    if il.condition:
+        return il.condition.consequence
+    return re.sub(r"下列(?:情形)?之一|下列各项|下列", "该项所列", il.lead)
+
+
+def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+    il = p.items
+    k = c.rng.randrange(len(il.items))
+    item, num = il.items[k], int_to_chinese(k + 1)
+    # who the items are about (审查员有下列情形之一的) is the actor; an authority handles the matter; a party the
+    # lead names only in passing (…，当事人可以要求其回避) frames nothing
+    about = bool(il.condition and il.subject and re.match(rf"{re.escape(il.subject)}(?:有|存在|具有)下列",
+                                                          il.condition.condition))
+    actor = c.actor(il.subject) if about or is_authority(il.subject) else ""
+    consequence = _lead_consequence(il)
+    cond = f"{_fact(il.condition.condition)}，" if il.condition and "下列" not in il.condition.condition else ""
+    intro = f"{actor}处理的事项中，" if actor and not about else ""
+    found = f"经查明，{actor}存在以下情形" if about else "经查明，存在以下情形"
+    q = (f"{intro}{cond}{found}：“{_fact(item)}”（该条所列的其他情形均不存在）。"
+         f"依照法律规定，{'对此' + actor + '应当如何处理' if actor else '这一情形在法律上如何处理'}？")
+    law = f"{_quote(c)}\n{c.where(p)}以“{il.lead}”引出{len(il.items)}项，{NATURE_ZH[ALTERNATIVE]}；第（{num}）项为“{item}”。"
+    others = [f"该条第{int_to_chinese(o.number)}款对此另有规定：“{o.text}”" for o in c.reading.paragraphs
+              if o is not p and (f"第（{num}）项" in o.text or
+                                 (o.number == p.number + 1 and "前款" in o.text and "前款第（" not in o.text))]
+    conclusion = (f"该情形属于{c.where(p)}第（{num}）项规定的情形。所列情形具备其中任何一项即可，不需要同时具备其他各项，"
+                  f"因此{full_stop(consequence)}" + "".join(full_stop(x) for x in others))
+    steps = [f"1. 找出规范：{c.where(p)}以“{il.lead}”引出{len(il.items)}项。",
+             "2. 判断列举的性质：“之一”“各项”表明是选择性列举，满足任何一项即可。",
+             f"3. 对照事实：本案情形与第（{num}）项“{item}”相符。",
+             f"4. 得出结论：{full_stop(consequence)}"]
+    return q, structured(f"存在“{_fact(item)}”的情形。", law, conclusion), "statute-alternative", steps
+
+
+_ITEM_EXCEPTION = re.compile(r"[，；]\s*(但(?:是，?)?.+?除外)$")
+
+
+def _prohibited(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+    """A list of prohibited acts: the actor is the one the prohibition binds (乙公司, acting without the
+    权利人's permission), the question asks whether the act is allowed, the answer says it is not (and
+    names the item's exception)."""
+    il = p.items
+    plain = [i for i, t in enumerate(il.items) if not t.startswith(("其他", "法律、行政法规"))]
+    k = c.rng.choice(plain or range(len(il.items)))
+    item, num = il.items[k], int_to_chinese(k + 1)
+    m = _ITEM_EXCEPTION.search(item)
+    act, exception = (item[: m.start()], m.group(1)) if m else (item, "")
+    subject = il.rule.subject if il.rule else ""
+    actor = c.actor(subject) if subject else c.party("")
+    premise = il.prohibited_premise
+    facts = f"{actor}{premise + '，' if premise else ''}{act}"
+    q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{actor}能否这样做？"
+    law = (f"{_quote(c)}\n{c.where(p)}是一项禁止性规定，以“{il.lead}”引出{len(il.items)}项，"
+           f"实施其中任何一项即违反该规定；第（{num}）项为“{item}”。")
+    caveat = f"但应注意该项的除外规定：“{exception}”，属于这种情况的不在禁止之列。" if exception else ""
+    conclusion = (f"不能。{c.where(p)}规定“{il.lead}”，{actor}的行为属于第（{num}）项所列的行为，"
+                  f"违反该规定。{caveat}")
+    steps = [f"1. 找出规范：{c.where(p)}以“{il.lead}”引出{len(il.items)}项，是禁止性规定。",
+             f"2. 确定主体：禁止约束的是{subject or '实施所列行为的人'}，本案中是{actor}。",
+             f"3. 对照事实：{actor}的行为与第（{num}）项“{act}”相符" + ("，再核对该项的除外情形。" if exception else "。"),
+             f"4. 得出结论：{actor}不能这样做。"]
+    return q, structured(full_stop(facts), law, conclusion), "statute-prohibition", steps
+
+
+def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+    il = p.items
+    k = c.rng.randrange(len(il.items))
+    done, num = il.items[k], int_to_chinese(k + 1)
+    subject = il.subject
+    actor = c.actor(subject) or "当事人"
+    cond = f"{_fact(il.condition.condition)}。" if il.condition and "下列" not in il.condition.condition else ""
+    q = (f"{cond}{actor}已经做到了{c.where(p)}所列的第（{num}）项：“{done}”，认为这样就已符合该规定。"
+         "这种理解是否正确？")
+    items = "\n".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(il.items, 1))
+    rest = "、".join(f"第（{int_to_chinese(i)}）项" for i in range(1, len(il.items) + 1) if i != k + 1)
+    law = f"{_quote(c)}\n{c.where(p)}以“{il.lead}”引出下列{len(il.items)}项，{NATURE_ZH[CUMULATIVE]}：\n{items}"
+    conclusion = (f"这种理解不正确。{c.where(p)}所列各项须同时具备，只做到第（{num}）项还不够，"
+                  f"{subject or actor}还必须满足{rest}。")
+    steps = [f"1. 找出规范：{c.where(p)}以“{il.lead}”引出{len(il.items)}项。",
+             "2. 判断列举的性质：各项是并列的要求，须同时具备，不是择一即可。",
+             f"3. 对照事实：{actor}只满足了第（{num}）项，{rest}尚未满足。",
+             "4. 得出结论：不符合该规定，应当补足其余各项。"]
+    return q, structured(f"{actor}只满足了第（{num}）项。", law, conclusion), "statute-cumulative", steps
+
+
+def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+    il = p.items
+    items = "\n".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(il.items, 1))
+    q = f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
+    answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}"
+    steps = [f"1. 定位：{c.where(p)}。", f"2. 列举的引语是“{il.lead}”。", f"3. 逐项列出全部{len(il.items)}项，不遗漏、不改写。"]
+    return q, answer, "statute-list", steps
+
+
+_ASK = {"可以": "可以怎么办", "应当": "应当怎么做", "不得": "不得做什么"}
+
+
+def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
+    actor = c.actor(k.subject)
+    modal = modal_of(k.consequence)
+    facts = _self_named(_fact(k.condition), c.ref[1:].split("》")[0])
+    implied = "" if k.subject else implied_party(c.text, k.condition)
+    if implied:  # 对…决定不服的，可以起诉: whoever is aggrieved, as the article names them (专利权人甲公司)
+        actor = c.actor(implied)
+        facts, ask = actor + facts, f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
+    elif actor and actor != k.subject and facts.startswith(k.subject):  # 当事人对裁定不服 → 当事人甲公司对裁定不服
+        facts, ask = actor + facts[len(k.subject):], f"{k.subject}{_ASK.get(modal, '怎么做')}"
+    else:
+        ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
+    if not modal and actor and not implied:  # 人民法院应予支持 / 一般不予采纳: ask what the court does
+        ask = f"{k.subject}应当如何处理" if is_authority(k.subject) else f"{k.subject}会面临什么法律后果"
+    q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
+    exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
+    conclusion = f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
+    steps = [f"1. 梳理事实：{full_stop(facts)}",
+             f"2. 检索法律：{c.where(p)}规定，“{k.condition}”，{full_stop(k.consequence)}",
+             "3. 适用分析：事实与该款的适用条件一致" + ("，同时核对例外情形是否存在。" if k.exception else "。"),
+             f"4. 得出结论：{full_stop(k.consequence)}"]
+    return q, structured(full_stop(facts), _quote(c), conclusion), "statute-condition", steps
+
+
+def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
+    act = re.split(r"，即", r.act, maxsplit=1)[0]
+    premise = f"{r.premise}，" if r.premise else ""
+    ask = {"prohibition": "能否", "obligation": "是否必须", "permission": "能否"}[r.kind]
+    phrase = r.phrase or r.subject
+    # 任何单位或者个人未经专利权人许可，都不得… → …未经专利权人许可，能否…; 专利权人与他人订立的合同，应当… → …合同是否必须…
+    joint = "，" if phrase != r.subject and not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):] else ""
+    q = f"{premise}{phrase}{joint}{ask}{act}？"
+    yes = {"prohibition": "不能", "obligation": "是的，必须这样做", "permission": "可以"}[r.kind]
+    exception = "该款另有但书或除外规定，适用时应一并核对。" if re.search(r"但是|但|除.+外", r.sentence) else ""
+    conclusion = f"{yes}。依照{c.where(p)}，{full_stop(r.sentence)}{exception}"
+    steps = [f"1. 确定主体：问题问的是{r.subject}的行为。",
+             f"2. 检索法律：{c.where(p)}是一项{KIND_ZH[r.kind]}，主体为{r.subject}。",
+             f"3. 得出结论：{r.subject}{r.modal}{full_stop(act)}"]
+    return q, f"{conclusion}\n\n{_quote(c)}", "statute-rule", steps
+
+
+def _definition(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+    d = c.rng.choice(p.definitions)
+    q = f"依照{c.ref}，“{d.term}”是指什么？"
+    answer = f"依照{c.where(p)}，{full_stop(d.sentence)}\n\n{_quote(c)}"
+    steps = [f"1. 定位：“{d.term}”的法定含义规定在{c.where(p)}。", "2. 以条文定义为准，不用学理概括替代。"]
+    return q, answer, "statute-definition", steps
+
+
+def _deadline(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+    q = f"{c.ref}规定了什么期限？"
+    lines = "\n".join(f"{i}. {full_stop(s)}" for i, s in enumerate(p.deadlines, 1))
+    answer = f"{c.where(p)}规定的期限是：\n{lines}\n\n{_quote(c)}"
+    steps = [f"1. 定位：{c.where(p)}。", "2. 找出期限的长度、起算点和届满的后果，照原文回答。"]
+    return q, answer, "statute-deadline", steps
+
+
+def _recite(c: _Context) -> tuple[str, str, str, list[str]]:
+    q = c.rng.choice(("请写出{r}的条文原文。", "{r}的原文是什么？")).format(r=c.ref)
+    why = f"\n\n（{c.reading.reason}。）" if c.reading.reason else ""
+    answer = f"{c.ref}规定：\n“{c.text}”{why}"
+    steps = [f"1. 定位条文：{c.ref}。", f"2. 照{c.label}文本的原文写出，不增删改写。"]
+    return q, answer, "statute-recite", steps
+
+
+_DATE = re.compile(rf"自(?P<y>{YEAR})年(?P<m>{NUMERAL})月(?P<d>{NUMERAL})日起施行")
+
+
+def written_date(text: str) -> date | None:
+    """The date an effective-date article's words carry: 自1985年4月1日起施行 → 1985-04-01."""
+    if not (m := _DATE.search(text)):
+        return None
+    y = m["y"] if m["y"].isdigit() else "".join(str(chinese_to_int(ch)) if ch not in "〇零" else "0" for ch in m["y"])
+
+    def num(s: str) -> int:
+        return int(s) if s.isdigit() else chinese_to_int(s)
+
+    try:
+        return date(int(y), num(m["m"]), num(m["d"]))
+    except ValueError:
+        return None
+
+
+def _effective(c: _Context) -> tuple[str, str, str, list[str]]:
+    title = c.ref.split("》")[0] + "》"
+    q = f"{title}（{c.label}文本）自何时起施行？"
+    said = written_date(c.text)
+    quote = f"{c.ref}规定：“{c.text}”"
+    if c.doc is None or c.doc.effective is None:
+        answer = f"{quote}\n条文所载的是该文件的施行日期；该文件此后可能修改过，请核对现行有效版本的施行日期。"
+    elif said is not None and said != c.doc.effective:
+        answer = (f"{quote}\n这是该文件最初的施行日期。{c.label}文本自{c.doc.effective.isoformat()}起施行，"
+                  f"{'是现行有效的文本' if c.current else '现已不是现行有效的文本'}；问现行规定的施行时间，应当以此为准。")
+    else:
+        answer = f"{quote}\n{c.label}文本自{c.doc.effective.isoformat()}起施行。"
+    steps = ["1. 区分：条文所载日期可能是最初的施行日期，修改后的文本另有施行日期。",
+             f"2. 查版本：{c.label}文本" + (f"自{c.doc.effective.isoformat()}起施行。" if c.doc and c.doc.effective else "的施行日期需要核对。")]
+    return q, answer, "statute-effective", steps
+
+
+def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
+    """The second pair: (question, answer, template, steps, id suffix)."""
+    if c.reading.role == EFFECTIVE_DATE:
+        return (*_effective(c), "in-force")
+    if not c.reading.substantive:
+        return (*_recite(c), "recite")
+    ps = c.reading.paragraphs
+    lists = [p for p in ps if p.items and p.items.nature != "list" and _usable(p.text)]
+    if lists:
+        p = c.rng.choice(lists)
+        make = _cumulative if p.items.nature == CUMULATIVE else _prohibited if p.items.prohibition else _alternative
+        return (*make(c, p), "scenario")
+    conditions = [(p, k) for p in ps for k in p.conditions
+                  if _usable(k.sentence) and len(k.condition) >= 10 and not _LEANING.match(k.condition)
+                  and (k.opening or actor_in(k.condition)) and not modal_of(k.condition)]
+    if conditions:
+        return (*_condition(c, *c.rng.choice(conditions)), "scenario")
+    rules = [(p, r) for p in ps for r in p.rules if _usable(r.sentence) and not _LEANING.match(r.premise or r.subject)]
+    if rules:
+        return (*_rule(c, *c.rng.choice(rules)), "scenario")
+    for pick, make in (([p for p in ps if p.definitions and _usable(p.text)], _definition),
+                       ([p for p in ps if p.items and _usable(p.text)], _listed),
+                       ([p for p in ps if p.deadlines and _usable(*p.deadlines)], _deadline)):
+        if pick:
+            return (*make(c, c.rng.choice(pick)), "scenario")
+    return (*_recite(c), "recite")
+
+
 def statute_pairs(record: Record, seed: int, as_of: date | None = None) -> list[QAPair]:
-    """The meaning and the scenario pair of one statute record, as the text stands on ``as_of`` (today)."""
+    """The meaning pair and the structural (or recitation) pair of one statute record, as the text stands on
+    ``as_of`` (today)."""
     d = record.data
     law, version, article, text = d["law"], d["version"], d["article"], d["text"].strip()
     rng = seeded_rng(seed, "statute", law, version, article)
@@ -65,106 +442,23 @@ def statute_pairs(record: Record, seed: int, as_of: date | None = None) -> list[
     status = document_status(doc, day) if doc else statute_status(d, day)
     current = status not in NOT_IN_FORCE
     ref = format_citation(law, cited_label(article), "" if current else version)
+    reading = read_article(text)
     source = {"kind": "statute", "law": law, "version": version, "article": article,
-              "effective": doc.effective.isoformat() if doc and doc.effective else None, "status": status}
+              "effective": doc.effective.isoformat() if doc and doc.effective else None, "status": status,
+              "role": reading.role, **({"reason": reading.reason} if reading.reason else {})}
     base_id = f"statute/{law}（{version}）/{article}"
     source_text = f"{ref}（{doc.describe(day) if doc else version}）：{text}"
     label = f"{version}年" if version.isdigit() else version  # 2020年文本, 2020修正文本
-    note = _version_note(doc, status, label)
-    norms = article_norms(text)
-    units = article_units(text)
-    chapter = re.sub(rf"^(?:第.+?章|{ITEM_NUMERAL}、)\s*", "", (d.get("chapter") or "").strip()).strip()
+    c = _Context(ref, text, reading, _version_note(doc, status, label), rng, doc, label, current)
 
-    # 1. what the article says
-    question = rng.choice(("{r}规定了什么？", "请解释{r}的内容。", "{r}的主要内容是什么？", "{r}是如何规定的？"))
-    points: list[str] = []
-    for k, unit in enumerate(units, 1):
-        lines = [describe_norm(n) for n in unit_norms(unit)]
-        if len(units) > 1:
-            points.append(f"第{int_to_chinese(k)}款：" + "".join(lines))
-        else:
-            points.extend(lines)
-    points = [f"{i}. {line}" for i, line in enumerate(points, 1)]
-    answer = f"{ref}规定：\n“{text}”\n\n【要点】\n" + "\n".join(points) + f"\n\n{note}"
-    where = f"，位于{d.get('chapter').strip()}" if (d.get("chapter") or "").strip() else ""
-    reasoning = [
-        f"1. 定位条文：问题问的是{ref}{where}，应当以条文原文为准，不能凭印象概括。",
-        f"2. 分析结构：该条共{len(units)}款，" + "、".join(sorted({_NORM_ZH[n.kind] for n in norms})) + "。",
-        "3. 逐款解读：" + "".join(p.split(". ", 1)[1] for p in points[:3]) + ("……" if len(points) > 3 else ""),
-        f"4. 组织回答：先引用条文原文，再分款说明要点，并提示以{label}文本为准。",
-    ]
-    meaning = QAPair(f"{base_id}/meaning", source, "statute-meaning", question.format(r=ref), answer, reasoning,
-                     source_text)
-
-    # 2. a scenario that applies it
-    party = rng.choice(PARTIES)
-    scenario = _statute_scenario(norms, ref, text, party, chapter, rng)
-    q, facts, applied, conclusion, steps = scenario
+    question, answer, steps = _meaning(c)
+    meaning = QAPair(f"{base_id}/meaning", dict(source), "statute-meaning", question, answer, steps, source_text)
+    q, a, template, steps, suffix = _second(c)
+    q = _self_named(q, law)
     if not current:  # an old text applies only to what happened while it was the law
         title = format_citation(law, "", version)
         until = f"{doc.effective.isoformat()}起、{doc.superseded_on.isoformat()}之前" \
             if doc and doc.effective and doc.superseded_on else "该文本施行期间"
         q += f"（相关行为发生在{until}，适用当时施行的{title}。）"
-    answer = structured(facts, f"{ref}规定：“{text}”\n{applied}", conclusion) + f"\n{note}"
-    reasoning = [f"1. 梳理事实：{facts}", f"2. 检索法律：该问题由{ref}调整。", f"3. 适用分析：{steps}",
-                 f"4. 得出结论：{conclusion}"]
-    applying = QAPair(f"{base_id}/scenario", source, "statute-scenario", q, answer, reasoning, source_text)
-    return [meaning, applying]
-
-
-_NORM_ZH = {
-    "definition": "含定义性规定", "conditional": "含“条件—后果”式规定", "prohibition": "含禁止性规定",
-    "obligation": "含义务性规定", "permission": "含授权性规定", "enumeration": "含列举式规定", "plain": "含一般性规定",
-}
-
-
-def _statute_scenario(norms: list[Norm], ref: str, text: str, party: str, chapter: str,
-                      rng: random.Random) -> tuple[str, str, str, str, str]:
-    """(question, facts, how the article applies, conclusion, analysis step) from the article's main norm."""
-    best = next((k for k in NORM_PRIORITY if any(n.kind == k for n in norms)), None)
-    candidates = [n for n in norms if n.kind == best]
-    n = rng.choice([n for n in candidates if not n.context] or candidates) if best else None
-    first = full_stop(sentences(text)[0]) if sentences(text) else full_stop(text)
-    if n is None and re.search(r"自.{4,16}起施行", text):
-        law = ref.split("》")[0] + "》"
-        q = f"{party}在处理一项纠纷时，需要确定{law}的施行时间。该规定从何时起施行？"
-        return (q, f"{party}需要确定{law}的施行时间。", f"{ref}是该规定的施行条款。",
-                f"{first}施行日前发生的行为，是否适用该规定，还应结合其溯及力的规定判断。",
-                "施行时间由施行条款直接规定。")
-    if n is None:
-        terms = [t for t in key_terms(text)] or ([chapter] if chapter else [])
-        topic = "、".join(f"“{t}”" for t in terms) or f"{ref.split('》')[0]}》所调整事项"
-        q = f"{party}在处理一项涉及{topic}的事务时，想了解应当遵循哪些法律规定、该规定有何要求。请结合法律规定分析。"
-        facts = f"{party}面对的问题涉及{topic}。"
-        return (q, facts, f"该问题由{ref}调整。", f"{party}应当按照{ref}的规定处理，核心要求是：{first}",
-                f"{ref}规定的事项与{topic}直接相关，其要求即为{party}应当遵循的规则。")
-    if n.kind == "conditional":
-        given = f"在“{n.context}”的前提下，" if n.context else ""
-        q = f"{given}{party}遇到如下情形：{full_stop(n.a)}依照法律规定，这种情形应当如何处理？"
-        return (q, f"本案的情形是：{full_stop(n.a)}",
-                f"该规定的适用条件是“{n.a}”，法律后果是“{n.b.rstrip('。')}”。",
-                f"{party}遇到的情形符合该条规定的适用条件，因此{full_stop(n.b)}如果还存在该条或其他条款规定的例外情形，需要结合更多事实另行判断。",
-                f"事实“{n.a}”与该条规定的适用条件一致，应当产生该条规定的法律后果。")
-    if n.kind == "enumeration":
-        i = rng.randrange(len(n.items))
-        item, num = n.items[i].rstrip("；;。"), int_to_chinese(i + 1)
-        q = f"{party}所涉事项的相关事实符合以下描述：“{item}”。依照法律规定，这一情形应当如何认定和处理？"
-        lead = f"“{n.a}”" if n.a else "下列情形"
-        return (q, f"{party}所涉事实符合“{item}”这一描述。",
-                f"该条规定了{lead}，共列举{len(n.items)}项，其中第（{num}）项为“{item}”。",
-                f"该情形属于{ref}所列第（{num}）项情形，应当适用该条{lead}的规定。",
-                f"将事实与该条列举的各项逐一对照，事实与第（{num}）项“{item}”相符。")
-    if n.kind == "definition":
-        q = f"{party}与他人就某一对象是否属于“{n.a}”发生争议。依照法律规定，认定“{n.a}”应当考察哪些要素？"
-        return (q, f"双方争议的是相关对象能否认定为“{n.a}”。",
-                f"该条对“{n.a}”作了定义：{full_stop(n.b)}",
-                f"应当对照法定含义逐项审查相关对象是否符合“{n.b.rstrip('。')}”。符合的，可以认定为“{n.a}”；不符合的，不能认定。",
-                f"“{n.a}”的含义以法律定义为准，争议对象应当与定义中的各要素逐一比对。")
-    word = MODALS[n.kind]
-    claim = {"prohibition": "可以", "obligation": "可以不", "permission": "不能"}[n.kind]
-    label = {"prohibition": "禁止性规定", "obligation": "义务性规定", "permission": "授权性规定"}[n.kind]
-    q = f"{party}认为，{n.a}{claim}{n.b}。这种理解是否正确？"
-    return (q, f"{party}主张{n.a}{claim}{n.b}。",
-            f"这是一项{label}：{n.a}{word}{n.b}。",
-            f"这种理解不正确。依照{ref}，{n.a}{word}{n.b}。如该条另有但书或例外，应当结合具体事实判断。",
-            f"{party}的理解与该条“{word}”的规定相反。")
+    second = QAPair(f"{base_id}/{suffix}", dict(source), template, q, f"{a}\n{c.note}", steps, source_text)
+    return [meaning, second]

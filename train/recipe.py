@@ -18,6 +18,7 @@ from ecmiip.core.hf_models import FourBit, Lora
 from ecmiip.core.typed_yaml import build, check_fields, load_yaml
 from ecmiip.train.cases import MaskingConfig
 from ecmiip.train.hkre_config import HKREConfig
+from ecmiip.train.qa_pairs import DEFAULT_REASONING_SHARE
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
@@ -107,6 +108,10 @@ class DataSection:
     exemptions: list[str] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)
     qa: list[str] = field(default_factory=list)
+    # the share of case/knowledge/exemption pairs against statute pairs in the built QA set (statute pairs
+    # are sampled, seeded, to reach it; ecmiip.train.qa.balance); 0.3 keeps reasoning data from drowning,
+    # 0 keeps every statute pair
+    reasoning_share: float = DEFAULT_REASONING_SHARE
     val_fraction: float = 0.1
     max_val: int = 0  # > 0: at most this many validation items per stage
 
@@ -114,6 +119,7 @@ class DataSection:
         check_fields(self, [
             ("val_fraction", lambda v: 0 < v < 1, "a share strictly between 0 and 1 (e.g. 0.1)"),
             ("max_val", lambda v: v >= 0, "0 (no cap) or a positive count"),
+            ("reasoning_share", lambda v: 0 <= v < 1, "a share from 0 (keep every statute pair) to below 1 (e.g. 0.3)"),
         ])  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """An optional teacher model that rewrites template answers of QA pairs into natural prose.
 
 Any OpenAI-compatible ``/chat/completions`` endpoint (network only when the user gives a URL) or a
-local GGUF through llama-cpp-python. A teacher's answer is kept only if it is non-empty and cites
-no article outside the corpus or the source; otherwise the template answer stays and the failure is
-counted. Chain-of-thought steps are never rewritten.
+local GGUF through llama-cpp-python. A teacher's answer is kept only if it is non-empty, cites no
+article outside the corpus or the source, and passes the per-pair checks of ``ecmiip data qa-audit``
+(``ecmiip.train.qa_checks``: no clause cut off, brackets matched, no filler, citations that verify);
+otherwise the template answer stays and the failure is counted with its reason (and the audit's codes).
+Chain-of-thought steps are never rewritten.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ecmiip.core.llama import close_llama, open_llama
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, system_user
 from ecmiip.core.thinking import cut_off_in_thinking, strip_thinking
 from ecmiip.train.qa import DEFAULT_SEED
+from ecmiip.train.qa_checks import answer_findings
 from ecmiip.train.qa_citations import unknown_citations
 from ecmiip.train.qa_pairs import QAPair
 
@@ -40,6 +43,14 @@ MAX_CONSECUTIVE_FAILURES = 8
 
 class TeacherError(Exception):
     """One item the teacher could not polish; the template answer is kept."""
+
+
+class AuditFailure(TeacherError):
+    """A teacher's answer that fails the QA audit's per-pair checks; ``codes`` says which."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(f"failed the QA audit ({', '.join(codes)})")
+        self.codes = codes
 
 
 class Teacher(Protocol):
@@ -153,14 +164,20 @@ def polish_answer(pair: QAPair, teacher: Teacher) -> str:
     bad = unknown_citations(text, pair.source_text + "\n" + pair.answer)
     if bad:
         raise TeacherError("cites articles not in the source or the corpus")
+    failed = [f.code for f in answer_findings(text) if f.is_error]
+    if failed:
+        raise AuditFailure(list(dict.fromkeys(failed)))
     return text
 
 
 @dataclass
 class TeacherStats:
+    """How many answers the teacher rewrote, how many were dropped (template kept) and why."""
+
     polished: int = 0
     failed: int = 0
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)  # why each dropped answer was dropped
+    audit: Counter = field(default_factory=Counter)  # QA-audit code → dropped answers that failed it
 
 
 def polish(pairs: Sequence[QAPair], teacher: Teacher, on_pair: Callable[[QAPair], None] | None = None) -> TeacherStats:
@@ -179,6 +196,7 @@ def polish(pairs: Sequence[QAPair], teacher: Teacher, on_pair: Callable[[QAPair]
             except TeacherError as e:
                 stats.failed += 1
                 stats.reasons[str(e)] += 1
+                stats.audit.update(getattr(e, "codes", ()))
                 streak += 1
         if on_pair:
             on_pair(p)

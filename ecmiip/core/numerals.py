@@ -1,4 +1,4 @@
-"""Chinese numerals as statutes write them: the one parser, the one writer, the one character class.
+r"""Chinese numerals as statutes write them: the one parser, the one writer, the one character class.
 
 Article numbers (第一百二十三条), enumerated items (（三）) and headings (第二章) all use these; a module
 that needs a regex over numerals builds it from ``NUMERAL``, ``ARTICLE_NUMERAL``, ``STATUTE_NUMERAL`` or
@@ -23,6 +23,8 @@ ARTICLE_NUMERAL = rf"[{ARTICLE_NUMERAL_CHARS}\d]+"
 STATUTE_NUMERAL = f"[{ARTICLE_NUMERAL_CHARS}]+"
 #: The small numerals that label enumerated items and parts: （一）…（十）, 一、…, 解释（二）.
 ITEM_NUMERAL = "[一二三四五六七八九十]+"
+#: A year written with digits, Arabic or Chinese (2020, 二〇二〇): a statute's 自…年…月…日起施行.
+YEAR = r"(?:\d{4}|[〇零一二三四五六七八九]{4})"
 
 
 def chinese_to_int(text: str) -> int:

@@ -104,7 +104,8 @@ def run_qa(plan: BuildPlan, folder: Path, resume: bool) -> dict:
     history = plan.recipe.data.include_superseded
     files = [str(plan.out / "01-data" / f) for f in KIND_FILES.values() if (plan.out / "01-data" / f).exists()]
     records, _ = input_records(["builtin", *files], include_superseded=history)
-    pairs = build_pairs(records, plan.recipe.seed, include_superseded=history)
+    pairs = build_pairs(records, plan.recipe.seed, include_superseded=history,
+                        reasoning_share=plan.recipe.data.reasoning_share)
     write_pairs(pairs, folder / "qa.jsonl", force=True)
     s = summarize(records, pairs)
     return {"pairs": sum(s.pairs.values()), "cot_share": round(s.cot_share, 4)}

@@ -1,0 +1,128 @@
+"""The statute-pair classes a reviewer found wrong in a seeded sample of ``build-qa`` (issue 15), one test per
+class, each on real store articles: the subject of a rule in a later clause, prohibition lists framed around
+the wrong party, a person's role given a company's name, conditions with no actor, and a chain of thought that
+promises structure the answer does not give."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from ecmiip.core.citations import lookup
+from ecmiip.train.mipld import Record
+from ecmiip.train.qa_norms import implied_party, is_person, opening_actor, read_article, read_rule
+from ecmiip.train.qa_statute_templates import statute_pairs
+
+COPYRIGHT = "中华人民共和国著作权法"
+PATENT = "中华人民共和国专利法"
+SEEDS = range(6)
+
+
+@cache
+def _record(law: str, article: str) -> Record:
+    a = lookup(law, article)
+    assert a is not None, (law, article)
+    return Record("statute", {"law": a.law, "version": a.version, "chapter": a.chapter, "article": a.article,
+                              "text": a.text})
+
+
+def _pairs(law: str, article: str, seed: int = 42):
+    return statute_pairs(_record(law, article), seed)
+
+
+def test_a_later_clause_binds_the_sentences_subject_not_a_noun_in_a_condition():
+    # 著作权法第四十二条第二款: 但应当… and 著作权人声明不许使用的不得使用 bind 录音制作者, not 著作权人
+    rules = read_article(_record(COPYRIGHT, "第四十二条").data["text"]).paragraphs[1].rules
+    assert [(r.kind, r.subject) for r in rules] == [("obligation", "录音制作者"), ("prohibition", "录音制作者")]
+    for seed in SEEDS:
+        meaning, second = _pairs(COPYRIGHT, "第四十二条", seed)
+        assert "约束的主体是著作权人" not in meaning.answer and "著作权人应当" not in meaning.answer
+        assert "著作权人声明不许使用的，录音制作者不得使用。" in meaning.answer
+        assert not second.question.startswith("著作权人") or "录音制作者" in second.question
+    # an actor after a preposition or verb is an object: 未经权利人许可 / 可以不经著作权人许可 name no subject
+    assert opening_actor("未经权利人许可") == "" and opening_actor("可以不经著作权人许可") == ""
+    assert opening_actor("著作权人声明不许使用的") == ""  # a 的-condition: its noun is not the subject
+    assert read_rule("未经权利人许可，不得进行下列行为") is None  # nobody can be told: no subject-naming line
+    assert opening_actor("县级以上地方人民政府管理专利工作的部门") == "管理专利工作的部门"
+    assert opening_actor("实行开放许可的专利权人可以与被许可人协商") == "专利权人"
+    # 专利法第七十一条第四款: 人民法院…责令侵权人提供 — the court acts, the infringer is the object
+    fourth = read_article(_record(PATENT, "第七十一条").data["text"]).paragraphs[3]
+    assert [r.subject for r in fourth.rules] == ["人民法院"]
+
+
+def test_a_prohibition_list_names_the_party_it_binds_and_answers_not_allowed():
+    seen_exception = False
+    for seed in SEEDS:
+        _, second = _pairs(COPYRIGHT, "第五十一条", seed)
+        assert second.template == "statute-prohibition"
+        assert "权利人甲公司" not in second.question and not second.question.startswith("权利人")
+        assert re.match(r"^(?:[甲乙]公司|丙科技有限公司|丁文化传媒有限公司)未经权利人许可，", second.question)
+        assert second.question.endswith("能否这样做？")
+        conclusion = second.answer.split("【结论】")[1]
+        assert conclusion.startswith("不能。") and "违反该规定" in conclusion
+        if "故意删除" in second.question:
+            assert "但由于技术上的原因无法避免的除外" in conclusion and "除外" not in second.question
+            seen_exception = True
+    assert seen_exception, "item (一) with its exception never drawn"
+    # 信息网络传播权保护条例第五条: "任何组织或者个人" is the prohibition's reach, not part of the facts
+    _, net = _pairs("信息网络传播权保护条例", "第五条")
+    assert net.template == "statute-prohibition" and "任何组织或者个人" not in net.question
+
+
+def test_a_natural_persons_role_gets_a_persons_name():
+    assert is_person("专利代理师") and is_person("发明人") and is_person("作者") and is_person("律师")
+    assert not is_person("录音制作者") and not is_person("专利权人") and not is_person("专利代理机构")
+    for seed in SEEDS:
+        for law, article in (("专利代理条例", "第二十六条"), (PATENT, "第十六条")):
+            for pair in _pairs(law, article, seed):
+                text = pair.question + pair.answer
+                assert not re.search(r"(?:专利代理师|发明人|设计人|作者)(?:[甲乙]公司|丙科技|丁文化)", text), text
+    _, agent = _pairs("专利代理条例", "第二十六条")
+    assert re.match(r"专利代理师[张李王丙丁]某", agent.question)
+
+
+def test_a_condition_without_subject_gets_the_actor_the_article_implies():
+    text = _record(PATENT, "第四十六条").data["text"]
+    condition = read_article(text).paragraphs[1].conditions[0]
+    assert condition.subject == "" and implied_party(text, condition.condition) == "专利权人"
+    for seed in SEEDS:
+        _, second = _pairs(PATENT, "第四十六条", seed)
+        assert second.template == "statute-condition"
+        assert re.match(r"^专利权人\S+?对国务院专利行政部门宣告专利权无效或者维持专利权的决定不服。", second.question)
+        assert second.question.endswith("可以怎么办？")
+        assert "可以自收到通知之日起三个月内向人民法院起诉" in second.answer.split("【结论】")[1]
+    # a crime's condition opens with the act: whoever does it is the 行为人, a person (not a company in prison)
+    _, crime = _pairs("中华人民共和国刑法", "第二百一十四条")
+    assert re.match(r"^行为人[张李王丙丁]某销售明知是假冒注册商标的商品", crime.question)
+    assert crime.question.endswith("会面临什么法律后果？") and "处三年以下有期徒刑" in crime.answer
+
+
+def test_the_chain_of_thought_says_only_what_the_answer_does():
+    for law, article in (("中华人民共和国民法典", "第八百五十三条"),
+                         ("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第二十六条")):
+        meaning, _ = _pairs(law, article)
+        assert "【结构】" not in meaning.answer  # the article yields no structure lines …
+        steps = "\n".join(meaning.reasoning)
+        assert "逐款" not in steps and "条件" not in steps and "期限" not in steps  # … and the CoT promises none
+        assert "引用条文原文" in steps
+    # with structure, the CoT names what the answer explains, and only that
+    meaning, _ = _pairs(PATENT, "第四十六条")
+    last = meaning.reasoning[-1]
+    assert "适用条件和法律后果" in last and "期限" in last and "列举事项" not in last and "定义" not in last
+
+
+def test_a_consequence_for_the_court_asks_what_the_court_does():
+    # 专利授权确权规定（一）第三十一条第二款: …无正当理由未提供的，人民法院一般不予采纳
+    law = "最高人民法院关于审理专利授权确权行政案件适用法律若干问题的规定（一）"
+    asked = [second.question for seed in SEEDS for _, second in [_pairs(law, "第三十一条", seed)]
+             if second.template == "statute-condition"]
+    assert asked, "no condition pair over the seeds"
+    for question in asked:
+        assert "会产生什么法律后果" not in question and question.endswith("人民法院应当如何处理？"), question
+
+
+def test_a_transitional_article_is_not_labelled_recitation_only():
+    law = "最高人民法院关于商标法修改决定施行后商标案件管辖和法律适用问题的解释"
+    meaning, second = _pairs(law, "第九条")
+    assert meaning.source["role"] == "transitional" and "只宜背诵" not in meaning.answer
+    assert "适用修改前商标法的规定" in meaning.answer and "适用修改后商标法的规定" in meaning.answer
