@@ -126,3 +126,27 @@ def test_a_transitional_article_is_not_labelled_recitation_only():
     meaning, second = _pairs(law, "第九条")
     assert meaning.source["role"] == "transitional" and "只宜背诵" not in meaning.answer
     assert "适用修改前商标法的规定" in meaning.answer and "适用修改后商标法的规定" in meaning.answer
+
+
+def test_a_consequence_the_court_draws_is_not_the_partys_option():
+    # 知识产权法庭规定第四条: 当事人拒不如实披露的，可以作为…考量因素 — the 可以 is the court's
+    law = "最高人民法院关于知识产权法庭若干问题的规定"
+    for seed in SEEDS:
+        _, second = _pairs(law, "第四条", seed)
+        assert "当事人可以怎么办" not in second.question and "拒不如实披露" in second.question + second.answer
+
+
+def test_a_subject_keeps_its_qualifier_and_premise():
+    # 技术合同解释第四十三条第二款: 各高级人民法院…报经最高人民法院批准，可以指定若干基层人民法院管辖…
+    law = "最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释"
+    assert opening_actor("各高级人民法院根据本辖区的实际情况并报经最高人民法院批准") == "各高级人民法院"
+    meaning, _ = _pairs(law, "第四十三条")
+    assert "约束的主体是各高级人民法院：各高级人民法院根据本辖区的实际情况并报经最高人民法院批准，可以指定" in meaning.answer
+
+
+def test_a_but_inside_the_condition_is_no_proviso():
+    # 知识产权民事诉讼证据规定第十八条: 申请人放弃使用被保全证据，但被保全证据涉及…的，人民法院可以…审查认定
+    law = "最高人民法院关于知识产权民事诉讼证据的若干规定"
+    for seed in SEEDS:
+        for pair in _pairs(law, "第十八条", seed):
+            assert "另有但书" not in pair.answer

@@ -119,6 +119,11 @@ _NOT_BEFORE_SUBJECT = re.compile(r"[对向经由被与和及给为按依据把�
 _ATTRIBUTIVE = re.compile(r"^(?![对向经由与给按依据把将从])[^，]{1,20}的$")
 
 
+# Words that narrow who an actor is and belong to its name (各高级人民法院, 复审请求人, 软件著作权人); any other
+# word before an actor (文件送交专利代理机构) is not part of the subject.
+QUALIFIERS = ("各", "各级", "各高级", "高级", "中级", "基层", "地方各级", "复审", "无效宣告", "软件", "在先", "原", "新")
+
+
 def opening_actor(clause: str) -> str:
     """The actor a clause opens with — its subject — or ""; the actor inside a 的-condition
     (著作权人声明不许使用的) is not the subject of what follows, so such a clause has none."""
@@ -128,6 +133,8 @@ def opening_actor(clause: str) -> str:
     if not m or clause.endswith("的") or not (_ATTRIBUTIVE.match(prefix) or prefix.endswith("人民政府") or (
             len(prefix) <= 6 and not _NOT_BEFORE_SUBJECT.search(prefix))):
         return ""
+    if prefix in QUALIFIERS:
+        return prefix + m.group(0)  # 各高级人民法院, 复审请求人: the qualifier is part of who is bound
     return m.group(0)
 
 

@@ -173,7 +173,8 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         for r in (r for r in p.rules if not FOREIGN_REFERENCE.search(r.sentence)):
             lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}："
                                   f"{r.premise + '，' if r.premise and r.phrase == r.subject else ''}"
-                                  f"{r.subject}{r.modal}{full_stop(r.act)}"))
+                                  f"{r.phrase + '，' if r.phrase and r.phrase != r.subject else r.subject}"
+                                  f"{r.modal}{full_stop(r.act)}"))
         for d in (d for d in p.definitions if not FOREIGN_REFERENCE.search(d.sentence)):
             lines.append(("definition", f"{at}界定了“{d.term}”：{full_stop(d.sentence)}"))
         for s in (s for s in p.deadlines if not FOREIGN_REFERENCE.search(s)):
@@ -301,6 +302,8 @@ def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 
 
 _ASK = {"可以": "可以怎么办", "应当": "应当怎么做", "不得": "不得做什么"}
+# A consequence an authority draws (作为考量因素, 视为, 认定为, 不予…): no option of the condition's subject.
+_WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定|不予|予以|参照|责令|处以?|酌情)")
 
 
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
@@ -317,6 +320,9 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
     if not modal and actor and not implied:  # 人民法院应予支持 / 一般不予采纳: ask what the court does
         ask = f"{k.subject}应当如何处理" if is_authority(k.subject) else f"{k.subject}会面临什么法律后果"
+    elif modal and k.subject and not is_authority(k.subject) and _WEIGHED.match(k.consequence):
+        # 当事人拒不如实披露的，可以作为…考量因素: the 可以 is the court's, not the party's option
+        ask = f"{k.subject}会面临什么法律后果"
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
     conclusion = f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
@@ -336,7 +342,9 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     joint = "，" if phrase != r.subject and not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):] else ""
     q = f"{premise}{phrase}{joint}{ask}{act}？"
     yes = {"prohibition": "不能", "obligation": "是的，必须这样做", "permission": "可以"}[r.kind]
-    exception = "该款另有但书或除外规定，适用时应一并核对。" if re.search(r"但是|但|除.+外", r.sentence) else ""
+    # a 但 after the modal is a proviso to the rule; one in the premise (…放弃使用，但…的) is part of its condition
+    proviso = re.search(r"但是|但", r.act) or re.search(r"除.+外", r.premise or "")
+    exception = "该款另有但书或除外规定，适用时应一并核对。" if proviso else ""
     conclusion = f"{yes}。依照{c.where(p)}，{full_stop(r.sentence)}{exception}"
     steps = [f"1. 确定主体：问题问的是{r.subject}的行为。",
              f"2. 检索法律：{c.where(p)}是一项{KIND_ZH[r.kind]}，主体为{r.subject}。",
