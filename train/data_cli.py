@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.table import Table
@@ -190,7 +190,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _hardness(args: argparse.Namespace) -> int:
-    from ecmiip.core.outputs import atomic_path, refuse_existing
+    from ecmiip.core.outputs import refuse_existing, write_jsonl_atomic
     from ecmiip.train.hardness import HardnessConfig, builtin_statutes, label, load_config
     from ecmiip.train.mipld import load_records
 
@@ -201,14 +201,16 @@ def _hardness(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else HardnessConfig()
     records = builtin_statutes() if builtin else load_records([args.input])
     levels: Counter = Counter()
-    with atomic_path(args.output) as tmp, open(tmp, "w", encoding="utf-8") as f, progress() as bar:
-        task = bar.add_task("labelling hardness", total=len(records))
+
+    def labelled(bar, task) -> Iterator[dict]:
         for r in records:
             h = label(r, config)
             levels[h.level] += 1
-            data = r if isinstance(r, dict) else r.data
-            f.write(json.dumps({**data, **h.as_fields()}, ensure_ascii=False) + "\n")
+            yield {**(r if isinstance(r, dict) else r.data), **h.as_fields()}
             bar.advance(task)
+
+    with progress() as bar:
+        write_jsonl_atomic(args.output, labelled(bar, bar.add_task("labelling hardness", total=len(records))))
     table = Table(title=f"hardness of {len(records)} records → {args.output}")
     for column in ("level", "α_hard", "records"):
         table.add_column(column, justify="right")

@@ -48,16 +48,15 @@ teacher sends ``ECMIIP_TEACHER_API_KEY`` as a bearer token when that variable is
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from ecmiip.core.citations import cited_label, format_citation
 from ecmiip.core.errors import InputError
-from ecmiip.core.outputs import atomic_path, refuse_existing
+from ecmiip.core.outputs import refuse_existing, write_jsonl_atomic
 from ecmiip.core.statutes import IN_FORCE, UNVERIFIED, store
 from ecmiip.train.hardness import NOT_IN_FORCE, document_status, statute_status
 from ecmiip.train.mipld import Record, load_records
@@ -290,14 +289,14 @@ def write_pairs(pairs: Iterable[QAPair], out: Path, force: bool = False, as_of: 
     A teacher's answer gets the same treatment as a template's: a citation of a text no longer in force
     on ``as_of`` (today) that names no version is written with its version."""
     refuse_existing([out], force)
-    n = 0
-    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
+
+    def rows() -> Iterator[dict]:
         for p in pairs:
             if p.polished:
                 p.answer = versioned_citations(p.answer, as_of)
-            f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
-            n += 1
-    return n
+            yield p.to_json()
+
+    return write_jsonl_atomic(out, rows())
 
 
 @dataclass
