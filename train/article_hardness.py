@@ -13,6 +13,14 @@ import re
 from typing import TYPE_CHECKING
 
 from ecmiip.core.numerals import ITEM_NUMERAL
+from ecmiip.train.article_roles import (
+    EFFECTIVE_DATE,
+    ORGANISATIONAL,
+    PURPOSE,
+    SELF_REFERENTIAL,
+    TRANSITIONAL,
+    article_roles,
+)
 
 if TYPE_CHECKING:
     from ecmiip.train.hardness import HardnessConfig
@@ -89,14 +97,25 @@ def hard_content(text: str, config: HardnessConfig) -> list[tuple[int, str]]:
     return signals
 
 
+#: How hardness names and scores each role an article may have (its soft function).
+_ROLE_SCORES = (
+    ((PURPOSE,), "purpose article", "purpose_points"),
+    ((EFFECTIVE_DATE,), "effective-date article", "effective_date_points"),
+    ((TRANSITIONAL, SELF_REFERENTIAL), "transitional or self-referential", "transitional_points"),
+    ((ORGANISATIONAL,), "competence or organisation", "competence_points"),
+)
+
+
 def soft_function(text: str, config: HardnessConfig) -> list[tuple[int, str]]:
-    """(points to subtract, reason) for each soft function an article serves."""
+    """(points to subtract, reason) for each soft function an article serves: its roles, then the rest."""
+    roles = article_roles(text, config.role_patterns())
     signals = []
+    for names, what, points_field in _ROLE_SCORES:
+        points = getattr(config, points_field)
+        found = [roles[n] for n in names if n in roles]
+        if found and points:
+            signals.append((points, f"{what}: {_short(found[0])} −{points}"))
     for points, what, patterns in (
-        (config.purpose_points, "purpose article", config.purpose_patterns),
-        (config.effective_date_points, "effective-date article", config.effective_date_patterns),
-        (config.transitional_points, "transitional or self-referential", config.transitional_patterns),
-        (config.competence_points, "competence or organisation", config.competence_patterns),
         (config.principle_points, "principle or policy", config.principle_patterns),
         (config.formality_points, "formalities", config.formality_patterns),
         (config.discretion_points, "discretion", config.discretion_patterns),

@@ -78,6 +78,14 @@ from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, YEAR
 from ecmiip.core.statutes import IN_FORCE, REPEALED, SUPERSEDED, UNVERIFIED, Article, Document, store
 from ecmiip.core.typed_yaml import FieldError, build, check_fields, load_yaml
 from ecmiip.train.article_hardness import article_level, first_matches
+from ecmiip.train.article_roles import (
+    EFFECTIVE_DATE,
+    ORGANISATIONAL,
+    PURPOSE,
+    ROLE_PATTERNS,
+    SELF_REFERENTIAL,
+    TRANSITIONAL,
+)
 from ecmiip.train.mipld import Record, citations_of, load_records, record_kind
 
 if TYPE_CHECKING:  # recipe imports the QA builder, which imports this module's validity rules
@@ -173,30 +181,19 @@ class HardnessConfig:
     )
     #: Definitions and deeming rules: the exact meaning of a term.
     definition_patterns: tuple[str, ...] = (r"是指", r"所称[^。；\n]{0,40}(包括|指)", r"视为")
-    #: Points each soft function takes away, and the patterns that show it.
+    #: Points each soft function takes away, and the patterns that show it. The article's role
+    #: (purpose, effective date, self-reference, transition, competence) is read by
+    #: train/article_roles.py, which build-qa also asks; these fields are its patterns.
     purpose_points: int = 3
-    purpose_patterns: tuple[str, ...] = (
-        r"(为了|为)[^。\n]{2,160}制定本(法|法典|条例|细则|规定|解释|办法|决定)",
-        r"^(根据|依据)[^。\n]{2,120}制定本(法|法典|条例|细则|规定|解释|办法|决定)",
-    )
+    purpose_patterns: tuple[str, ...] = ROLE_PATTERNS[PURPOSE]
     effective_date_points: int = 3
-    effective_date_patterns: tuple[str, ...] = (
-        r"本(法|法典|条例|细则|规定|解释|办法|决定|批复)(自|于)[^。；\n]{0,30}(施行|生效)",
-    )
+    effective_date_patterns: tuple[str, ...] = ROLE_PATTERNS[EFFECTIVE_DATE]
+    #: Transitional and self-referential articles take ``transitional_points`` once between them.
     transitional_points: int = 2
-    transitional_patterns: tuple[str, ...] = (
-        r"本(法|条例|细则|规定|解释|办法|决定|批复)(施行|生效|作出)(前|以前|之前|时|后|以后)",
-        r"以本(法|条例|细则|规定|解释|办法|决定)为准",
-        r"同时(废止|失效)",
-        r"(修改|修正)(前|后)的《?[^。；，\n]{0,8}(法|条例|细则|规定|解释)",
-    )
+    transitional_patterns: tuple[str, ...] = ROLE_PATTERNS[TRANSITIONAL]
+    self_referential_patterns: tuple[str, ...] = ROLE_PATTERNS[SELF_REFERENTIAL]
     competence_points: int = 1
-    competence_patterns: tuple[str, ...] = (
-        r"(部门|机关|机构|局|委员会|人民政府)(负责|主管)[^。；\n]{0,40}工作",
-        r"负责[^。；\n]{0,30}(管理|监督|执法|审查)工作",
-        r"为[^。；\n]{0,30}的(权力|执行|监督)机构",
-        r"是[^。；\n]{0,30}(审判|常设|派出)[^。；\n]{0,6}机构",
-    )
+    competence_patterns: tuple[str, ...] = ROLE_PATTERNS[ORGANISATIONAL]
     principle_points: int = 1
     principle_patterns: tuple[str, ...] = (
         r"国家(鼓励|支持|提倡|扶持|促进|推动|加强|建立|实行|采取)",
@@ -227,6 +224,12 @@ class HardnessConfig:
                     re.compile(pattern)
                 except re.error as e:
                     raise FieldError(name, pattern, f"a regular expression ({e})") from None
+
+    def role_patterns(self) -> dict[str, tuple[str, ...]]:
+        """The patterns of each article role, as :func:`~ecmiip.train.article_roles.article_roles` takes them."""
+        return {PURPOSE: self.purpose_patterns, EFFECTIVE_DATE: self.effective_date_patterns,
+                TRANSITIONAL: self.transitional_patterns, SELF_REFERENTIAL: self.self_referential_patterns,
+                ORGANISATIONAL: self.competence_patterns}
 
     def alpha(self, level: str) -> float:
         return {"L1": self.alpha_l1, "L2": self.alpha_l2, "L3": self.alpha_l3, "L4": self.alpha_l4}[level]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, STATUTE_NUMERAL
 from ecmiip.core.statutes import ITEM_MARK
+from ecmiip.train.article_roles import ORGANISATIONAL, ROLE_REASONS, SUBSTANTIVE, article_roles
 from ecmiip.train.hardness import HardnessConfig
 
 _ITEM = re.compile(rf"^{ITEM_MARK}\s*")
@@ -406,23 +407,6 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
 
 # ---------------------------------------------------------------- the article's role
 
-SUBSTANTIVE = "substantive"
-EFFECTIVE_DATE = "effective_date"
-# role → (pattern on the whole text, the reason recorded with its pairs); first match wins.
-ROLES = (
-    (EFFECTIVE_DATE, re.compile(r"^本(?:法|条例|细则|规定|解释|办法|决定|批复)(?:自.{4,20}起施行|自公布之日起施行)"),
-     "施行日期条款：只讲本文件何时施行，回答以现行文本的版本和施行日期为准"),
-    ("self_referential", re.compile(r"本院以前|与本(?:解释|规定)不一致|以本(?:解释|规定)为准|^[^。]{0,30}同时废止|解释权(?!利)|负责解释"),
-     "自我指涉条款：讲本文件与其他文件的关系或解释权，不是可以适用于案件的规则"),
-    ("transitional", re.compile(r"本(?:法|条例|细则|规定|解释|办法|决定)(?:施行|修改|修正)(?:前|以前|后|之日)|修改决定施行|尚未审结|已经审结|尚未终审"),
-     "过渡条款：讲新旧文本的适用衔接，依行为或案件的时间选择适用的文本"),
-    ("purpose", re.compile(r"^(?:为了?|根据).{2,200}?(?:制定本|特制定)"),
-     "立法目的条款：讲制定目的和依据，不是可以适用于案件的规则"),
-    ("organisational", re.compile(r"^[^，。；]{2,40}(?:负责|主管|管理)[^，。；]{0,40}(?:工作|事务|事宜)[。；]"),
-     "机构职责条款：讲哪个部门主管何种工作，不宜编成案例"),
-)
-
-
 @dataclass
 class ArticleReading:
     text: str
@@ -440,9 +424,10 @@ def read_article(text: str) -> ArticleReading:
     text = text.strip()
     paragraphs = [read_paragraph(i, lead, items) for i, (lead, items) in enumerate(_split_paragraphs(text), 1)]
     reading = ArticleReading(text, paragraphs)
-    for role, pattern, reason in ROLES:
-        if pattern.search(text) and (role != "organisational" or not any(p.conditions or p.items for p in paragraphs)):
-            reading.role, reading.reason = role, reason
+    rules = any(p.conditions or p.items for p in paragraphs)
+    for role in article_roles(text):
+        if role != ORGANISATIONAL or not rules:  # a competence article that also sets conditions is a rule
+            reading.role, reading.reason = role, ROLE_REASONS[role]
             break
     return reading
 

@@ -33,12 +33,12 @@ from datetime import date
 from ecmiip.core.citations import cited_label, format_citation
 from ecmiip.core.numerals import NUMERAL, YEAR, chinese_to_int, int_to_chinese
 from ecmiip.core.statutes import UNVERIFIED, Document
+from ecmiip.train.article_roles import EFFECTIVE_DATE
 from ecmiip.train.hardness import NOT_IN_FORCE, ceased, document_status, statute_document, statute_status
 from ecmiip.train.mipld import Record
 from ecmiip.train.qa_norms import (
     ALTERNATIVE,
     CUMULATIVE,
-    EFFECTIVE_DATE,
     FOREIGN_REFERENCE,
     NATURE_ZH,
     ORGANISATION_ROLES,
