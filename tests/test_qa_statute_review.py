@@ -150,3 +150,53 @@ def test_a_but_inside_the_condition_is_no_proviso():
     for seed in SEEDS:
         for pair in _pairs(law, "第十八条", seed):
             assert "另有但书" not in pair.answer
+
+
+# ---------------------------------------------------------------- alternative lists told as a client's facts
+# A fresh read found "经查明，存在以下情形：“提出宣告国防专利权无效请求”…这一情形在法律上如何处理？" for
+# 国防专利条例第二十九条: a permission (可以查阅) with nobody to use it, and a question no client asks.
+
+
+def _alternatives(law: str, article: str) -> list:
+    found = [p for seed in SEEDS for p in _pairs(law, article, seed) if p.template == "statute-alternative"]
+    assert found, (law, article)
+    return found
+
+
+def test_a_permission_nobody_in_the_facts_could_use_gets_a_party_who_asks_for_it():
+    for pair in _alternatives("国防专利条例", "第二十九条"):
+        q = pair.question
+        assert q.startswith("国防专利权被授予后，") and "经查明" not in q and "如何处理" not in q
+        party = re.match(r"国防专利权被授予后，(.+?(?:公司|某))", q).group(1)
+        assert q.endswith(f"{party}能否查阅国防专利说明书？"), q
+        assert "经国防专利机构同意，可以查阅国防专利说明书" in pair.answer
+
+
+def test_the_items_situation_takes_the_place_of_the_lists_slot_and_the_consequence_is_asked():
+    for pair in _alternatives(PATENT, "第二十四条"):  # …六个月内，有下列情形之一的，不丧失新颖性
+        q = pair.question
+        assert q.startswith("申请专利的发明创造在申请日以前六个月内，") and "下列" not in q
+        assert q.endswith("是否丧失新颖性？") and "不丧失新颖性" in pair.answer
+    for pair in _alternatives("中华人民共和国商标法", "第十条"):  # 下列标志不得作为商标使用
+        assert re.search(r"的标志能否作为商标使用？$|”标志能否作为商标使用？$", pair.question), pair.question
+
+
+def test_the_actor_the_condition_names_asks_and_an_act_with_nobody_in_it_gets_a_party():
+    for pair in _alternatives("著作权集体管理条例", "第三十三条"):  # 权利人认为…组织有下列情形之一的，可以…检举
+        q = pair.question
+        assert q.startswith("权利人认为著作权集体管理组织") and "组织著作权集体管理组织" not in q
+        assert q.endswith("权利人能否向国务院著作权管理部门检举？")
+    for pair in _alternatives("集成电路布图设计保护条例", "第三十条"):  # 未经布图设计权利人许可，有下列行为之一的
+        q = pair.question
+        assert re.search(r"许可，.+?(?:公司|某)(?:复制|为商业目的)", q), q
+
+
+def test_a_lead_with_an_exception_mark_keeps_its_condition_and_a_list_of_facts_to_prove_is_cumulative():
+    # 细则第三十五条第二款: 但是，提出后一申请时，在先申请的主题有下列情形之一的，不得作为…基础
+    for pair in _alternatives("中华人民共和国专利法实施细则", "第三十五条"):
+        assert "因此但是" not in pair.answer
+        assert pair.question.startswith("提出后一申请时，在先申请的主题")
+    lead = read_article(_record("最高人民法院关于知识产权民事诉讼证据的若干规定", "第三条").data["text"])
+    assert lead.paragraphs[0].items.nature == "cumulative"  # 不属于新产品的，原告应当举证证明下列事实
+    methods = read_article(_record("中华人民共和国专利法实施细则", "第八条").data["text"])
+    assert methods.paragraphs[1].items.nature == "list"  # 按照下列方式之一请求…保密审查: a choice of procedure

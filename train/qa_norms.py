@@ -82,7 +82,7 @@ ACTORS = tuple(sorted((
     "利害关系人", "任何单位或者个人", "单位或者个人", "布图设计权利人", "出版者", "表演者", "录音录像制作者",
     "广播电台、电视台", "委托人", "受托人", "质权人", "出质人", "转让人", "受让人", "行为人", "犯罪嫌疑人",
     "录音制作者", "录像制作者", "制作者", "广播电台", "电视台", "请求人", "自然人", "公民", "律师",
-    "被控侵权人", "被侵权人", "律师事务所", "审查员",
+    "被控侵权人", "被侵权人", "律师事务所", "审查员", "使用者",
 ), key=len, reverse=True))
 AUTHORITIES = ("部门", "人民法院", "人民检察院", "海关", "商标局", "知识产权局", "机关", "委员会", "审查")
 _ACTOR_RE = re.compile("|".join(map(re.escape, ACTORS)))
@@ -143,6 +143,7 @@ def opening_actor(clause: str) -> str:
 
 MODALS = {"prohibition": "不得", "obligation": "应当", "permission": "可以"}
 _EXCEPTION = re.compile(r"^(?:但是|但)")
+_EXCEPTION_MARK = re.compile(r"^(?:但是|但)，?")  # 但是，…有下列情形之一的，不得…: the lead's own condition follows
 
 
 def _conditional(chunk: str, lead: bool = False) -> bool:
@@ -274,11 +275,14 @@ NATURE_ZH = {ALTERNATIVE: "具备其中任何一项即适用", CUMULATIVE: "各�
 def item_nature(lead: str) -> str:
     """Whether the items of a lead-in are alternatives (之一, 下列各项, a list of prohibited acts),
     cumulative requirements (同时具备, 下列条件/手续/要求 that must be met) or a plain list (包括…)."""
-    if re.search(r"之一|下列各项|任何一项|下列行为|下列侵犯", lead) or (
-            "下列" in lead and re.search(r"不得|不予|不授予|不视为|不构成|不属于|禁止|视为", lead)):
-        return ALTERNATIVE
-    if re.search(r"同时具备|同时符合|下列条件|下列要求|下列手续|(?:应当|必须|须)(?:具备|符合|办理|满足|提交|载明|写明)", lead):
+    if re.search(r"下列(?:方式|途径|方法)之一", lead):  # a choice of procedure, not situations that trigger a rule
+        return LISTED
+    if re.search(r"同时具备|同时符合|下列(?:条件|要求|手续|事实)|(?:应当|必须|须)(?:具备|符合|办理|满足|提交|载明|写明)", lead):
         return CUMULATIVE
+    listed = lead[lead.find("下列"):] if "下列" in lead else ""  # 不属于新产品的，…下列事实: the negation is the premise's
+    if re.search(r"之一|下列各项|任何一项|下列行为|下列侵犯", lead) or (
+            listed and re.search(r"不得|不予|不授予|不视为|不构成|不属于|禁止|视为", listed)):
+        return ALTERNATIVE
     return LISTED
 
 
@@ -394,7 +398,7 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
             ruled[g] = r.subject
     if head:
         g, s = head
-        p.items = ItemList(s.rstrip("：:"), tuple(items), item_nature(s), read_condition(s, lead=True),
+        p.items = ItemList(s.rstrip("：:"), tuple(items), item_nature(s), read_condition(_EXCEPTION_MARK.sub("", s), lead=True),
                            read_rule(s, ruled.get(g, "")))
     for s in sentences(lead) + items:
         if DEADLINE.search(s):

@@ -53,6 +53,7 @@ from ecmiip.train.qa_norms import (
     is_authority,
     is_person,
     modal_of,
+    opening_actor,
     read_article,
 )
 from ecmiip.train.qa_pairs import QAPair, seeded_rng, structured
@@ -213,7 +214,45 @@ def _lead_consequence(il: ItemList) -> str:
     return re.sub(r"下列(?:情形)?之一|下列各项|下列", "该项所列", il.lead)
 
 
+# Where the items stand in a lead-in: 有下列情形之一的 (the condition), 下列标志 / 对下列各项 (the things).
+_CONDITION_SLOT = re.compile(r"(，?)(?:有|存在|具有|属于)?下列[^，。；：]{0,10}?之一的$")
+_DEED = re.compile(r"^(?:未经|为|以|将|擅自|故意|明知|销售|制造|使用|进口|许诺销售|伪造|假冒|提出|需要|因|通过|利用|"
+                   r"违反|拒绝|向|对|出租|复制|发行|提供|披露|获取|冒充)")
+_THING_SLOT = re.compile(r"下列(各项|情形|行为|标志|[^，。；：的]{1,6}?(?=不|可以|应当|，))?")
+# The consequence a client asks about: 不丧失新颖性 → 是否丧失新颖性, 不得作为… → 能否作为…, 可以查阅… → 能否查阅….
+_ASKED = (
+    (re.compile(r"^(?P<who>[^，。；]*?)(?:均)?(?:不得|不能|不予)(?P<act>.+)$"), "能否"),
+    (re.compile(r"^(?P<who>[^，。；]*?)不(?P<act>(?!得|能|予).+)$"), "是否"),
+    (re.compile(r"^(?P<who>[^，。；]*?)(?:均)?(?P<act>(?:视为|属于|构成).+)$"), "是否"),
+    (re.compile(r"^(?P<who>[^，。；]*?)均属(?P<act>.+)$"), "是否属于"),
+    (re.compile(r"^(?P<who>[^，。；]*?)(?:可以|有权)(?P<act>.+)$"), "能否"),  # a permission: the last
+)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    who: str  # the actor the consequence names before its verb, "" when it names none
+    question: str  # 是否丧失新颖性, 能否查阅国防专利说明书
+    permission: bool  # 可以 / 有权: somebody must be there to use it
+
+
+def _asked(consequence: str, about_a_thing: bool = False) -> _Asked | None:
+    """The consequence asked as yes or no, when it can be: its last clause (what comes before, such as
+    经…同意, is for the answer to tell); ``about_a_thing``: a lead-in with the item in it (对“科学发现”，不授予
+    专利权), asked whole."""
+    head, _, last = consequence.rpartition("，")
+    for i, (pattern, word) in enumerate(_ASKED):
+        m = pattern.match(last)
+        if not m or "是否" in m["who"] or not (about_a_thing or not m["who"] or actor_in(m["who"]) == m["who"]):
+            continue
+        question = f"{m['who']}{word}{m['act']}"
+        return _Asked(m["who"], f"{head}{question}" if about_a_thing else question, i == len(_ASKED) - 1)
+    return None
+
+
 def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+    """One item of an alternative list told as the client's facts, the lead's condition around it (在申请日以前
+    六个月内，在…会议上首次发表), and the consequence asked as a client would (是否丧失新颖性, 能否查阅)."""
     il = p.items
     k = c.rng.randrange(len(il.items))
     item, num = il.items[k], int_to_chinese(k + 1)
@@ -223,11 +262,39 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
                                                           il.condition.condition))
     actor = c.actor(il.subject) if about or is_authority(il.subject) else ""
     consequence = _lead_consequence(il)
-    cond = f"{_fact(il.condition.condition)}，" if il.condition and "下列" not in il.condition.condition else ""
-    intro = f"{actor}处理的事项中，" if actor and not about else ""
-    found = f"经查明，{actor}存在以下情形" if about else "经查明，存在以下情形"
-    q = (f"{intro}{cond}{found}：“{_fact(item)}”（该条所列的其他情形均不存在）。"
-         f"依照法律规定，{'对此' + actor + '应当如何处理' if actor else '这一情形在法律上如何处理'}？")
+    slot = _CONDITION_SLOT.search(il.condition.condition) if il.condition and not (about or actor) else None
+    asked = _asked(il.condition.consequence) if slot else None
+    before = il.condition.condition[: slot.start()] if slot else ""
+    # who the facts name as acting: a clause's own subject, not the 权利人 of 未经权利人许可
+    named = next((a for a in map(opening_actor, before.split("，")) if a), "") or opening_actor(_fact(item))
+    # an act or a situation with nobody in it (为…制造, 未经…许可使用, 提出…请求) gets a party; so does a
+    # permission nobody in the facts could use (经…同意，可以查阅)
+    party = c.party("") if slot and not named and (_DEED.match(item) or asked and asked.permission) else ""
+    thing = _THING_SLOT.search(il.lead) if il.condition is None and il.lead.count("，") <= 1 else None
+    if slot and (asked or party or named):
+        told = _fact(_unrepeated(before, item))
+        # 国际申请 + 申请人办理…: the item's own subject belongs to the condition's (国际申请的申请人)
+        joint = slot.group(1) or ("的" if before and told == _fact(item) and opening_actor(told) else "")
+        facts = f"{before}{joint}{party}{told}"
+        if not asked:
+            ask = "会产生什么法律后果"
+        elif asked.permission:
+            ask = f"{party or named}{asked.question}"
+        else:
+            ask = f"{party}的行为{asked.question}" if party and asked.question.startswith("是否") else asked.question
+        q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
+    elif thing and (asked := _asked(_THING_SLOT.sub(_thing(item, thing.group(1)), il.lead, count=1), True)):
+        facts = f"存在“{_fact(item)}”的情形"
+        q = f"依照{c.ref.split('》')[0]}》的规定，{asked.question}？"
+    else:
+        cond = f"{_fact(il.condition.condition)}，" if il.condition and "下列" not in il.condition.condition else ""
+        intro = f"{actor}处理的事项中，" if actor and not about else ""
+        found = f"经查明，{actor}存在以下情形" if about else "经查明，存在以下情形"
+        facts = f"存在“{_fact(item)}”的情形"
+        # 由国务院著作权管理部门责令限期改正: what happens to the actor is somebody else's act
+        done_to = about and (consequence.startswith("由") or opening_actor(consequence) not in ("", il.subject))
+        ask = (f"{actor}会面临什么法律后果" if done_to else f"对此{actor}应当如何处理") if actor else "这一情形在法律上如何处理"
+        q = f"{intro}{cond}{found}：“{_fact(item)}”（该条所列的其他情形均不存在）。依照法律规定，{ask}？"
     law = f"{_quote(c)}\n{c.where(p)}以“{il.lead}”引出{len(il.items)}项，{NATURE_ZH[ALTERNATIVE]}；第（{num}）项为“{item}”。"
     others = [f"该条第{int_to_chinese(o.number)}款对此另有规定：“{o.text}”" for o in c.reading.paragraphs
               if o is not p and (f"第（{num}）项" in o.text or
@@ -238,7 +305,20 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
              "2. 判断列举的性质：“之一”“各项”表明是选择性列举，满足任何一项即可。",
              f"3. 对照事实：本案情形与第（{num}）项“{item}”相符。",
              f"4. 得出结论：{full_stop(consequence)}"]
-    return q, structured(f"存在“{_fact(item)}”的情形。", law, conclusion), "statute-alternative", steps
+    return q, structured(full_stop(facts), law, conclusion), "statute-alternative", steps
+
+
+def _unrepeated(before: str, item: str) -> str:
+    """The item without the words the condition ends with (认为著作权集体管理组织 + 著作权集体管理组织不按照…)."""
+    who = opening_actor(_fact(item))
+    return item[len(who):] if who and before.endswith(who) else item
+
+
+def _thing(item: str, noun: str | None) -> str:
+    """An item in the place of 下列… in a lead-in: 下列标志 → 带有民族歧视性的标志, 对下列各项 → 对“科学发现”."""
+    if noun and noun not in ("各项", "情形", "行为"):
+        return f"{item}{noun}" if item.endswith("的") else f"“{item}”{noun}"
+    return f"“{_fact(item)}”"
 
 
 _ITEM_EXCEPTION = re.compile(r"[，；]\s*(但(?:是，?)?.+?除外)$")
