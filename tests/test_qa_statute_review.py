@@ -200,3 +200,56 @@ def test_a_lead_with_an_exception_mark_keeps_its_condition_and_a_list_of_facts_t
     assert lead.paragraphs[0].items.nature == "cumulative"  # 不属于新产品的，原告应当举证证明下列事实
     methods = read_article(_record("中华人民共和国专利法实施细则", "第八条").data["text"])
     assert methods.paragraphs[1].items.nature == "list"  # 按照下列方式之一请求…保密审查: a choice of procedure
+
+
+# ---------------------------------------------------------------- classes a second read (unseen 50) found
+
+
+def _meaning(law: str, article: str):
+    return _pairs(law, article)[0]
+
+
+def _structure(law: str, article: str) -> str:
+    return _meaning(law, article).answer.split("【结构】")[1]
+
+
+def test_a_reference_to_another_law_keeps_the_laws_name_and_its_sentences_are_explained():
+    # 细则第三十三条 once read "援引了第二十四条" five times, as if the 细则's own article, and nothing else
+    lines = _structure("中华人民共和国专利法实施细则", "第三十三条")
+    assert "“专利法第二十四条”" in lines and "援引了第二十四条" not in lines
+    assert lines.count("援引了") == 1 and "界定了" in lines and "2个月内" in lines
+    # a 2013 regulation cites 著作权法 in its 2010 numbering: quoted as written, with the store's note
+    answer = _meaning("中华人民共和国著作权法实施条例", "第十一条").answer
+    assert "所称著作权法第十六条即现行《中华人民共和国著作权法》（2020修正）第十八条" in answer
+    assert "约束的主体是公民" not in answer  # 是指…应当履行的职责 is a definition, not a duty
+
+
+def test_a_sentence_is_explained_once():
+    lines = _structure("最高人民法院关于审理侵害知识产权民事案件适用惩罚性赔偿的解释", "第五条")
+    assert "数额或处罚" not in lines  # each 数额 sentence is already told as a condition or a rule
+
+
+def test_a_condition_names_somebody_in_particular_and_asks_what_the_rule_gives_or_asks():
+    q45 = _pairs(PATENT, "第四十五条")[1].question  # 任何单位或者个人认为…的，可以请求宣告无效
+    assert "任何单位或者个人" not in q45 and q45.endswith("可以怎么办？") and "法律后果" not in q45
+    q17 = _pairs("中华人民共和国商标法", "第十七条")[1].question  # 外国人…的，应当按…办理
+    assert q17.endswith("应当怎么做？")
+    q6 = _pairs("中华人民共和国商标法", "第六条")[1].question  # 未经核准注册的，不得在市场销售
+    assert q6.endswith("能否在市场销售？")
+
+
+def test_a_rule_keeps_what_it_is_about_when_the_subject_names_a_thing():
+    # 民法典第五百零一条: 当事人…知悉的商业秘密或者其他应当保密的信息，无论合同是否成立，不得泄露…
+    q = _pairs("中华人民共和国民法典", "第五百零一条")[1].question
+    assert "商业秘密或者其他应当保密的信息" in q and "无论合同是否成立，" in q and q.endswith("能否泄露或者不正当地使用？")
+
+
+def test_coordinated_subjects_are_both_bound():
+    assert opening_actor("专利代理机构和专利代理师不得以自己的名义申请专利") == "专利代理机构和专利代理师"
+    assert "约束的主体是专利代理机构和专利代理师" in _structure("专利代理条例", "第十八条")
+
+
+def test_a_list_question_asks_which_as_a_lawyer_would():
+    q = [p for s in SEEDS for p in _pairs("最高人民法院关于审理涉及驰名商标保护的民事纠纷案件应用法律若干问题的解释",
+                                         "第十条", s) if p.template == "statute-list"][0].question
+    assert q.endswith("综合考虑哪些因素后作出裁判？") and "所列的是哪几项" not in q

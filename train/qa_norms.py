@@ -134,9 +134,11 @@ def opening_actor(clause: str) -> str:
     if not m or clause.endswith("的") or not (_ATTRIBUTIVE.match(prefix) or prefix.endswith("人民政府") or (
             len(prefix) <= 6 and not _NOT_BEFORE_SUBJECT.search(prefix))):
         return ""
-    if prefix in QUALIFIERS:
-        return prefix + m.group(0)  # 各高级人民法院, 复审请求人: the qualifier is part of who is bound
-    return m.group(0)
+    who = prefix + m.group(0) if prefix in QUALIFIERS else m.group(0)  # 各高级人民法院: the qualifier binds too
+    # 专利代理机构和专利代理师不得…: both are bound, not the first alone
+    while joint := re.match(rf"(?:和|及|以及|或者|、)(?:{_ACTOR_RE.pattern})", clause[clause.index(who) + len(who):]):
+        who += joint.group(0)
+    return who
 
 
 # ---------------------------------------------------------------- conditions and rules
@@ -221,6 +223,10 @@ def _subject_clause(parts: list[str]) -> tuple[int, str]:
     return -1, ""
 
 
+# A modal the clause itself turns on, not one inside an attributive 的-phrase (其他应当保密的信息).
+_OWN_MODAL = re.compile(rf"(?:{'|'.join(MODALS.values())})(?![^，]*的[^，的]{{1,4}}$)")
+
+
 def read_rule(sentence: str, inherited: str = "") -> Rule | None:
     """A sentence whose subject 不得 / 应当 / 可以 do something; the subject is an actor the law names as
     such (``opening_actor``), else ``inherited``: the subject of the sentence this clause continues after ；
@@ -241,7 +247,7 @@ def read_rule(sentence: str, inherited: str = "") -> Rule | None:
                 return Rule(kind, sentence, inherited, after.strip("，, "), "，".join(parts), inherited)
             premise = "，".join(parts[:at])
             # a clause with a modal of its own (专利代理师应当…承办业务，不得…) is no subject phrase
-            phrase = subject if re.search("|".join(MODALS.values()), parts[at]) else parts[at]
+            phrase = subject if _OWN_MODAL.search(parts[at]) else re.sub(r"[，,]?(?:都|均|也|亦|仍|还)$", "", "，".join(parts[at:]))
             return Rule(kind, sentence, subject, after.strip("，, "), premise, phrase)
     return None
 
@@ -328,10 +334,18 @@ _PROHIBITED_ACTS = re.compile(r"(?:不得|禁止)(?:进行|实施|从事|采用)
 
 # ---------------------------------------------------------------- paragraphs
 
-_DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：“”]{1,30}?)，?是指(?P<b>.+)$")
+_DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：]{1,45}?)，?是指(?P<b>.+)$")
 DEADLINE = re.compile(rf"{NUMERAL}(?:日|天|个月|月|年)(?:内|以内|以上|之内)|之日起|届满|期满|诉讼时效")
 AMOUNT = re.compile(rf"(?:\d+\.\d+|{NUMERAL})(?:元|万元|倍)|罚款|罚金|赔偿数额")
-REFERENCE = re.compile(rf"(?:本(?:法|条例|细则|规定|解释|办法))?第{STATUTE_NUMERAL}条(?:第{STATUTE_NUMERAL}款)?"
+# Laws an article cites by short name: a reference keeps it (专利法第二十四条), never a bare 第二十四条 that
+# reads as the citing text's own article.
+CITED_LAWS = tuple(sorted((
+    "专利法", "商标法", "著作权法", "反不正当竞争法", "民法典", "刑法", "民事诉讼法", "行政诉讼法", "刑事诉讼法",
+    "种子法", "对外贸易法", "海关法", "电子商务法", "反垄断法", "合同法", "民法通则", "民法总则", "侵权责任法",
+    "行政处罚法", "行政复议法", "促进科技成果转化法", "科学技术进步法", "国家赔偿法", "立法法",
+), key=len, reverse=True))
+REFERENCE = re.compile(rf"(?:本(?:法|条例|细则|规定|解释|办法)|(?:修改前|修改后)?(?:{'|'.join(CITED_LAWS)})(?:（\d{{4}}[^）]*）)?)?"
+                       rf"第{STATUTE_NUMERAL}条(?:第{STATUTE_NUMERAL}款)?"
                        rf"|前(?:两|三)?款(?:第（{ITEM_NUMERAL}）项)?|前条|本条第{STATUTE_NUMERAL}款")
 
 

@@ -32,11 +32,13 @@ from datetime import date
 
 from ecmiip.core.citations import cited_label, format_citation
 from ecmiip.core.numerals import NUMERAL, YEAR, chinese_to_int, int_to_chinese
-from ecmiip.core.statutes import UNVERIFIED, Document
+from ecmiip.core.renumbering import reference_note
+from ecmiip.core.statutes import UNVERIFIED, Document, store
 from ecmiip.train.article_roles import EFFECTIVE_DATE
 from ecmiip.train.hardness import NOT_IN_FORCE, ceased, document_status, statute_document, statute_status
 from ecmiip.train.mipld import Record
 from ecmiip.train.qa_norms import (
+    ACTORS,
     ALTERNATIVE,
     CUMULATIVE,
     FOREIGN_REFERENCE,
@@ -115,6 +117,7 @@ class _Context:
     doc: Document | None
     label: str  # 2020修正 → "2020修正", a bare year → "2020年"
     current: bool
+    article: str = ""  # its label in the store: 第十一条
 
     def where(self, p: Paragraph) -> str:
         """``《法》第十条第二款`` for a paragraph of a multi-paragraph article, else the article."""
@@ -127,6 +130,8 @@ class _Context:
         """Who a scenario names: the authority itself, a person in a role only people hold (发明人张某), an
         organisation of its kind (甲专利代理机构), a company in any other role (专利权人甲公司), a company for
         任何单位或者个人; never a person's role with a company's name."""
+        if one := re.split(r"和|及|以及|或者|、", subject)[0] if subject not in ACTORS else "":
+            subject = one  # 专利权人或者被许可人: a scenario names one of them (专利权人甲公司)
         if not subject or is_authority(subject):
             return subject
         if subject in _GENERIC:
@@ -158,33 +163,60 @@ def _structure_lines(c: _Context) -> list[str]:
     return [line for _, line in _structure(c)]
 
 
+_OWN_REFERENCE = re.compile(r"^(?:本|前|第)")
+
+
+def _own_words(sentence: str) -> str:
+    """A sentence of the article as a structure line tells it: quoted when it cites another law, whose
+    numbering is the one of the text's own time (著作权法第十六条 in a 2013 regulation)."""
+    return f"“{sentence.rstrip('。；;')}”。" if FOREIGN_REFERENCE.search(sentence) else full_stop(sentence)
+
+
+def _renumbering_note(c: _Context) -> str:
+    """The store's note when the article cites a law in its old numbering (所称著作权法第十六条即现行…)."""
+    if c.doc is None:
+        return ""
+    found = next((a for a in store().articles_of.get(c.doc.key, ()) if a.article == c.article), None)
+    return reference_note(found, store()) if found else ""
+
+
 def _structure(c: _Context) -> list[tuple[str, str]]:
-    """(what it covers, line) for each structure line of the meaning answer."""
+    """(what it covers, line) for each structure line of the meaning answer: the article's own words sorted
+    by what they do (a sentence told once, under the first thing it does), then what it cites."""
     lines: list[tuple[str, str]] = []
     if not c.reading.substantive:
         lines.append(("role", f"性质：{c.reading.reason}。"))
+    many = len(c.reading.paragraphs) > 1
+    cited: dict[str, list[int]] = {}
     for p in c.reading.paragraphs:
-        at = f"第{int_to_chinese(p.number)}款" if len(c.reading.paragraphs) > 1 else "本条"
-        if p.items and not FOREIGN_REFERENCE.search(p.text):
+        at = f"第{int_to_chinese(p.number)}款" if many else "本条"
+        told = {k.sentence for k in p.conditions} | {r.sentence for r in p.rules}
+        if p.items:
             items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
             lines.append(("items", f"{at}以“{p.items.lead}”引出{len(p.items.items)}项，{NATURE_ZH[p.items.nature]}：{items}。"))
-        for k in (k for k in p.conditions if not FOREIGN_REFERENCE.search(k.sentence)):
+        for k in p.conditions:
             extra = f"；例外：“{k.exception.removeprefix('但是，')}”" if k.exception else ""
             lines.append(("condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"))
-        for r in (r for r in p.rules if not FOREIGN_REFERENCE.search(r.sentence)):
-            lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}："
-                                  f"{r.premise + '，' if r.premise and r.phrase == r.subject else ''}"
-                                  f"{r.phrase + '，' if r.phrase and r.phrase != r.subject else r.subject}"
-                                  f"{r.modal}{full_stop(r.act)}"))
-        for d in (d for d in p.definitions if not FOREIGN_REFERENCE.search(d.sentence)):
-            lines.append(("definition", f"{at}界定了“{d.term}”：{full_stop(d.sentence)}"))
-        for s in (s for s in p.deadlines if not FOREIGN_REFERENCE.search(s)):
-            lines.append(("deadline", f"{at}规定的期限：{full_stop(s)}"))
-        for s in (s for s in p.amounts if not FOREIGN_REFERENCE.search(s)):
-            if s not in p.deadlines:
-                lines.append(("amount", f"{at}规定的数额或处罚：{full_stop(s)}"))
-        if p.references:
-            lines.append(("reference", f"{at}援引了{'、'.join(p.references)}，适用时应一并查阅。"))
+        for r in p.rules:
+            told_as = _own_words(r.sentence) if FOREIGN_REFERENCE.search(r.sentence) else (
+                f"{r.premise + '，' if r.premise and r.phrase == r.subject else ''}"
+                f"{r.phrase + '，' if r.phrase and r.phrase != r.subject else r.subject}{r.modal}{full_stop(r.act)}")
+            lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told_as}"))
+        for d in p.definitions:
+            lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
+        for s in p.deadlines:  # a limit is hard knowledge: told on its own even when a rule line holds it
+            lines.append(("deadline", f"{at}规定的期限：{_own_words(s)}"))
+        for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
+            lines.append(("amount", f"{at}规定的数额或处罚：{_own_words(s)}"))
+        for ref in p.references:
+            cited.setdefault(ref, []).append(p.number)
+    if cited:
+        def where(numbers: list[int]) -> str:
+            return f"（见第{'、'.join(int_to_chinese(n) for n in numbers)}款）" if many else ""
+        # another law's article is quoted as the text wrote it: an older text cites that law's old numbering
+        refs = "、".join(f"{ref if _OWN_REFERENCE.match(ref) else '“' + ref + '”'}{where(numbers)}"
+                         for ref, numbers in cited.items())
+        lines.append(("reference", f"{'本条' if not many else ''}援引了{refs}，适用时应一并查阅。"))
     return lines
 
 
@@ -193,7 +225,7 @@ def _meaning(c: _Context) -> tuple[str, str, list[str]]:
     structure = _structure(c)
     lines = [line for _, line in structure]
     body = "\n【结构】\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1)) if lines else ""
-    answer = f"{c.ref}规定：\n“{c.text}”\n{body}\n\n{c.note}".replace("\n\n\n", "\n\n")
+    answer = f"{c.ref}规定：\n“{c.text}”{_renumbering_note(c)}\n{body}\n\n{c.note}".replace("\n\n\n", "\n\n")
     steps = [f"1. 定位条文：问题问的是{c.ref}，应当以{c.label}文本的原文为准。"]
     if lines:  # the chain of thought says what the answer does, and no more
         covers = "、".join(dict.fromkeys(COVERS[what] for what, _ in structure))
@@ -375,7 +407,8 @@ def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     il = p.items
     items = "\n".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(il.items, 1))
-    q = f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
+    asked = re.sub(r"(?:下列|以下)(?:各项)?", "哪些", il.lead, count=1)
+    q = f"依照{c.where(p)}，{asked}？" if asked != il.lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
     answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}"
     steps = [f"1. 定位：{c.where(p)}。", f"2. 列举的引语是“{il.lead}”。", f"3. 逐项列出全部{len(il.items)}项，不遗漏、不改写。"]
     return q, answer, "statute-list", steps
@@ -396,6 +429,15 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         facts, ask = actor + facts, f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
     elif actor and actor != k.subject and facts.startswith(k.subject):  # 当事人对裁定不服 → 当事人甲公司对裁定不服
         facts, ask = actor + facts[len(k.subject):], f"{k.subject}{_ASK.get(modal, '怎么做')}"
+    elif not actor and (generic := next((g for g in _GENERIC if g in facts), "")):
+        # 任何单位或者个人认为…的，可以请求…: somebody in particular asks (甲公司认为…，可以怎么办)
+        actor = c.party("")
+        facts = facts.replace(generic, actor, 1)
+        ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
+    elif not actor and modal == "不得":  # 未经核准注册的，不得在市场销售 → 能否在市场销售
+        ask = f"能否{k.consequence.split('不得', 1)[1].split('，')[0]}"
+    elif not actor and modal:  # 外国人…申请商标注册的，应当按…办理: what the rule asks of them
+        ask = _ASK[modal]
     else:
         ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
     if not modal and actor and not implied:  # 人民法院应予支持 / 一般不予采纳: ask what the court does
@@ -419,7 +461,8 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     ask = {"prohibition": "能否", "obligation": "是否必须", "permission": "能否"}[r.kind]
     phrase = r.phrase or r.subject
     # 任何单位或者个人未经专利权人许可，都不得… → …未经专利权人许可，能否…; 专利权人与他人订立的合同，应当… → …合同是否必须…
-    joint = "，" if phrase != r.subject and not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):] else ""
+    joint = "，" if phrase != r.subject and ("，" in phrase or (
+        not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):])) else ""
     q = f"{premise}{phrase}{joint}{ask}{act}？"
     yes = {"prohibition": "不能", "obligation": "是的，必须这样做", "permission": "可以"}[r.kind]
     # a 但 after the modal is a proviso to the rule; one in the premise (…放弃使用，但…的) is part of its condition
@@ -537,7 +580,7 @@ def statute_pairs(record: Record, seed: int, as_of: date | None = None) -> list[
     base_id = f"statute/{law}（{version}）/{article}"
     source_text = f"{ref}（{doc.describe(day) if doc else version}）：{text}"
     label = f"{version}年" if version.isdigit() else version  # 2020年文本, 2020修正文本
-    c = _Context(ref, text, reading, _version_note(doc, status, label), rng, doc, label, current)
+    c = _Context(ref, text, reading, _version_note(doc, status, label), rng, doc, label, current, article)
 
     question, answer, steps = _meaning(c)
     meaning = QAPair(f"{base_id}/meaning", dict(source), "statute-meaning", question, answer, steps, source_text)
