@@ -217,7 +217,10 @@ def test_a_reference_to_another_law_keeps_the_laws_name_and_its_sentences_are_ex
     # 细则第三十三条 once read "援引了第二十四条" five times, as if the 细则's own article, and nothing else
     lines = _structure("中华人民共和国专利法实施细则", "第三十三条")
     assert "“专利法第二十四条”" in lines and "援引了第二十四条" not in lines
-    assert lines.count("援引了") == 1 and "界定了" in lines and "2个月内" in lines
+    assert lines.count("援引了") == 1 and "界定了" in lines
+    assert "规定的期限：自申请日起2个月内提交有关发明创造已经展出或者发表，以及展出或者发表日期的证明文件。" in lines
+    # 商标法第十三条、第五十七条: the second reference is 商标法's too
+    assert "“商标法第五十七条”" in _structure("最高人民法院关于审理商标民事纠纷案件适用法律若干问题的解释", "第六条")
     # a 2013 regulation cites 著作权法 in its 2010 numbering: quoted as written, with the store's note
     answer = _meaning("中华人民共和国著作权法实施条例", "第十一条").answer
     assert "所称著作权法第十六条即现行《中华人民共和国著作权法》（2020修正）第十八条" in answer

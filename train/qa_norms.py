@@ -371,6 +371,26 @@ class Paragraph:
     references: list[str] = field(default_factory=list)
 
 
+_NAMED = re.compile(rf"^(?:{'|'.join(CITED_LAWS)})")
+
+
+def _references(text: str) -> list[str]:
+    """The references of a text, each with its law: 商标法第十三条、第五十七条 → 商标法第五十七条 too."""
+    out: list[str] = []
+    law, end = "", -1
+    for m in REFERENCE.finditer(text):
+        ref = m.group(0)
+        if named := _NAMED.match(ref):
+            law = named.group(0)
+        elif law and ref.startswith("第") and re.fullmatch(r"[、和及或者]{1,2}", text[end:m.start()]):
+            ref = law + ref
+        else:
+            law = ""
+        out.append(ref)
+        end = m.end()
+    return out
+
+
 def _split_paragraphs(text: str) -> list[tuple[str, list[str]]]:
     """(lead, items) per 款: item lines belong to the paragraph before; inline items are split out."""
     out: list[tuple[str, list[str]]] = []
@@ -419,7 +439,7 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
             p.deadlines.append(s)
         if AMOUNT.search(s):
             p.amounts.append(s)
-    p.references = list(dict.fromkeys(m.group(0) for m in REFERENCE.finditer(text)))
+    p.references = list(dict.fromkeys(_references(text)))
     return p
 
 

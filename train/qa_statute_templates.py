@@ -41,6 +41,7 @@ from ecmiip.train.qa_norms import (
     ACTORS,
     ALTERNATIVE,
     CUMULATIVE,
+    DEADLINE,
     FOREIGN_REFERENCE,
     NATURE_ZH,
     ORGANISATION_ROLES,
@@ -57,6 +58,7 @@ from ecmiip.train.qa_norms import (
     modal_of,
     opening_actor,
     read_article,
+    split_outside,
 )
 from ecmiip.train.qa_pairs import QAPair, seeded_rng, structured
 
@@ -166,6 +168,14 @@ def _structure_lines(c: _Context) -> list[str]:
 _OWN_REFERENCE = re.compile(r"^(?:本|前|第)")
 
 
+def _limit(sentence: str) -> str:
+    """A sentence from the clause that sets its time limit on (自申请日起2个月内提交…的证明文件): the rest
+    is told by the line that holds the whole sentence."""
+    clauses = split_outside(sentence, "，")
+    first = next((i for i, c in enumerate(clauses) if DEADLINE.search(c)), 0)
+    return _own_words("，".join(clauses[first:]).removeprefix("并").removeprefix("且"))
+
+
 def _own_words(sentence: str) -> str:
     """A sentence of the article as a structure line tells it: quoted when it cites another law, whose
     numbering is the one of the text's own time (著作权法第十六条 in a 2013 regulation)."""
@@ -204,8 +214,9 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
             lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told_as}"))
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
-        for s in p.deadlines:  # a limit is hard knowledge: told on its own even when a rule line holds it
-            lines.append(("deadline", f"{at}规定的期限：{_own_words(s)}"))
+        for s in p.deadlines:  # a limit is hard knowledge: told on its own, only the limit when a line holds it
+            said = _limit(s) if s in told else _own_words(s)
+            lines.append(("deadline", f"{at}规定的期限：{said}"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
             lines.append(("amount", f"{at}规定的数额或处罚：{_own_words(s)}"))
         for ref in p.references:
