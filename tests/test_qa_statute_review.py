@@ -43,7 +43,7 @@ def test_a_later_clause_binds_the_sentences_subject_not_a_noun_in_a_condition():
     assert opening_actor("未经权利人许可") == "" and opening_actor("可以不经著作权人许可") == ""
     assert opening_actor("著作权人声明不许使用的") == ""  # a 的-condition: its noun is not the subject
     assert read_rule("未经权利人许可，不得进行下列行为") is None  # nobody can be told: no subject-naming line
-    assert opening_actor("县级以上地方人民政府管理专利工作的部门") == "管理专利工作的部门"
+    assert opening_actor("县级以上地方人民政府管理专利工作的部门") == "县级以上地方人民政府管理专利工作的部门"  # whole organ
     assert opening_actor("实行开放许可的专利权人可以与被许可人协商") == "专利权人"
     # 专利法第七十一条第四款: 人民法院…责令侵权人提供 — the court acts, the infringer is the object
     fourth = read_article(_record(PATENT, "第七十一条").data["text"]).paragraphs[3]
@@ -256,3 +256,37 @@ def test_a_list_question_asks_which_as_a_lawyer_would():
     q = [p for s in SEEDS for p in _pairs("最高人民法院关于审理涉及驰名商标保护的民事纠纷案件应用法律若干问题的解释",
                                          "第十条", s) if p.template == "statute-list"][0].question
     assert q.endswith("综合考虑哪些因素后作出裁判？") and "所列的是哪几项" not in q
+
+
+# ---------------------------------------------------------------- classes a third read (another unseen 50) found
+
+
+def test_a_later_condition_that_leans_on_the_sentence_before_says_it():
+    # 细则第一百一十五条: "专利权人未缴纳或者未缴足。" — of what? The sentence before names the 年费
+    q = _pairs("中华人民共和国专利法实施细则", "第一百一十五条")[1].question
+    assert q.startswith("授予专利权当年以后的年费应当在上一年度期满前缴纳；专利权人未缴纳或者未缴足。")
+    # a later condition that stands on its own keeps to itself (著作权法第三十四条第三款)
+    assert _pairs(COPYRIGHT, "第三十四条")[1].question.startswith("图书脱销后")
+
+
+def test_a_right_is_a_permission_asked_as_what_one_may_do():
+    q = _pairs(COPYRIGHT, "第三十四条")[1].question  # …的，著作权人有权终止合同
+    assert q.endswith("可以如何处理？") and "法律后果" not in q
+    assert "约束的主体是出版者：出版者有权许可或者禁止" in _structure(COPYRIGHT, "第三十七条")
+    assert "保护期为十年" in _structure(COPYRIGHT, "第三十七条")  # a term is a time limit too
+    # 专有权, 享有权利, 所有权 are no 有权
+    assert read_rule("其专有权的归属由合作者约定") is None
+    assert "有权" not in _pairs("集成电路布图设计保护条例", "第三条")[1].question
+
+
+def test_a_deadline_already_told_is_given_only_when_it_has_a_number():
+    lines = _structure("中华人民共和国商标法", "第四十条")
+    assert "规定的期限：商标注册人应当在期满前十二个月内按照规定办理续展手续。" in lines
+    assert "规定的期限：期满未办理续展手续的" not in lines  # told as a condition, and no figure to add
+
+
+def test_a_named_regulation_reference_and_a_which_list_question():
+    lines = _structure("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第二十一条")
+    assert "“《计算机软件保护条例》第二十四条”" in lines
+    q = _pairs("最高人民法院关于审理植物新品种纠纷案件若干问题的解释", "第一条")[1].question
+    assert q.endswith("主要包括哪几类？")

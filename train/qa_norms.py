@@ -134,7 +134,8 @@ def opening_actor(clause: str) -> str:
     if not m or clause.endswith("的") or not (_ATTRIBUTIVE.match(prefix) or prefix.endswith("人民政府") or (
             len(prefix) <= 6 and not _NOT_BEFORE_SUBJECT.search(prefix))):
         return ""
-    who = prefix + m.group(0) if prefix in QUALIFIERS else m.group(0)  # 各高级人民法院: the qualifier binds too
+    # 各高级人民法院, 地方人民政府管理专利工作的部门: the qualifier binds too
+    who = prefix + m.group(0) if prefix in QUALIFIERS or prefix.endswith("人民政府") else m.group(0)
     # 专利代理机构和专利代理师不得…: both are bound, not the first alone
     while joint := re.match(rf"(?:和|及|以及|或者|、)(?:{_ACTOR_RE.pattern})", clause[clause.index(who) + len(who):]):
         who += joint.group(0)
@@ -144,6 +145,8 @@ def opening_actor(clause: str) -> str:
 # ---------------------------------------------------------------- conditions and rules
 
 MODALS = {"prohibition": "不得", "obligation": "应当", "permission": "可以"}
+# 有权 as a permission (著作权人有权终止合同), not inside 享有权利, 专有权, 所有权, 权利人.
+_HAS_RIGHT = r"(?<![享拥所专占持])有权(?![利人])"
 _EXCEPTION = re.compile(r"^(?:但是|但)")
 _EXCEPTION_MARK = re.compile(r"^(?:但是|但)，?")  # 但是，…有下列情形之一的，不得…: the lead's own condition follows
 
@@ -164,6 +167,7 @@ class Condition:
     exception: str = ""
     subject: str = ""  # who the consequence binds or empowers, when named
     opening: bool = True  # the paragraph's first sentence: one further in may lean on the sentence before
+    context: str = ""  # the sentence before a later one, which it may lean on (年费… ；专利权人未缴纳的)
 
 
 @dataclass(frozen=True)
@@ -176,10 +180,11 @@ class Rule:
     act: str
     premise: str = ""
     phrase: str = ""  # the clause that names the subject: 专利权人与他人订立的专利实施许可合同
+    said: str = ""  # the modal word as the text says it, when it is not the kind's usual one (有权)
 
     @property
     def modal(self) -> str:
-        return MODALS[self.kind]
+        return self.said or MODALS[self.kind]
 
 
 def read_condition(sentence: str, lead: bool = False) -> Condition | None:
@@ -210,7 +215,7 @@ def _subject(condition: str, consequence: str) -> str:
 
 def modal_of(consequence: str) -> str:
     """The modal word a consequence turns on (不得, 应当, 可以), or ""."""
-    m = re.search("|".join(MODALS.values()), consequence)
+    m = re.search(f"{'|'.join(MODALS.values())}|{_HAS_RIGHT}", consequence)
     return m.group(0) if m else ""
 
 
@@ -232,8 +237,8 @@ def read_rule(sentence: str, inherited: str = "") -> Rule | None:
     such (``opening_actor``), else ``inherited``: the subject of the sentence this clause continues after ；
     (…，但应当按照规定支付报酬；著作权人声明不许使用的不得使用 → 录音制作者): the subject of the rule the part
     before it states. None when nobody can be told."""
-    for kind, word in MODALS.items():
-        for m in re.finditer(word, sentence):
+    for kind, word in (*MODALS.items(), ("permission", "有权")):
+        for m in re.finditer(_HAS_RIGHT if word == "有权" else word, sentence):
             before, after = sentence[: m.start()], sentence[m.end():]
             if before.endswith("不") or after.startswith(("知道", "认为")):  # 不应当 / 应当知道: not a rule
                 continue
@@ -244,11 +249,12 @@ def read_rule(sentence: str, inherited: str = "") -> Rule | None:
             if at < 0:
                 if not inherited:
                     continue
-                return Rule(kind, sentence, inherited, after.strip("，, "), "，".join(parts), inherited)
+                return Rule(kind, sentence, inherited, after.strip("，, "), "，".join(parts), inherited,
+                            "" if word == MODALS[kind] else word)
             premise = "，".join(parts[:at])
             # a clause with a modal of its own (专利代理师应当…承办业务，不得…) is no subject phrase
             phrase = subject if _OWN_MODAL.search(parts[at]) else re.sub(r"[，,]?(?:都|均|也|亦|仍|还)$", "", "，".join(parts[at:]))
-            return Rule(kind, sentence, subject, after.strip("，, "), premise, phrase)
+            return Rule(kind, sentence, subject, after.strip("，, "), premise, phrase, "" if word == MODALS[kind] else word)
     return None
 
 
@@ -335,7 +341,8 @@ _PROHIBITED_ACTS = re.compile(r"(?:不得|禁止)(?:进行|实施|从事|采用)
 # ---------------------------------------------------------------- paragraphs
 
 _DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：]{1,45}?)，?是指(?P<b>.+)$")
-DEADLINE = re.compile(rf"{NUMERAL}(?:日|天|个月|月|年)(?:内|以内|以上|之内)|之日起|届满|期满|诉讼时效")
+DEADLINE = re.compile(rf"{NUMERAL}(?:日|天|个月|月|年)(?:内|以内|以上|之内)|之日起|届满|期满|诉讼时效"
+                      rf"|(?:期限|保护期|有效期|期间)为{NUMERAL}(?:日|天|个月|月|年)")
 AMOUNT = re.compile(rf"(?:\d+\.\d+|{NUMERAL})(?:元|万元|倍)|罚款|罚金|赔偿数额")
 # Laws an article cites by short name: a reference keeps it (专利法第二十四条), never a bare 第二十四条 that
 # reads as the citing text's own article.
@@ -344,7 +351,7 @@ CITED_LAWS = tuple(sorted((
     "种子法", "对外贸易法", "海关法", "电子商务法", "反垄断法", "合同法", "民法通则", "民法总则", "侵权责任法",
     "行政处罚法", "行政复议法", "促进科技成果转化法", "科学技术进步法", "国家赔偿法", "立法法",
 ), key=len, reverse=True))
-REFERENCE = re.compile(rf"(?:本(?:法|条例|细则|规定|解释|办法)|(?:修改前|修改后)?(?:{'|'.join(CITED_LAWS)})(?:（\d{{4}}[^）]*）)?)?"
+REFERENCE = re.compile(rf"(?:本(?:法|条例|细则|规定|解释|办法)|《[^《》]{{2,40}}》|(?:修改前|修改后)?(?:{'|'.join(CITED_LAWS)})(?:（\d{{4}}[^）]*）)?)?"
                        rf"第{STATUTE_NUMERAL}条(?:第{STATUTE_NUMERAL}款)?"
                        rf"|前(?:两|三)?款(?:第（{ITEM_NUMERAL}）项)?|前条|本条第{STATUTE_NUMERAL}款")
 
@@ -371,7 +378,7 @@ class Paragraph:
     references: list[str] = field(default_factory=list)
 
 
-_NAMED = re.compile(rf"^(?:{'|'.join(CITED_LAWS)})")
+_NAMED = re.compile(rf"^(?:《[^《》]+》|{'|'.join(CITED_LAWS)})")
 
 
 def _references(text: str) -> list[str]:
@@ -426,7 +433,7 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
         if m := _DEFINITION.match(s):
             p.definitions.append(Definition(m["a"].strip(), m["b"].strip(), s))
         elif c := read_condition(s):
-            p.conditions.append(replace(c, opening=i == 0))
+            p.conditions.append(replace(c, opening=i == 0, context=body[i - 1][1] if i else ""))
         elif r := read_rule(s, ruled.get(g, "")):
             p.rules.append(r)
             ruled[g] = r.subject

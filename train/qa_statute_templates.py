@@ -41,7 +41,6 @@ from ecmiip.train.qa_norms import (
     ACTORS,
     ALTERNATIVE,
     CUMULATIVE,
-    DEADLINE,
     FOREIGN_REFERENCE,
     NATURE_ZH,
     ORGANISATION_ROLES,
@@ -168,12 +167,15 @@ def _structure_lines(c: _Context) -> list[str]:
 _OWN_REFERENCE = re.compile(r"^(?:本|前|第)")
 
 
+_NUMBERED_LIMIT = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)")
+
+
 def _limit(sentence: str) -> str:
     """A sentence from the clause that sets its time limit on (自申请日起2个月内提交…的证明文件): the rest
     is told by the line that holds the whole sentence."""
     clauses = split_outside(sentence, "，")
-    first = next((i for i, c in enumerate(clauses) if DEADLINE.search(c)), 0)
-    return _own_words("，".join(clauses[first:]).removeprefix("并").removeprefix("且"))
+    first = next((i for i, c in enumerate(clauses) if _NUMBERED_LIMIT.search(c)), None)
+    return "" if first is None else _own_words("，".join(clauses[first:]).removeprefix("并").removeprefix("且"))
 
 
 def _own_words(sentence: str) -> str:
@@ -215,8 +217,8 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
         for s in p.deadlines:  # a limit is hard knowledge: told on its own, only the limit when a line holds it
-            said = _limit(s) if s in told else _own_words(s)
-            lines.append(("deadline", f"{at}规定的期限：{said}"))
+            if said := _limit(s) if s in told else _own_words(s):  # 期满未补正的 alone: nothing new to tell
+                lines.append(("deadline", f"{at}规定的期限：{said}"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
             lines.append(("amount", f"{at}规定的数额或处罚：{_own_words(s)}"))
         for ref in p.references:
@@ -418,21 +420,26 @@ def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     il = p.items
     items = "\n".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(il.items, 1))
-    asked = re.sub(r"(?:下列|以下)(?:各项)?", "哪些", il.lead, count=1)
+    asked = re.sub(r"(?:下列|以下)(?:各项)?", "哪些", re.sub(r"(?:下列|以下)几", "哪几", il.lead, count=1), count=1)
     q = f"依照{c.where(p)}，{asked}？" if asked != il.lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
     answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}"
     steps = [f"1. 定位：{c.where(p)}。", f"2. 列举的引语是“{il.lead}”。", f"3. 逐项列出全部{len(il.items)}项，不遗漏、不改写。"]
     return q, answer, "statute-list", steps
 
 
-_ASK = {"可以": "可以怎么办", "应当": "应当怎么做", "不得": "不得做什么"}
+_ASK = {"可以": "可以怎么办", "有权": "可以怎么办", "应当": "应当怎么做", "不得": "不得做什么"}
 # A consequence an authority draws (作为考量因素, 视为, 认定为, 不予…): no option of the condition's subject.
 _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定|不予|予以|参照|责令|处以?|酌情)")
 
 
+# A later condition that leans on the sentence before it: its object or its period is there
+# (专利权人未缴纳或者未缴足的; 在此期间未能办理的; 期满未补正的).
+_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|(?:在此期间|期满|逾期|届时|此后|上述|前述)[^，]*的)$")
+
+
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
     actor = c.actor(k.subject)
-    modal = modal_of(k.consequence)
+    modal = "可以" if modal_of(k.consequence) == "有权" else modal_of(k.consequence)
     facts = _self_named(_fact(k.condition), c.ref[1:].split("》")[0])
     implied = "" if k.subject else implied_party(c.text, k.condition)
     if implied:  # 对…决定不服的，可以起诉: whoever is aggrieved, as the article names them (专利权人甲公司)
@@ -456,6 +463,8 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     elif modal and k.subject and not is_authority(k.subject) and _WEIGHED.match(k.consequence):
         # 当事人拒不如实披露的，可以作为…考量因素: the 可以 is the court's, not the party's option
         ask = f"{k.subject}会面临什么法律后果"
+    if not k.opening and k.context and _LEANS.search(k.condition):  # 未缴纳…的 leans on 年费应当在…缴纳
+        facts = f"{_self_named(k.context.rstrip('。；;'), c.ref[1:].split('》')[0])}；{facts}"
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
     conclusion = f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
