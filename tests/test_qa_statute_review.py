@@ -290,3 +290,34 @@ def test_a_named_regulation_reference_and_a_which_list_question():
     assert "“《计算机软件保护条例》第二十四条”" in lines
     q = _pairs("最高人民法院关于审理植物新品种纠纷案件若干问题的解释", "第一条")[1].question
     assert q.endswith("主要包括哪几类？")
+
+
+# ---------------------------------------------------------------- classes a third unseen read found
+
+
+def test_a_party_named_for_anyone_is_in_the_facts_it_asks_about():
+    q = _pairs("中华人民共和国商标法", "第四十九条", 7)[1].question  # …的，任何单位或者个人可以申请撤销
+    party = re.match(r"(.+?(?:公司|某))认为，注册商标成为", q)
+    assert party and q.endswith(f"{party.group(1)}可以如何处理？"), q
+
+
+def test_leaning_conditions_pointers_and_self_references_are_no_scenarios():
+    q = _pairs("中华人民共和国商标法实施条例", "第十八条", 7)[1].question  # 在规定期限内补正并交回商标局的
+    assert "限其自收到通知之日起30日内" in q.split("在规定期限内补正")[0]
+    for seed in SEEDS:  # 法律…有规定的，依照其规定 and 本条第一款规定之外的… ask nothing a client could
+        q = _pairs("最高人民法院关于第一审知识产权民事、行政案件管辖的若干规定", "第二条", seed)[1].question
+        assert "依照其规定" not in q and "本条第一款" not in q and "法律对知识产权法院的管辖有规定。" not in q
+
+
+def test_a_short_rule_of_a_later_paragraph_is_asked_with_the_paragraph_before():
+    q = _pairs("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第十三条", 7)[1].question
+    assert q.startswith("除著作权法第十一条第三款规定的情形外，由他人执笔") and q.endswith("著作权人能否支付执笔人适当的报酬？")
+
+
+def test_inclusions_limits_and_fines_are_read_as_what_they_are():
+    assert "界定了“专利法第二十三条第三款所称的“合法权利””" in _structure(
+        "最高人民法院关于审理专利授权确权行政案件适用法律若干问题的规定（一）", "第二十二条")
+    assert "最长不超过20个工作日" in _structure("最高人民法院关于涉网络知识产权侵权纠纷几个法律适用问题的批复", "三")
+    assert "数额或处罚" not in _structure("最高人民法院关于知识产权法庭若干问题的规定", "第二条")  # 罚款决定申请复议
+    # a full-title citation in an old numbering gets the store's note too
+    assert "即现行《中华人民共和国著作权法》（2020修正）第五十四条" in _meaning("计算机软件保护条例", "第二十五条").answer

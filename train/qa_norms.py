@@ -340,10 +340,14 @@ _PROHIBITED_ACTS = re.compile(r"(?:不得|禁止)(?:进行|实施|从事|采用)
 
 # ---------------------------------------------------------------- paragraphs
 
-_DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：]{1,45}?)，?是指(?P<b>.+)$")
-DEADLINE = re.compile(rf"{NUMERAL}(?:日|天|个月|月|年)(?:内|以内|以上|之内)|之日起|届满|期满|诉讼时效"
-                      rf"|(?:期限|保护期|有效期|期间)为{NUMERAL}(?:日|天|个月|月|年)")
-AMOUNT = re.compile(rf"(?:\d+\.\d+|{NUMERAL})(?:元|万元|倍)|罚款|罚金|赔偿数额")
+_DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：]{1,45}?)，?是指(?P<b>.+)$"
+                         r"|^(?P<a2>[^，。；：]{0,30}所称的?[^，。；：]{1,30}?)，?(?P<b2>包括.+)$")
+DEADLINE = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)(?:内|以内|以上|之内)|之日起|届满|期满|诉讼时效"
+                      rf"|(?:期限|保护期|有效期|期间)为{NUMERAL}个?(?:日|天|工作日|个月|月|年)"
+                      rf"|(?:不超过|不得超过|最长不超过){NUMERAL}个?(?:日|天|工作日|个月|月|年)")
+# An amount the text sets (300万元, 一倍以上五倍以下) or a fine it imposes (处…罚款, 并处罚金); a sentence that
+# only names a 罚款 decision or the 赔偿数额 sets none.
+AMOUNT = re.compile(rf"(?:\d+\.\d+|{NUMERAL})(?:元|万元|倍)|(?:处|并处|单处|给予)[^，。；]{{0,12}}(?:罚款|罚金)")
 # Laws an article cites by short name: a reference keeps it (专利法第二十四条), never a bare 第二十四条 that
 # reads as the citing text's own article.
 CITED_LAWS = tuple(sorted((
@@ -431,7 +435,7 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
     ruled: dict[int, str] = {}  # per sentence (。): the subject of its rule, which a part after ； without one inherits
     for i, (g, s) in enumerate(body):
         if m := _DEFINITION.match(s):
-            p.definitions.append(Definition(m["a"].strip(), m["b"].strip(), s))
+            p.definitions.append(Definition((m["a"] or m["a2"]).strip(), (m["b"] or m["b2"]).strip(), s))
         elif c := read_condition(s):
             p.conditions.append(replace(c, opening=i == 0, context=body[i - 1][1] if i else ""))
         elif r := read_rule(s, ruled.get(g, "")):

@@ -75,7 +75,7 @@ PERSONS = ("张某", "李某", "王某", "丙某", "丁某")
 ORGANISATIONS = ("甲", "乙", "丙")
 _GENERIC = ("任何单位或者个人", "单位或者个人")
 
-_DANGLING = re.compile(r"前(?:两|三)?款|前条|前项|上述|该条")
+_DANGLING = re.compile(r"前(?:两|三)?款|前条|前项|上述|该条|本条第")
 # A clause that starts mid-thought: it leans on the sentence before it.
 _LEANING = re.compile(r"^(?:期满|逾期|届满|构成犯罪|未|该|其|此|上述|前述|依照前|经审查|审查后|修改后|对此|本章)")
 _SELF = re.compile(r"本(法|条例|细则|规定|解释|办法|决定)(第)?")
@@ -434,7 +434,7 @@ _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定
 
 # A later condition that leans on the sentence before it: its object or its period is there
 # (专利权人未缴纳或者未缴足的; 在此期间未能办理的; 期满未补正的).
-_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|(?:在此期间|期满|逾期|届时|此后|上述|前述)[^，]*的)$")
+_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
 
 
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
@@ -457,6 +457,8 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     elif not actor and modal:  # 外国人…申请商标注册的，应当按…办理: what the rule asks of them
         ask = _ASK[modal]
     else:
+        if actor and k.subject in _GENERIC and actor not in facts:  # …的，任何单位或者个人可以申请撤销: who asks
+            facts = f"{actor}认为，{facts}"
         ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
     if not modal and actor and not implied:  # 人民法院应予支持 / 一般不予采纳: ask what the court does
         ask = f"{k.subject}应当如何处理" if is_authority(k.subject) else f"{k.subject}会面临什么法律后果"
@@ -484,6 +486,8 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     joint = "，" if phrase != r.subject and ("，" in phrase or (
         not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):])) else ""
     q = f"{premise}{phrase}{joint}{ask}{act}？"
+    if p.number > 1 and not r.premise and len(r.sentence) < 25:  # 著作权人可以支付执笔人适当的报酬: whose, of what?
+        q = f"{full_stop(c.reading.paragraphs[p.number - 2].text.replace(chr(10), ''))}{q}"
     yes = {"prohibition": "不能", "obligation": "是的，必须这样做", "permission": "可以"}[r.kind]
     # a 但 after the modal is a proviso to the rule; one in the premise (…放弃使用，但…的) is part of its condition
     proviso = re.search(r"但是|但", r.act) or re.search(r"除.+外", r.premise or "")
@@ -554,6 +558,10 @@ def _effective(c: _Context) -> tuple[str, str, str, list[str]]:
     return q, answer, "statute-effective", steps
 
 
+# 法律另有规定的，依照其规定: a pointer elsewhere, nothing to decide a case with.
+_DEFERS = re.compile(r"^(?:依照|从|适用|按照)其规定")
+
+
 def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
     """The second pair: (question, answer, template, steps, id suffix)."""
     if c.reading.role == EFFECTIVE_DATE:
@@ -568,7 +576,8 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
         return (*make(c, p), "scenario")
     conditions = [(p, k) for p in ps for k in p.conditions
                   if _usable(k.sentence) and len(k.condition) >= 10 and not _LEANING.match(k.condition)
-                  and (k.opening or actor_in(k.condition)) and not modal_of(k.condition)]
+                  and (k.opening or actor_in(k.condition)) and not modal_of(k.condition)
+                  and not _DEFERS.match(k.consequence)]
     if conditions:
         return (*_condition(c, *c.rng.choice(conditions)), "scenario")
     rules = [(p, r) for p in ps for r in p.rules if _usable(r.sentence) and not _LEANING.match(r.premise or r.subject)]

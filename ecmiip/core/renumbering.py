@@ -130,8 +130,9 @@ def _aligned(store: StatuteStore, old_key: str, new_key: str) -> dict[str, str]:
     return cache[(old_key, new_key)]
 
 
-# Only the bare names of the laws KNOWN renumbered, as the texts of their time wrote them.
-_REFERENCE_RE = re.compile(rf"(?<![》〉])(?P<law>专利法|著作权法)第(?P<num>{STATUTE_NUMERAL})条")
+# The names of the laws KNOWN renumbered, as the texts of their time wrote them: bare (专利法第六十九条)
+# or as a full title (《中华人民共和国著作权法》第四十九条, 计算机软件保护条例第二十五条).
+_REFERENCE_RE = re.compile(rf"(?:《中华人民共和国|(?<![》〉]))(?P<law>专利法|著作权法)》?第(?P<num>{STATUTE_NUMERAL})条")
 
 
 def old_references(article: Article, store: StatuteStore) -> list[tuple[str, Article]]:
