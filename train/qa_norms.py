@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, STATUTE_NUMERAL
+from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, NUMERAL_CHARS, STATUTE_NUMERAL
 from ecmiip.core.statutes import ITEM_MARK
 from ecmiip.train.article_roles import ORGANISATIONAL, ROLE_REASONS, SUBSTANTIVE, article_roles
 from ecmiip.train.hardness import HardnessConfig
@@ -82,7 +82,7 @@ ACTORS = tuple(sorted((
     "利害关系人", "任何单位或者个人", "单位或者个人", "布图设计权利人", "出版者", "表演者", "录音录像制作者",
     "广播电台、电视台", "委托人", "受托人", "质权人", "出质人", "转让人", "受让人", "行为人", "犯罪嫌疑人",
     "录音制作者", "录像制作者", "制作者", "广播电台", "电视台", "请求人", "自然人", "公民", "律师",
-    "被控侵权人", "被侵权人", "律师事务所", "审查员", "使用者",
+    "被控侵权人", "被侵权人", "律师事务所", "审查员", "使用者", "技术调查官",
 ), key=len, reverse=True))
 AUTHORITIES = ("部门", "人民法院", "人民检察院", "海关", "商标局", "知识产权局", "机关", "委员会", "审查")
 _ACTOR_RE = re.compile("|".join(map(re.escape, ACTORS)))
@@ -122,7 +122,8 @@ _ATTRIBUTIVE = re.compile(r"^(?![对向经由与给按依据把将从])[^，]{1,
 
 # Words that narrow who an actor is and belong to its name (各高级人民法院, 复审请求人, 软件著作权人); any other
 # word before an actor (文件送交专利代理机构) is not part of the subject.
-QUALIFIERS = ("各", "各级", "各高级", "高级", "中级", "基层", "地方各级", "复审", "无效宣告", "软件", "在先", "原", "新")
+QUALIFIERS = ("各", "各级", "各高级", "高级", "中级", "基层", "地方各级", "复审", "无效宣告", "软件", "在先", "原", "新",
+              "国防", "中国", "外国", "境外", "境内", "国际", "涉外", "相关", "有关", "其他", "对方", "一方", "双方")
 
 
 def opening_actor(clause: str) -> str:
@@ -131,6 +132,8 @@ def opening_actor(clause: str) -> str:
     clause = _OPENER.sub("", clause.strip())
     m = _ACTOR_RE.search(clause)
     prefix = clause[: m.start()] if m else ""
+    if m and clause[m.end(): m.end() + 1] == "的" and not clause[m.end():].startswith("的，"):
+        return ""  # 国务院知识产权行政部门的工作人员: the department qualifies who acts
     if not m or clause.endswith("的") or not (_ATTRIBUTIVE.match(prefix) or prefix.endswith("人民政府") or (
             len(prefix) <= 6 and not _NOT_BEFORE_SUBJECT.search(prefix))):
         return ""
@@ -147,6 +150,7 @@ def opening_actor(clause: str) -> str:
 MODALS = {"prohibition": "不得", "obligation": "应当", "permission": "可以"}
 # 有权 as a permission (著作权人有权终止合同), not inside 享有权利, 专有权, 所有权, 权利人.
 _HAS_RIGHT = r"(?<![享拥所专占持])有权(?![利人])"
+_RULE_MODAL = rf"可以|应当(?!知道|认为)|不得|必须|{_HAS_RIGHT}"
 _EXCEPTION = re.compile(r"^(?:但是|但)")
 _EXCEPTION_MARK = re.compile(r"^(?:但是|但)，?")  # 但是，…有下列情形之一的，不得…: the lead's own condition follows
 
@@ -167,7 +171,8 @@ class Condition:
     exception: str = ""
     subject: str = ""  # who the consequence binds or empowers, when named
     opening: bool = True  # the paragraph's first sentence: one further in may lean on the sentence before
-    context: str = ""  # the sentence before a later one, which it may lean on (年费… ；专利权人未缴纳的)
+    context: str = ""  # the rule the same sentence states before it (必须申请商标注册，未经核准注册的)
+    leans_on: str = ""  # the part before a later one, which it may lean on (年费… ；专利权人未缴纳的)
 
 
 @dataclass(frozen=True)
@@ -195,8 +200,14 @@ def read_condition(sentence: str, lead: bool = False) -> Condition | None:
     last = max((i for i in range(main) if _conditional(parts[i], lead)), default=-1)
     if last < 0 or last + 1 >= main:
         return None
-    condition, consequence = "，".join(parts[: last + 1]), "，".join(parts[last + 1: main])
-    return Condition(sentence, condition, consequence, "，".join(parts[main:]), _subject(condition, consequence))
+    # 分案申请，可以保留原申请日，享有优先权的，可以保留优先权日: a clause with its own modal ends a rule; the
+    # condition starts after it
+    # …公共利益的，由…责令…，违法经营额五万元以上的，可以并处…: an earlier condition already has its consequence
+    start = 1 + max((i for i in range(last) if not parts[i].endswith("的") and (
+        re.search(_RULE_MODAL, parts[i]) or any(_conditional(parts[j], lead) for j in range(i)))), default=-1)
+    condition, consequence = "，".join(parts[start: last + 1]), "，".join(parts[last + 1: main])
+    return Condition(sentence, condition, consequence, "，".join(parts[main:]), _subject(condition, consequence),
+                     context="，".join(parts[:start]))
 
 
 _MODAL_OR_VERB = re.compile(r"不得|应当|可以|必须|有权|不能|不予|予以|视为|依照|按照|由")
@@ -209,6 +220,8 @@ def _subject(condition: str, consequence: str) -> str:
     head = consequence[: m.start()] if m else consequence
     if who := next(filter(None, map(opening_actor, _chunks(head))), ""):
         return who
+    if head.strip("，, ") and not head.startswith(("由", "对", "应", "可", "依", "按", "并", "但", "则", "即")):
+        return ""  # 技术调查官可以…: somebody the law does not list acts, not the condition's actor
     opening = actor_in(condition[:12])
     return opening if opening and condition.startswith(opening) else ""
 
@@ -342,7 +355,8 @@ _PROHIBITED_ACTS = re.compile(r"(?:不得|禁止)(?:进行|实施|从事|采用)
 
 _DEFINITION = re.compile(r"^(?:本(?:法|条例|细则|规定|解释|办法)所称的?)?(?P<a>[^，。；：]{1,45}?)，?是指(?P<b>.+)$"
                          r"|^(?P<a2>[^，。；：]{0,30}所称的?[^，。；：]{1,30}?)，?(?P<b2>包括.+)$")
-DEADLINE = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)(?:内|以内|以上|之内)|之日起|届满|期满|诉讼时效"
+DEADLINE = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)(?:内|以内|以上|之内)(?![^，。；]*(?:有期徒刑|拘役))"
+                      rf"|之日起|届满|期满|诉讼时效"
                       rf"|(?:期限|保护期|有效期|期间)为{NUMERAL}个?(?:日|天|工作日|个月|月|年)"
                       rf"|(?:不超过|不得超过|最长不超过){NUMERAL}个?(?:日|天|工作日|个月|月|年)")
 # An amount the text sets (300万元, 一倍以上五倍以下) or a fine it imposes (处…罚款, 并处罚金); a sentence that
@@ -427,17 +441,24 @@ def _sentence_parts(text: str) -> list[tuple[int, str]]:
     return out
 
 
+# What introduces a list: 下列, 以下 (not the 以下 of 二十五万元以下).
+LIST_MARK = rf"下列|(?<![\d{NUMERAL_CHARS}元年月日倍个项])以下"
+
+
 def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
     text = lead + "".join(f"\n{i}" for i in items)
     p = Paragraph(number, text)
     body = _sentence_parts(lead)
-    head = body.pop() if items and body else None
+    head = None
+    if items and body:  # the part of the last sentence that introduces the items (有下列…的), else its last part
+        last = [i for i, (g, _) in enumerate(body) if g == body[-1][0]]
+        head = body.pop(next((i for i in reversed(last) if re.search(LIST_MARK, body[i][1])), last[-1]))
     ruled: dict[int, str] = {}  # per sentence (。): the subject of its rule, which a part after ； without one inherits
     for i, (g, s) in enumerate(body):
         if m := _DEFINITION.match(s):
             p.definitions.append(Definition((m["a"] or m["a2"]).strip(), (m["b"] or m["b2"]).strip(), s))
         elif c := read_condition(s):
-            p.conditions.append(replace(c, opening=i == 0, context=body[i - 1][1] if i else ""))
+            p.conditions.append(replace(c, opening=i == 0, leans_on=body[i - 1][1] if i else ""))
         elif r := read_rule(s, ruled.get(g, "")):
             p.rules.append(r)
             ruled[g] = r.subject

@@ -42,6 +42,7 @@ from ecmiip.train.qa_norms import (
     ALTERNATIVE,
     CUMULATIVE,
     FOREIGN_REFERENCE,
+    LIST_MARK,
     NATURE_ZH,
     ORGANISATION_ROLES,
     ArticleReading,
@@ -77,7 +78,7 @@ _GENERIC = ("任何单位或者个人", "单位或者个人")
 
 _DANGLING = re.compile(r"前(?:两|三)?款|前条|前项|上述|该条|本条第")
 # A clause that starts mid-thought: it leans on the sentence before it.
-_LEANING = re.compile(r"^(?:期满|逾期|届满|构成犯罪|未|该|其|此|上述|前述|依照前|经审查|审查后|修改后|对此|本章)")
+_LEANING = re.compile(r"^(?:期满|逾期|届满|构成犯罪|未|该|其|此|上述|前述|依照前|经审查|审查后|修改后|对此|本章|同时|而|并|且|情节)")
 _SELF = re.compile(r"本(法|条例|细则|规定|解释|办法|决定)(第)?")
 
 
@@ -170,12 +171,13 @@ _OWN_REFERENCE = re.compile(r"^(?:本|前|第)")
 _NUMBERED_LIMIT = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)")
 
 
-def _limit(sentence: str) -> str:
+def _limit(sentence: str, told: list[str]) -> str:
     """A sentence from the clause that sets its time limit on (自申请日起2个月内提交…的证明文件): the rest
     is told by the line that holds the whole sentence."""
     clauses = split_outside(sentence, "，")
     first = next((i for i, c in enumerate(clauses) if _NUMBERED_LIMIT.search(c)), None)
-    return "" if first is None else _own_words("，".join(clauses[first:]).removeprefix("并").removeprefix("且"))
+    limit = "" if first is None else "，".join(clauses[first:]).removeprefix("并").removeprefix("且")
+    return "" if not limit or any(limit.rstrip("。") in t for t in told) else _own_words(limit)
 
 
 def _own_words(sentence: str) -> str:
@@ -203,6 +205,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
     for p in c.reading.paragraphs:
         at = f"第{int_to_chinese(p.number)}款" if many else "本条"
         told = {k.sentence for k in p.conditions} | {r.sentence for r in p.rules}
+        consequences = [k.consequence for k in p.conditions] + [r.act for r in p.rules]
         if p.items:
             items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
             lines.append(("items", f"{at}以“{p.items.lead}”引出{len(p.items.items)}项，{NATURE_ZH[p.items.nature]}：{items}。"))
@@ -217,7 +220,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
         for s in p.deadlines:  # a limit is hard knowledge: told on its own, only the limit when a line holds it
-            if said := _limit(s) if s in told else _own_words(s):  # 期满未补正的 alone: nothing new to tell
+            if said := _limit(s, consequences) if s in told else _own_words(s):  # nothing new: not told twice
                 lines.append(("deadline", f"{at}规定的期限：{said}"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
             lines.append(("amount", f"{at}规定的数额或处罚：{_own_words(s)}"))
@@ -420,7 +423,7 @@ def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     il = p.items
     items = "\n".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(il.items, 1))
-    asked = re.sub(r"(?:下列|以下)(?:各项)?", "哪些", re.sub(r"(?:下列|以下)几", "哪几", il.lead, count=1), count=1)
+    asked = re.sub(rf"(?:{LIST_MARK})(?:各项)?", "哪些", re.sub(rf"(?:{LIST_MARK})几", "哪几", il.lead, count=1), count=1)
     q = f"依照{c.where(p)}，{asked}？" if asked != il.lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
     answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}"
     steps = [f"1. 定位：{c.where(p)}。", f"2. 列举的引语是“{il.lead}”。", f"3. 逐项列出全部{len(il.items)}项，不遗漏、不改写。"]
@@ -432,9 +435,11 @@ _ASK = {"可以": "可以怎么办", "有权": "可以怎么办", "应当": "应
 _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定|不予|予以|参照|责令|处以?|酌情)")
 
 
+# What is done to whoever the condition names (追究责任, 给予处分, 责令改正, 吊销…), not what they do.
+_SANCTION = re.compile(r"追究|处分|处罚|责令|罚款|罚金|吊销|没收|警告|有期徒刑|拘役")
 # A later condition that leans on the sentence before it: its object or its period is there
 # (专利权人未缴纳或者未缴足的; 在此期间未能办理的; 期满未补正的).
-_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
+_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|没有[^，]*的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
 
 
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
@@ -460,13 +465,20 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         if actor and k.subject in _GENERIC and actor not in facts:  # …的，任何单位或者个人可以申请撤销: who asks
             facts = f"{actor}认为，{facts}"
         ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
-    if not modal and actor and not implied:  # 人民法院应予支持 / 一般不予采纳: ask what the court does
+    if re.search(r"视为|认定为|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
+        ask = "会产生什么法律后果"
+    elif _SANCTION.search(k.consequence) and actor and not is_authority(actor):  # 应当依纪依法追究责任: done to them
+        ask = f"{actor}会面临什么法律后果"
+    elif not modal and actor and not implied:  # 人民法院应予支持 / 一般不予采纳: ask what the court does
         ask = f"{k.subject}应当如何处理" if is_authority(k.subject) else f"{k.subject}会面临什么法律后果"
     elif modal and k.subject and not is_authority(k.subject) and _WEIGHED.match(k.consequence):
         # 当事人拒不如实披露的，可以作为…考量因素: the 可以 is the court's, not the party's option
         ask = f"{k.subject}会面临什么法律后果"
-    if not k.opening and k.context and _LEANS.search(k.condition):  # 未缴纳…的 leans on 年费应当在…缴纳
-        facts = f"{_self_named(k.context.rstrip('。；;'), c.ref[1:].split('》')[0])}；{facts}"
+    law = c.ref[1:].split("》")[0]
+    if k.context:  # 分案申请，可以保留原申请日，享有优先权的: the sentence's rule comes first
+        facts = f"{_self_named(k.context, law)}，{facts}"
+    elif k.leans_on and _LEANS.search(k.condition):  # 未缴纳…的 leans on 年费应当在…缴纳: say it first
+        facts = f"{_self_named(k.leans_on.rstrip('。；;'), law)}；{facts}"
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
     conclusion = f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
@@ -478,7 +490,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
 
 
 def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
-    act = re.split(r"，即", r.act, maxsplit=1)[0]
+    act = re.split(r"，即|；|，(?:并且|也|亦)?不得", r.act, maxsplit=1)[0]  # 不得违反…，不得损害…: ask the first
     premise = f"{r.premise}，" if r.premise else ""
     ask = {"prohibition": "能否", "obligation": "是否必须", "permission": "能否"}[r.kind]
     phrase = r.phrase or r.subject
@@ -575,9 +587,10 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
         make = _cumulative if p.items.nature == CUMULATIVE else _prohibited if p.items.prohibition else _alternative
         return (*make(c, p), "scenario")
     conditions = [(p, k) for p in ps for k in p.conditions
-                  if _usable(k.sentence) and len(k.condition) >= 10 and not _LEANING.match(k.condition)
+                  if _usable(k.sentence) and len(k.context + k.condition) >= 10
+                  and (not _LEANING.match(k.condition) or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
                   and (k.opening or actor_in(k.condition)) and not modal_of(k.condition)
-                  and not _DEFERS.match(k.consequence)]
+                  and not _DEFERS.match(k.consequence) and "的，" not in k.context]  # no condition nested in another
     if conditions:
         return (*_condition(c, *c.rng.choice(conditions)), "scenario")
     rules = [(p, r) for p in ps for r in p.rules if _usable(r.sentence) and not _LEANING.match(r.premise or r.subject)]
