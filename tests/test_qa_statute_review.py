@@ -353,3 +353,29 @@ def test_one_prohibition_at_a_time_and_an_unlisted_actor_is_not_replaced():
     assert q.endswith("能否违反宪法和法律、行政法规？")
     q = _pairs("最高人民法院关于知识产权民事诉讼证据的若干规定", "第二十九条")[1].question  # 技术调查官可以询问
     assert "人民法院可以如何处理" not in q
+
+
+# ---------------------------------------------------------------- classes a fifth unseen read found
+
+
+def test_a_qualified_anyone_is_asked_about_as_the_law_qualifies_it():
+    q = _pairs(PATENT, "第六十六条", 13)[1].question  # 制造同样产品的单位或者个人应当提供…证明
+    assert q.endswith("制造同样产品的单位或者个人应当如何处理？") and "认为" not in q
+
+
+def test_an_authority_the_list_lacks_still_acts_and_a_role_in_the_facts_gets_the_name():
+    q = _pairs("中华人民共和国商标法实施条例", "第六十条", 13)[1].question
+    assert q.endswith("商标评审委员会可以如何处理？")
+    q = _pairs("集成电路布图设计保护条例", "第十九条", 13)[1].question
+    assert q.startswith("布图设计登记申请人") and "申请人甲公司布图设计" not in q and "申请人乙公司布图设计" not in q
+    lines = _structure("中华人民共和国商标法实施条例", "第九十条")
+    assert "约束的主体是商标局、商标评审委员会：停止受理商标代理业务的期间届满" in lines
+
+
+def test_rule_questions_ask_one_act_and_drop_the_articles_but():
+    assert _pairs("中华人民共和国民法典", "第八百六十七条", 13)[1].question.endswith("能否许可约定以外的第三人实施该专利？")
+    q = _pairs("专利代理条例", "第十三条", 13)[1].question  # 也可以应当事人要求…: 应 + 当事人, no 应当
+    assert "是否必须" not in q and "也可以" not in q
+    q = _pairs("最高人民法院关于审理注册商标、企业名称与在先权利冲突的民事纠纷案件若干问题的规定", "第一条", 13)[1].question
+    assert not q.startswith("但")
+    assert "规定的期限" not in _structure("著作权集体管理条例", "第四十一条")  # the condition line holds the 6 months

@@ -82,7 +82,7 @@ ACTORS = tuple(sorted((
     "利害关系人", "任何单位或者个人", "单位或者个人", "布图设计权利人", "出版者", "表演者", "录音录像制作者",
     "广播电台、电视台", "委托人", "受托人", "质权人", "出质人", "转让人", "受让人", "行为人", "犯罪嫌疑人",
     "录音制作者", "录像制作者", "制作者", "广播电台", "电视台", "请求人", "自然人", "公民", "律师",
-    "被控侵权人", "被侵权人", "律师事务所", "审查员", "使用者", "技术调查官",
+    "被控侵权人", "被侵权人", "律师事务所", "审查员", "使用者", "技术调查官", "商标评审委员会",
 ), key=len, reverse=True))
 AUTHORITIES = ("部门", "人民法院", "人民检察院", "海关", "商标局", "知识产权局", "机关", "委员会", "审查")
 _ACTOR_RE = re.compile("|".join(map(re.escape, ACTORS)))
@@ -150,7 +150,7 @@ def opening_actor(clause: str) -> str:
 MODALS = {"prohibition": "不得", "obligation": "应当", "permission": "可以"}
 # 有权 as a permission (著作权人有权终止合同), not inside 享有权利, 专有权, 所有权, 权利人.
 _HAS_RIGHT = r"(?<![享拥所专占持])有权(?![利人])"
-_RULE_MODAL = rf"可以|应当(?!知道|认为)|不得|必须|{_HAS_RIGHT}"
+_RULE_MODAL = rf"可以|应当(?!知道|认为|事人)|不得|必须|{_HAS_RIGHT}"
 _EXCEPTION = re.compile(r"^(?:但是|但)")
 _EXCEPTION_MARK = re.compile(r"^(?:但是|但)，?")  # 但是，…有下列情形之一的，不得…: the lead's own condition follows
 
@@ -220,7 +220,10 @@ def _subject(condition: str, consequence: str) -> str:
     head = consequence[: m.start()] if m else consequence
     if who := next(filter(None, map(opening_actor, _chunks(head))), ""):
         return who
-    if head.strip("，, ") and not head.startswith(("由", "对", "应", "可", "依", "按", "并", "但", "则", "即")):
+    head = head.strip("，, ")
+    if head and re.search(r"(?:部门|委员会|机关|机构|局|法院|海关)$", head) and len(head) <= 20:
+        return head  # an authority the list does not name (国家版权局…): still who acts
+    if head and not head.startswith(("由", "对", "应", "可", "依", "按", "并", "但", "则", "即")):
         return ""  # 技术调查官可以…: somebody the law does not list acts, not the condition's actor
     opening = actor_in(condition[:12])
     return opening if opening and condition.startswith(opening) else ""
@@ -253,8 +256,8 @@ def read_rule(sentence: str, inherited: str = "") -> Rule | None:
     for kind, word in (*MODALS.items(), ("permission", "有权")):
         for m in re.finditer(_HAS_RIGHT if word == "有权" else word, sentence):
             before, after = sentence[: m.start()], sentence[m.end():]
-            if before.endswith("不") or after.startswith(("知道", "认为")):  # 不应当 / 应当知道: not a rule
-                continue
+            if before.endswith("不") or after.startswith(("知道", "认为")) or (word == "应当" and after.startswith("事人")):
+                continue  # 不应当 / 应当知道 / 应当事人要求 (应 + 当事人): not a rule
             if len(after.strip()) < 2:
                 continue
             parts = _chunks(before)

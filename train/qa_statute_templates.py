@@ -58,7 +58,6 @@ from ecmiip.train.qa_norms import (
     modal_of,
     opening_actor,
     read_article,
-    split_outside,
 )
 from ecmiip.train.qa_pairs import QAPair, seeded_rng, structured
 
@@ -168,18 +167,6 @@ def _structure_lines(c: _Context) -> list[str]:
 _OWN_REFERENCE = re.compile(r"^(?:本|前|第)")
 
 
-_NUMBERED_LIMIT = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)")
-
-
-def _limit(sentence: str, told: list[str]) -> str:
-    """A sentence from the clause that sets its time limit on (自申请日起2个月内提交…的证明文件): the rest
-    is told by the line that holds the whole sentence."""
-    clauses = split_outside(sentence, "，")
-    first = next((i for i, c in enumerate(clauses) if _NUMBERED_LIMIT.search(c)), None)
-    limit = "" if first is None else "，".join(clauses[first:]).removeprefix("并").removeprefix("且")
-    return "" if not limit or any(limit.rstrip("。") in t for t in told) else _own_words(limit)
-
-
 def _own_words(sentence: str) -> str:
     """A sentence of the article as a structure line tells it: quoted when it cites another law, whose
     numbering is the one of the text's own time (著作权法第十六条 in a 2013 regulation)."""
@@ -205,7 +192,6 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
     for p in c.reading.paragraphs:
         at = f"第{int_to_chinese(p.number)}款" if many else "本条"
         told = {k.sentence for k in p.conditions} | {r.sentence for r in p.rules}
-        consequences = [k.consequence for k in p.conditions] + [r.act for r in p.rules]
         if p.items:
             items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
             lines.append(("items", f"{at}以“{p.items.lead}”引出{len(p.items.items)}项，{NATURE_ZH[p.items.nature]}：{items}。"))
@@ -214,14 +200,13 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
             lines.append(("condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"))
         for r in p.rules:
             told_as = _own_words(r.sentence) if FOREIGN_REFERENCE.search(r.sentence) else (
-                f"{r.premise + '，' if r.premise and r.phrase == r.subject else ''}"
+                f"{r.premise + '，' if r.premise and not r.phrase.startswith(r.premise) else ''}"
                 f"{r.phrase + '，' if r.phrase and r.phrase != r.subject else r.subject}{r.modal}{full_stop(r.act)}")
             lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told_as}"))
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
-        for s in p.deadlines:  # a limit is hard knowledge: told on its own, only the limit when a line holds it
-            if said := _limit(s, consequences) if s in told else _own_words(s):  # nothing new: not told twice
-                lines.append(("deadline", f"{at}规定的期限：{said}"))
+        for s in (s for s in p.deadlines if s not in told):  # a sentence a line already tells is not told twice
+            lines.append(("deadline", f"{at}规定的期限：{_own_words(s)}"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
             lines.append(("amount", f"{at}规定的数额或处罚：{_own_words(s)}"))
         for ref in p.references:
@@ -449,7 +434,14 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     implied = "" if k.subject else implied_party(c.text, k.condition)
     if implied:  # 对…决定不服的，可以起诉: whoever is aggrieved, as the article names them (专利权人甲公司)
         actor = c.actor(implied)
-        facts, ask = actor + facts, f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
+        named = facts.find(implied, 0, 12)  # 布图设计登记申请人对…不服: the role is there, give it a name
+        if named >= 0 and actor.startswith(implied):
+            end = named + len(implied)
+            actor = f"{facts[:end]}{actor[len(implied):]}"
+            facts = f"{actor}{facts[end:]}"
+        else:
+            facts = actor + facts
+        ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
     elif actor and actor != k.subject and facts.startswith(k.subject):  # 当事人对裁定不服 → 当事人甲公司对裁定不服
         facts, ask = actor + facts[len(k.subject):], f"{k.subject}{_ASK.get(modal, '怎么做')}"
     elif not actor and (generic := next((g for g in _GENERIC if g in facts), "")):
@@ -462,7 +454,10 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     elif not actor and modal:  # 外国人…申请商标注册的，应当按…办理: what the rule asks of them
         ask = _ASK[modal]
     else:
-        if actor and k.subject in _GENERIC and actor not in facts:  # …的，任何单位或者个人可以申请撤销: who asks
+        qualified = k.consequence.split(k.subject)[0] if k.subject in _GENERIC else ""
+        if qualified and not qualified.startswith("任何"):  # 制造同样产品的单位或者个人应当…: ask about them
+            actor = qualified + k.subject
+        elif actor and k.subject in _GENERIC and actor not in facts:  # …的，任何单位或者个人可以申请撤销: who asks
             facts = f"{actor}认为，{facts}"
         ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
     if re.search(r"视为|认定为|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
@@ -490,14 +485,15 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
 
 
 def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
-    act = re.split(r"，即|；|，(?:并且|也|亦)?不得", r.act, maxsplit=1)[0]  # 不得违反…，不得损害…: ask the first
+    # ask the first of several acts: 不得违反…，不得损害…; 不得许可…，并按照约定支付…; 接受委托…，也可以…
+    act = re.split(r"，即|；|，(?:并且|也|亦)?(?:不得|可以)|，并(?:且)?(?=按照|支付|向|在|将|应当)", r.act, maxsplit=1)[0]
     premise = f"{r.premise}，" if r.premise else ""
     ask = {"prohibition": "能否", "obligation": "是否必须", "permission": "能否"}[r.kind]
     phrase = r.phrase or r.subject
     # 任何单位或者个人未经专利权人许可，都不得… → …未经专利权人许可，能否…; 专利权人与他人订立的合同，应当… → …合同是否必须…
     joint = "，" if phrase != r.subject and ("，" in phrase or (
         not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):])) else ""
-    q = f"{premise}{phrase}{joint}{ask}{act}？"
+    q = re.sub(r"^(?:但是|但)，?", "", f"{premise}{phrase}{joint}{ask}{act}？")  # 但原告以…的: the 但 is the article's
     if p.number > 1 and not r.premise and len(r.sentence) < 25:  # 著作权人可以支付执笔人适当的报酬: whose, of what?
         q = f"{full_stop(c.reading.paragraphs[p.number - 2].text.replace(chr(10), ''))}{q}"
     yes = {"prohibition": "不能", "obligation": "是的，必须这样做", "permission": "可以"}[r.kind]
