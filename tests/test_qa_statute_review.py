@@ -360,7 +360,9 @@ def test_one_prohibition_at_a_time_and_an_unlisted_actor_is_not_replaced():
 
 def test_a_qualified_anyone_is_asked_about_as_the_law_qualifies_it():
     q = _pairs(PATENT, "第六十六条", 13)[1].question  # 制造同样产品的单位或者个人应当提供…证明
-    assert q.endswith("制造同样产品的单位或者个人应当如何处理？") and "认为" not in q
+    assert "，制造同样产品的单位或者个人应当" in q and "认为" not in q and "公司" not in q
+    q = _pairs("中华人民共和国商标法实施条例", "第四条", 17)[1].question  # 其商品符合…条件的自然人、法人或者其他组织可以…
+    assert "其商品符合使用该地理标志条件的自然人、法人或者其他组织可以" in q and "丁某" not in q
 
 
 def test_an_authority_the_list_lacks_still_acts_and_a_role_in_the_facts_gets_the_name():
@@ -379,3 +381,24 @@ def test_rule_questions_ask_one_act_and_drop_the_articles_but():
     q = _pairs("最高人民法院关于审理注册商标、企业名称与在先权利冲突的民事纠纷案件若干问题的规定", "第一条", 13)[1].question
     assert not q.startswith("但")
     assert "规定的期限" not in _structure("著作权集体管理条例", "第四十一条")  # the condition line holds the 6 months
+
+
+# ---------------------------------------------------------------- classes a sixth unseen read found
+
+
+def test_a_proviso_sentence_is_a_condition_and_references_after_paragraphs_keep_their_law():
+    lines = _structure(PATENT, "第九条")  # 但是，同一申请人同日…的，可以授予发明专利权
+    assert "约束的主体是申请人" not in lines and "法律后果是“可以授予发明专利权”" in lines
+    lines = _structure("中华人民共和国商标法实施条例", "第二十四条")  # 商标法第十三条第二款和第三款、第十五条…
+    assert "“商标法第十五条”" in lines and "、第十五条（" not in lines
+
+
+def test_conditions_that_add_to_or_lean_on_what_came_before_make_no_scenario():
+    for seed in SEEDS:
+        q = _pairs("中华人民共和国商标法实施条例", "第七十四条", seed)[1].question
+        assert not q.startswith("撤销该商标")
+        q = _pairs("中华人民共和国知识产权海关保护条例", "第十三条", seed)[1].question
+        assert "涉嫌侵犯备案知识产权。" not in q  # 申请书还应当包括…
+        q = _pairs("信息网络传播权保护条例", "第九条", seed)[1].question
+        assert not q.startswith("网络服务提供者") or "扶助贫困" in q  # a rule of the 扶贫 regime keeps it
+    assert "一般，应当" not in _structure("最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释（二）", "第十四条")

@@ -410,7 +410,7 @@ def _references(text: str) -> list[str]:
         ref = m.group(0)
         if named := _NAMED.match(ref):
             law = named.group(0)
-        elif law and ref.startswith("第") and re.fullmatch(r"[、和及或者]{1,2}", text[end:m.start()]):
+        elif law and ref.startswith("第") and re.fullmatch(r"(?:[、和及或者]|第[^条，。；]{1,8}?[款项])+", text[end:m.start()]):
             ref = law + ref
         else:
             law = ""
@@ -460,7 +460,7 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
     for i, (g, s) in enumerate(body):
         if m := _DEFINITION.match(s):
             p.definitions.append(Definition((m["a"] or m["a2"]).strip(), (m["b"] or m["b2"]).strip(), s))
-        elif c := read_condition(s):
+        elif c := read_condition(_EXCEPTION_MARK.sub("", s)):  # 但是，…的，可以…: a proviso is a condition too
             p.conditions.append(replace(c, opening=i == 0, leans_on=body[i - 1][1] if i else ""))
         elif r := read_rule(s, ruled.get(g, "")):
             p.rules.append(r)

@@ -77,7 +77,8 @@ _GENERIC = ("任何单位或者个人", "单位或者个人")
 
 _DANGLING = re.compile(r"前(?:两|三)?款|前条|前项|上述|该条|本条第")
 # A clause that starts mid-thought: it leans on the sentence before it.
-_LEANING = re.compile(r"^(?:期满|逾期|届满|构成犯罪|未|该|其|此|上述|前述|依照前|经审查|审查后|修改后|对此|本章|同时|而|并|且|情节)")
+_LEANING = re.compile(r"^(?:期满|逾期|届满|构成犯罪|未|该|其|此|上述|前述|依照前|经审查|审查后|修改后|对此|本章|同时|而|并|且|情节"
+                      r"|[^，]{1,4}该)")  # 撤销该商标…的: which 商标? the sentence before says
 _SELF = re.compile(r"本(法|条例|细则|规定|解释|办法|决定)(第)?")
 
 
@@ -167,6 +168,11 @@ def _structure_lines(c: _Context) -> list[str]:
 _OWN_REFERENCE = re.compile(r"^(?:本|前|第)")
 
 
+def _phrase_joint(phrase: str) -> str:
+    """A subject phrase before its modal: a comma after it, none after an adverb (一般应当)."""
+    return phrase if phrase.endswith(("一般", "均", "都")) else f"{phrase}，"
+
+
 def _own_words(sentence: str) -> str:
     """A sentence of the article as a structure line tells it: quoted when it cites another law, whose
     numbering is the one of the text's own time (著作权法第十六条 in a 2013 regulation)."""
@@ -201,7 +207,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         for r in p.rules:
             told_as = _own_words(r.sentence) if FOREIGN_REFERENCE.search(r.sentence) else (
                 f"{r.premise + '，' if r.premise and not r.phrase.startswith(r.premise) else ''}"
-                f"{r.phrase + '，' if r.phrase and r.phrase != r.subject else r.subject}{r.modal}{full_stop(r.act)}")
+                f"{_phrase_joint(r.phrase) if r.phrase and r.phrase != r.subject else r.subject}{r.modal}{full_stop(r.act)}")
             lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told_as}"))
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
@@ -420,6 +426,7 @@ _ASK = {"可以": "可以怎么办", "有权": "可以怎么办", "应当": "应
 _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定|不予|予以|参照|责令|处以?|酌情)")
 
 
+_GENERIC_START = re.compile(r"^任何")
 # What is done to whoever the condition names (追究责任, 给予处分, 责令改正, 吊销…), not what they do.
 _SANCTION = re.compile(r"追究|处分|处罚|责令|罚款|罚金|吊销|没收|警告|有期徒刑|拘役")
 # A later condition that leans on the sentence before it: its object or its period is there
@@ -460,6 +467,10 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         elif actor and k.subject in _GENERIC and actor not in facts:  # …的，任何单位或者个人可以申请撤销: who asks
             facts = f"{actor}认为，{facts}"
         ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
+    head = k.consequence.split(modal)[0].rstrip("，") if modal else ""
+    if k.subject and k.subject in head and "的" in head.split(k.subject)[0] and not _GENERIC_START.match(head):
+        actor = head  # 其商品符合使用该地理标志条件的自然人、法人或者其他组织可以…: as qualified, no made-up name
+        ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
     if re.search(r"视为|认定为|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
         ask = "会产生什么法律后果"
     elif _SANCTION.search(k.consequence) and actor and not is_authority(actor):  # 应当依纪依法追究责任: done to them
@@ -490,13 +501,18 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     premise = f"{r.premise}，" if r.premise else ""
     ask = {"prohibition": "能否", "obligation": "是否必须", "permission": "能否"}[r.kind]
     phrase = r.phrase or r.subject
+    hedged = phrase.endswith("一般") and r.kind == "obligation"  # …时，一般应当考虑: not a 必须
+    if hedged:
+        phrase, ask = phrase[:-2].rstrip("，"), "一般是否应当"
     # 任何单位或者个人未经专利权人许可，都不得… → …未经专利权人许可，能否…; 专利权人与他人订立的合同，应当… → …合同是否必须…
     joint = "，" if phrase != r.subject and ("，" in phrase or (
         not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):])) else ""
-    q = re.sub(r"^(?:但是|但)，?", "", f"{premise}{phrase}{joint}{ask}{act}？")  # 但原告以…的: the 但 is the article's
+    q = re.sub(r"^(?:但是|但)，?", "", f"{premise}{phrase}{'，' if hedged else joint}{ask}{act}？")  # 但原告以…的: the 但 is the article's
     if p.number > 1 and not r.premise and len(r.sentence) < 25:  # 著作权人可以支付执笔人适当的报酬: whose, of what?
         q = f"{full_stop(c.reading.paragraphs[p.number - 2].text.replace(chr(10), ''))}{q}"
     yes = {"prohibition": "不能", "obligation": "是的，必须这样做", "permission": "可以"}[r.kind]
+    if hedged:
+        yes = "一般应当这样做"
     # a 但 after the modal is a proviso to the rule; one in the premise (…放弃使用，但…的) is part of its condition
     proviso = re.search(r"但是|但", r.act) or re.search(r"除.+外", r.premise or "")
     exception = "该款另有但书或除外规定，适用时应一并核对。" if proviso else ""
@@ -586,7 +602,9 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
                   if _usable(k.sentence) and len(k.context + k.condition) >= 10
                   and (not _LEANING.match(k.condition) or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
                   and (k.opening or actor_in(k.condition)) and not modal_of(k.condition)
-                  and not _DEFERS.match(k.consequence) and "的，" not in k.context]  # no condition nested in another
+                  and not _DEFERS.match(k.consequence) and "的，" not in k.context  # no condition nested in another
+                  and not re.search(r"还(?:应当|可以|须)", k.consequence)  # 申请书还应当包括…: adds to what came before
+                  and (k.opening or not p.text.startswith("为"))]  # 为扶助贫困，…: a later rule holds only in that regime
     if conditions:
         return (*_condition(c, *c.rng.choice(conditions)), "scenario")
     rules = [(p, r) for p in ps for r in p.rules if _usable(r.sentence) and not _LEANING.match(r.premise or r.subject)]
