@@ -402,3 +402,29 @@ def test_conditions_that_add_to_or_lean_on_what_came_before_make_no_scenario():
         q = _pairs("信息网络传播权保护条例", "第九条", seed)[1].question
         assert not q.startswith("网络服务提供者") or "扶助贫困" in q  # a rule of the 扶贫 regime keeps it
     assert "一般，应当" not in _structure("最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释（二）", "第十四条")
+
+
+# ---------------------------------------------------------------- classes a seventh unseen read found (two reviewers)
+
+
+def test_a_quoted_article_stays_verbatim_and_its_old_citations_get_a_note():
+    from ecmiip.train.qa import record_pairs
+    r = _record("最高人民法院关于适用《中华人民共和国反不正当竞争法》若干问题的解释", "第七条")
+    recite = record_pairs(r, 42)[1].answer
+    assert "“反不正当竞争法第六条规定的标识" in recite and "（2019修正）第六条规定的标识" not in recite
+    assert "（注：本条所称“反不正当竞争法第六条”指该法2019修正文本的条文，该文本现已不再施行）" in recite
+
+
+def test_seventh_read_classes():
+    q = _pairs("中华人民共和国专利法实施细则", "第一百二十条", 19)[1].question
+    assert not q.startswith("申请人未在该期限内")  # 该期限, 该手续: which?
+    q = _pairs("中华人民共和国商标法实施条例", "第六十九条", 19)[1].question
+    assert q.startswith("许可人") and "公司许可他人使用其注册商标" in q  # the actor of the act is in the facts
+    k = read_article(_record(COPYRIGHT, "第二十一条").data["text"]).paragraphs[1].conditions[0]
+    assert k.condition.endswith("变更、终止后")  # the 后-clause is part of the condition
+    assert read_article(_record("计算机软件保护条例", "第八条").data["text"]).paragraphs[0].items.nature == "list"
+    assert "开发的软件开发的软件" not in _pairs("计算机软件保护条例", "第十三条", 19)[1].question
+    assert _pairs("国防专利条例", "第十九条", 19)[1].question.endswith("公司可以怎么办？")
+    q = _pairs("最高人民法院关于审理侵害植物新品种权纠纷案件具体应用法律问题的若干规定", "第六条", 19)[1].question
+    assert q.endswith("会面临什么法律后果？")  # the court sets the multiple, not the infringer
+    assert opening_actor("技术调查官提出的技术调查意见") == ""

@@ -23,6 +23,7 @@ from ecmiip.core.citations import (
     verify_citations,
 )
 from ecmiip.core.thinking import CLOSE_TAG, OPEN_TAG, cut_off_in_thinking, strip_thinking
+from ecmiip.train.qa_norms import quote_depths
 
 ERROR, WARNING = "error", "warning"
 
@@ -121,18 +122,6 @@ def _unquoted(text: str) -> str:
     return "".join(out)
 
 
-def _quote_depths(text: str) -> list[int]:
-    """How deep in “quotations” each character of ``text`` stands."""
-    depths, depth = [], 0
-    for ch in text:
-        if ch == "“":
-            depth += 1
-        depths.append(depth)
-        if ch == "”" and depth:
-            depth -= 1
-    return depths
-
-
 def bracket_problem(text: str) -> str:
     """Why the brackets of ``text`` do not match ("" when they do)."""
     stack: list[tuple[str, int]] = []
@@ -208,7 +197,7 @@ def filler_problems(answer: str) -> list[tuple[str, str]]:
 
 def _citation_findings(line: int, field: str, text: str) -> list[Finding]:
     found, seen = [], set()
-    depths = _quote_depths(text)
+    depths = quote_depths(text)
     for verdict in verify_citations(text):
         if verdict.status == OK or (verdict.status == SUPERSEDED and verdict.citation.version):
             continue  # a citation that names its version says which text it means

@@ -27,7 +27,7 @@ from ecmiip.core.citations import (
 )
 from ecmiip.core.numerals import canonical_number
 from ecmiip.core.statutes import Article, store
-from ecmiip.train.qa_norms import flat
+from ecmiip.train.qa_norms import flat, quote_depths
 
 
 def corpus_article(law: str, article: str) -> Article | None:
@@ -64,17 +64,28 @@ def _write_version(text: str, v: CitationCheck) -> str:
     return text[:at] + version + text[at:]
 
 
-def versioned_citations(text: str, as_of: date | None = None) -> str:
+def versioned_citations(text: str, as_of: date | None = None, keep_quotes: bool = False) -> str:
     """``text`` with the version written into every citation that names none but means a text no longer
-    in force on ``as_of`` (today): training data never presents an old article as the law in force."""
+    in force on ``as_of`` (today): training data never presents an old article as the law in force.
+    ``keep_quotes``: a quotation of an article stays verbatim (its note says what it cites, ``stale_note``)."""
     for _ in range(3):
-        stale = [v for v in verify_citations(text, as_of) if _stale(v)]
+        depths = quote_depths(text) if keep_quotes else []
+        stale = [v for v in verify_citations(text, as_of) if _stale(v)
+                 and not (keep_quotes and depths[v.citation.span[0]])]
         if not stale:
             break
         heads = [v for v in stale if v.citation.span[0] < v.citation.span[1] - len(v.citation.article + v.citation.detail)]
         for v in sorted(heads or stale, key=lambda v: v.citation.span[0], reverse=True):
             text = _write_version(text, v)
     return text
+
+
+def stale_note(text: str, as_of: date | None = None) -> str:
+    """``（注：…）`` naming the version each citation of an article's own text means when that version is no
+    longer in force (the 2022 interpretation's 反不正当竞争法第六条 is the 2019 text's), else ""."""
+    stale = [v for v in verify_citations(text, as_of) if _stale(v)]
+    named = list(dict.fromkeys(f"“{text[slice(*v.citation.span)]}”指该法{v.doc.version}文本的条文" for v in stale))
+    return f"（注：本条所称{'；所称'.join(named)}，该文本现已不再施行）" if named else ""
 
 
 def unknown_citations(text: str, allowed: str = "") -> list[str]:

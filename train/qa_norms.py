@@ -27,6 +27,18 @@ def flat(text: str) -> str:
     return text.strip().replace("\n", " ")
 
 
+def quote_depths(text: str) -> list[int]:
+    """How deep in “quotations” each character of ``text`` stands."""
+    depths, depth = [], 0
+    for ch in text:
+        if ch == "“":
+            depth += 1
+        depths.append(depth)
+        if ch == "”" and depth:
+            depth -= 1
+    return depths
+
+
 def split_outside(text: str, marks: str) -> list[str]:
     """``text`` split at any of ``marks`` outside brackets and quotes (（指申请日；有优先权的，指优先权日）
     stays whole)."""
@@ -134,6 +146,8 @@ def opening_actor(clause: str) -> str:
     prefix = clause[: m.start()] if m else ""
     if m and clause[m.end(): m.end() + 1] == "的" and not clause[m.end():].startswith("的，"):
         return ""  # 国务院知识产权行政部门的工作人员: the department qualifies who acts
+    if m and re.fullmatch(r"[^，的]{1,12}的[^，的]{2,8}", clause[m.end():]) and not re.search(_RULE_MODAL, clause):
+        return ""  # 技术调查官提出的技术调查意见: the opinion is the subject, its author qualifies it
     if not m or clause.endswith("的") or not (_ATTRIBUTIVE.match(prefix) or prefix.endswith("人民政府") or (
             len(prefix) <= 6 and not _NOT_BEFORE_SUBJECT.search(prefix))):
         return ""
@@ -205,7 +219,10 @@ def read_condition(sentence: str, lead: bool = False) -> Condition | None:
     # …公共利益的，由…责令…，违法经营额五万元以上的，可以并处…: an earlier condition already has its consequence
     start = 1 + max((i for i in range(last) if not parts[i].endswith("的") and (
         re.search(_RULE_MODAL, parts[i]) or any(_conditional(parts[j], lead) for j in range(i)))), default=-1)
-    condition, consequence = "，".join(parts[start: last + 1]), "，".join(parts[last + 1: main])
+    end = last + 1  # …的，法人或者非法人组织变更、终止后，…: the 后-clause is still the condition
+    while end + 1 < main and parts[end].endswith("后") and not re.search(_RULE_MODAL, parts[end]):
+        end += 1
+    condition, consequence = "，".join(parts[start: end]), "，".join(parts[end: main])
     return Condition(sentence, condition, consequence, "，".join(parts[main:]), _subject(condition, consequence),
                      context="，".join(parts[:start]))
 
@@ -303,7 +320,7 @@ NATURE_ZH = {ALTERNATIVE: "具备其中任何一项即适用", CUMULATIVE: "各�
 def item_nature(lead: str) -> str:
     """Whether the items of a lead-in are alternatives (之一, 下列各项, a list of prohibited acts),
     cumulative requirements (同时具备, 下列条件/手续/要求 that must be met) or a plain list (包括…)."""
-    if re.search(r"下列(?:方式|途径|方法)之一", lead):  # a choice of procedure, not situations that trigger a rule
+    if re.search(r"下列(?:方式|途径|方法)之一|享有下列|包括下列", lead):  # a choice of procedure, rights held together
         return LISTED
     if re.search(r"同时具备|同时符合|下列(?:条件|要求|手续|事实)|(?:应当|必须|须)(?:具备|符合|办理|满足|提交|载明|写明)", lead):
         return CUMULATIVE

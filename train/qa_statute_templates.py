@@ -37,6 +37,7 @@ from ecmiip.core.statutes import UNVERIFIED, Document, store
 from ecmiip.train.article_roles import EFFECTIVE_DATE
 from ecmiip.train.hardness import NOT_IN_FORCE, ceased, document_status, statute_document, statute_status
 from ecmiip.train.mipld import Record
+from ecmiip.train.qa_citations import stale_note
 from ecmiip.train.qa_norms import (
     ACTORS,
     ALTERNATIVE,
@@ -58,6 +59,7 @@ from ecmiip.train.qa_norms import (
     modal_of,
     opening_actor,
     read_article,
+    split_outside,
 )
 from ecmiip.train.qa_pairs import QAPair, seeded_rng, structured
 
@@ -120,6 +122,7 @@ class _Context:
     label: str  # 2020修正 → "2020修正", a bare year → "2020年"
     current: bool
     article: str = ""  # its label in the store: 第十一条
+    as_of: date | None = None
 
     def where(self, p: Paragraph) -> str:
         """``《法》第十条第二款`` for a paragraph of a multi-paragraph article, else the article."""
@@ -145,12 +148,13 @@ class _Context:
 
 
 def _fact(clause: str) -> str:
-    """A condition clause as a statement of fact: ``…的`` without its 的."""
-    return clause[:-1] if clause.endswith("的") else clause
+    """A condition clause as a statement of fact: each ``…的`` without its 的 (著作权属于自然人的，自然人死亡后 →
+    著作权属于自然人，自然人死亡后)."""
+    return "，".join(c[:-1] if c.endswith("的") and len(c) >= 4 else c for c in split_outside(clause, "，"))
 
 
 def _quote(c: _Context) -> str:
-    return f"{c.ref}规定：“{c.text}”"
+    return f"{c.ref}规定：“{c.text}”{_notes(c)}"
 
 
 # ---------------------------------------------------------------- meaning
@@ -177,6 +181,12 @@ def _own_words(sentence: str) -> str:
     """A sentence of the article as a structure line tells it: quoted when it cites another law, whose
     numbering is the one of the text's own time (著作权法第十六条 in a 2013 regulation)."""
     return f"“{sentence.rstrip('。；;')}”。" if FOREIGN_REFERENCE.search(sentence) else full_stop(sentence)
+
+
+def _notes(c: _Context) -> str:
+    """What a quoted article's citations mean today: an old numbering (著作权法第十六条 → 第十八条) or a
+    version no longer in force (反不正当竞争法第六条 of the 2019 text)."""
+    return _renumbering_note(c) + stale_note(c.text, c.as_of)
 
 
 def _renumbering_note(c: _Context) -> str:
@@ -232,7 +242,7 @@ def _meaning(c: _Context) -> tuple[str, str, list[str]]:
     structure = _structure(c)
     lines = [line for _, line in structure]
     body = "\n【结构】\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1)) if lines else ""
-    answer = f"{c.ref}规定：\n“{c.text}”{_renumbering_note(c)}\n{body}\n\n{c.note}".replace("\n\n\n", "\n\n")
+    answer = f"{c.ref}规定：\n“{c.text}”{_notes(c)}\n{body}\n\n{c.note}".replace("\n\n\n", "\n\n")
     steps = [f"1. 定位条文：问题问的是{c.ref}，应当以{c.label}文本的原文为准。"]
     if lines:  # the chain of thought says what the answer does, and no more
         covers = "、".join(dict.fromkeys(COVERS[what] for what, _ in structure))
@@ -350,7 +360,10 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 def _unrepeated(before: str, item: str) -> str:
     """The item without the words the condition ends with (认为著作权集体管理组织 + 著作权集体管理组织不按照…)."""
     who = opening_actor(_fact(item))
-    return item[len(who):] if who and before.endswith(who) else item
+    if who and before.endswith(who):
+        return item[len(who):]
+    overlap = next((n for n in range(min(len(before), len(item)), 2, -1) if before.endswith(item[:n])), 0)
+    return item[overlap:]  # …所开发的软件 + 开发的软件是…
 
 
 def _thing(item: str, noun: str | None) -> str:
@@ -427,11 +440,18 @@ _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定
 
 
 _GENERIC_START = re.compile(r"^任何")
+# A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
+_ACT_FIRST = re.compile(r"^(?:许可|转让|申请|请求|变更|委托|订立|提出|办理|撤回|放弃)")
+def _leans_on_that(condition: str) -> bool:
+    """该期限, 该手续 whose noun the condition has not named before (which? the sentence before says); not
+    …授予专利权之日起，…认为该专利权的授予…, whose 专利权 it has."""
+    return any(m[1] not in condition[: m.start()]
+               for m in re.finditer(r"该(期限|手续|申请|商标|专利|作品|决定|合同)", condition))
 # What is done to whoever the condition names (追究责任, 给予处分, 责令改正, 吊销…), not what they do.
 _SANCTION = re.compile(r"追究|处分|处罚|责令|罚款|罚金|吊销|没收|警告|有期徒刑|拘役")
 # A later condition that leans on the sentence before it: its object or its period is there
 # (专利权人未缴纳或者未缴足的; 在此期间未能办理的; 期满未补正的).
-_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|没有[^，]*的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
+_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|[^，]*该(?:期限|手续)[^，]*的|没有[^，]*的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
 
 
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
@@ -448,9 +468,10 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
             facts = f"{actor}{facts[end:]}"
         else:
             facts = actor + facts
-        ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
+        ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}" if implied != "行为人" else f"{actor}会面临什么法律后果"
     elif actor and actor != k.subject and facts.startswith(k.subject):  # 当事人对裁定不服 → 当事人甲公司对裁定不服
-        facts, ask = actor + facts[len(k.subject):], f"{k.subject}{_ASK.get(modal, '怎么做')}"
+        asker = actor if k.subject in _GENERIC else k.subject  # 任何单位或者个人认为… → 乙公司认为…，乙公司可以…
+        facts, ask = actor + facts[len(k.subject):], f"{asker}{_ASK.get(modal, '怎么做')}"
     elif not actor and (generic := next((g for g in _GENERIC if g in facts), "")):
         # 任何单位或者个人认为…的，可以请求…: somebody in particular asks (甲公司认为…，可以怎么办)
         actor = c.party("")
@@ -481,6 +502,8 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         # 当事人拒不如实披露的，可以作为…考量因素: the 可以 is the court's, not the party's option
         ask = f"{k.subject}会面临什么法律后果"
     law = c.ref[1:].split("》")[0]
+    if actor and not implied and _ACT_FIRST.match(facts) and not opening_actor(facts):  # 许可他人使用其注册商标的
+        facts = actor + facts
     if k.context:  # 分案申请，可以保留原申请日，享有优先权的: the sentence's rule comes first
         facts = f"{_self_named(k.context, law)}，{facts}"
     elif k.leans_on and _LEANS.search(k.condition):  # 未缴纳…的 leans on 年费应当在…缴纳: say it first
@@ -542,7 +565,7 @@ def _deadline(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 def _recite(c: _Context) -> tuple[str, str, str, list[str]]:
     q = c.rng.choice(("请写出{r}的条文原文。", "{r}的原文是什么？")).format(r=c.ref)
     why = f"\n\n（{c.reading.reason}。）" if c.reading.reason else ""
-    answer = f"{c.ref}规定：\n“{c.text}”{why}"
+    answer = f"{c.ref}规定：\n“{c.text}”{_notes(c)}{why}"
     steps = [f"1. 定位条文：{c.ref}。", f"2. 照{c.label}文本的原文写出，不增删改写。"]
     return q, answer, "statute-recite", steps
 
@@ -569,7 +592,7 @@ def _effective(c: _Context) -> tuple[str, str, str, list[str]]:
     title = c.ref.split("》")[0] + "》"
     q = f"{title}（{c.label}文本）自何时起施行？"
     said = written_date(c.text)
-    quote = f"{c.ref}规定：“{c.text}”"
+    quote = f"{c.ref}规定：“{c.text}”{_notes(c)}"
     if c.doc is None or c.doc.effective is None:
         answer = f"{quote}\n条文所载的是该文件的施行日期；该文件此后可能修改过，请核对现行有效版本的施行日期。"
     elif said is not None and said != c.doc.effective:
@@ -600,7 +623,8 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
         return (*make(c, p), "scenario")
     conditions = [(p, k) for p in ps for k in p.conditions
                   if _usable(k.sentence) and len(k.context + k.condition) >= 10
-                  and (not _LEANING.match(k.condition) or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
+                  and (not (_LEANING.match(k.condition) or _leans_on_that(k.condition))
+                       or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
                   and (k.opening or actor_in(k.condition)) and not modal_of(k.condition)
                   and not _DEFERS.match(k.consequence) and "的，" not in k.context  # no condition nested in another
                   and not re.search(r"还(?:应当|可以|须)", k.consequence)  # 申请书还应当包括…: adds to what came before
@@ -636,7 +660,7 @@ def statute_pairs(record: Record, seed: int, as_of: date | None = None) -> list[
     base_id = f"statute/{law}（{version}）/{article}"
     source_text = f"{ref}（{doc.describe(day) if doc else version}）：{text}"
     label = f"{version}年" if version.isdigit() else version  # 2020年文本, 2020修正文本
-    c = _Context(ref, text, reading, _version_note(doc, status, label), rng, doc, label, current, article)
+    c = _Context(ref, text, reading, _version_note(doc, status, label), rng, doc, label, current, article, day)
 
     question, answer, steps = _meaning(c)
     meaning = QAPair(f"{base_id}/meaning", dict(source), "statute-meaning", question, answer, steps, source_text)
