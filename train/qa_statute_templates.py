@@ -150,7 +150,8 @@ class _Context:
 def _fact(clause: str) -> str:
     """A condition clause as a statement of fact: each ``…的`` without its 的 (著作权属于自然人的，自然人死亡后 →
     著作权属于自然人，自然人死亡后)."""
-    return "，".join(c[:-1] if c.endswith("的") and len(c) >= 4 else c for c in split_outside(clause, "，"))
+    return "，".join(c[:-1] if c.endswith("的") and not c.endswith("目的") and len(c) >= 4 else c
+                    for c in split_outside(clause, "，"))  # 以营利为目的 keeps its 的
 
 
 def _quote(c: _Context) -> str:
