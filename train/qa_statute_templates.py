@@ -209,6 +209,8 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
     for p in c.reading.paragraphs:
         at = f"第{int_to_chinese(p.number)}款" if many else "本条"
         told = {k.sentence for k in p.conditions} | {r.sentence for r in p.rules}
+        if p.items:  # an item or the lead-in is told in the items line
+            told |= {p.items.lead, *p.items.items, *(i.rstrip("；;。") for i in p.items.items)}
         if p.items:
             items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
             lines.append(("items", f"{at}以“{p.items.lead}”引出{len(p.items.items)}项，{NATURE_ZH[p.items.nature]}：{items}。"))
