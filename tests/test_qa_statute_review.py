@@ -428,3 +428,21 @@ def test_seventh_read_classes():
     q = _pairs("最高人民法院关于审理侵害植物新品种权纠纷案件具体应用法律问题的若干规定", "第六条", 19)[1].question
     assert q.endswith("会面临什么法律后果？")  # the court sets the multiple, not the infringer
     assert opening_actor("技术调查官提出的技术调查意见") == ""
+
+
+# ---------------------------------------------------------------- classes an eighth unseen read (two reviewers) found
+
+
+def test_eighth_read_classes():
+    q = _pairs(PATENT, "第五十六条", 23)[1].question  # 国务院专利行政部门根据后一专利权人的申请，可以给予…
+    assert q.endswith("会产生什么法律后果？")  # nobody in the facts holds this 可以
+    a = _pairs("信息网络传播权保护条例", "第十九条", 23)[1].answer
+    assert "可处25万元以下的罚款" in a.split("【结论】")[1]  # the lead's later penalties are told too
+    q = _pairs("著作权集体管理条例", "第八条", 23)[1].question
+    assert "只载明了" in q and "已经做到了" not in q  # a charter states items; it does not "do" them
+    lines = _structure("最高人民法院关于商标法修改决定施行后商标案件管辖和法律适用问题的解释", "第六条")
+    assert lines.count("对于在商标法修改决定施行前受理的商标复审申请") == 2  # the 对于 premise holds for both parts
+    q = _pairs("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第十五条", 23)[1].question
+    assert q.endswith("会产生什么法律后果？")  # 应当认定…: a finding, not a duty of the asker
+    lines = _structure("中华人民共和国知识产权海关保护条例", "第二十四条")
+    assert "规定的期限" not in lines  # its items are told in the items line

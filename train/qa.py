@@ -104,7 +104,7 @@ def record_pairs(record: Record, seed: int, records: Sequence[Record] = (), as_o
         pairs = exemption_pairs(record, seed, as_of)
     else:
         raise ValueError(f"unknown record kind {record.kind!r}")
-    verbatim = record.kind == "statute"  # an article's quoted text stays as enacted; its note names versions
+    verbatim = True  # a quoted article or record stays as written; its note names versions
     for p in pairs:
         p.question = versioned_citations(p.question, as_of, verbatim)
         p.answer = versioned_citations(p.answer, as_of, verbatim)

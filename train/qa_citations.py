@@ -112,7 +112,7 @@ def quoted_articles(citations: Iterable[str], as_of: date | None = None) -> list
         verdict = check(parsed, as_of) if parsed else None
         art = verdict.article if verdict else None
         if verdict is None or verdict.status != SUPERSEDED:
-            lines.append(f"{i}. {c}：“{flat(art.text)}”" if art else f"{i}. {c}")
+            lines.append(f"{i}. {c}：“{flat(art.text)}”{stale_note(art.text, as_of)}" if art else f"{i}. {c}")
             continue
         c = versioned_citations(c, as_of)
         quote = f"：“{flat(art.text)}”" if art else ""

@@ -338,7 +338,7 @@ class ItemList:
     nature: str
     condition: Condition | None = None  # the lead's own 的-clause: 有下列情形之一的，…
     rule: Rule | None = None
-
+    tail: str = ""  # the rest of the lead's sentence (情节严重的，…；构成犯罪的，…): more consequences
     @property
     def consequence(self) -> str:
         """What follows when the items apply: the lead's consequence or the lead itself."""
@@ -472,12 +472,19 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
     head = None
     if items and body:  # the part of the last sentence that introduces the items (有下列…的), else its last part
         last = [i for i, (g, _) in enumerate(body) if g == body[-1][0]]
-        head = body.pop(next((i for i in reversed(last) if re.search(LIST_MARK, body[i][1])), last[-1]))
+        at = next((i for i in reversed(last) if re.search(LIST_MARK, body[i][1])), last[-1])
+        tail = "；".join(part for i, (_, part) in enumerate(body) if i in last and i > at)
+        head = body.pop(at)
     ruled: dict[int, str] = {}  # per sentence (。): the subject of its rule, which a part after ； without one inherits
+    premises: dict[int, str] = {}  # per sentence: its 对于…, which every later part shares
     for i, (g, s) in enumerate(body):
         if m := _DEFINITION.match(s):
             p.definitions.append(Definition((m["a"] or m["a2"]).strip(), (m["b"] or m["b2"]).strip(), s))
         elif c := read_condition(_EXCEPTION_MARK.sub("", s)):  # 但是，…的，可以…: a proviso is a condition too
+            if m := re.match(r"对于[^，]+，", c.condition):
+                premises.setdefault(g, m.group(0))
+            elif g in premises and not c.condition.startswith(("对", "除")):  # …；国家知识产权局…的: 对于… still holds
+                c = replace(c, condition=premises[g] + c.condition)
             p.conditions.append(replace(c, opening=i == 0, leans_on=body[i - 1][1] if i else ""))
         elif r := read_rule(s, ruled.get(g, "")):
             p.rules.append(r)
@@ -485,7 +492,7 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
     if head:
         g, s = head
         p.items = ItemList(s.rstrip("：:"), tuple(items), item_nature(s), read_condition(_EXCEPTION_MARK.sub("", s), lead=True),
-                           read_rule(s, ruled.get(g, "")))
+                           read_rule(s, ruled.get(g, "")), tail.rstrip("：:"))
     for s in sentences(lead) + items:
         if DEADLINE.search(s):
             p.deadlines.append(s)

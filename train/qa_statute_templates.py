@@ -351,8 +351,9 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     others = [f"该条第{int_to_chinese(o.number)}款对此另有规定：“{o.text}”" for o in c.reading.paragraphs
               if o is not p and (f"第（{num}）项" in o.text or
                                  (o.number == p.number + 1 and "前款" in o.text and "前款第（" not in o.text))]
+    more = f"此外，该款还规定：“{il.tail}”。" if il.tail else ""  # 情节严重的…；构成犯罪的…: the rest of the lead
     conclusion = (f"该情形属于{c.where(p)}第（{num}）项规定的情形。所列情形具备其中任何一项即可，不需要同时具备其他各项，"
-                  f"因此{full_stop(consequence)}" + "".join(full_stop(x) for x in others))
+                  f"因此{full_stop(consequence)}{more}" + "".join(full_stop(x) for x in others))
     steps = [f"1. 找出规范：{c.where(p)}以“{il.lead}”引出{len(il.items)}项。",
              "2. 判断列举的性质：“之一”“各项”表明是选择性列举，满足任何一项即可。",
              f"3. 对照事实：本案情形与第（{num}）项“{item}”相符。",
@@ -413,7 +414,9 @@ def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     subject = il.subject
     actor = c.actor(subject) or "当事人"
     cond = f"{_fact(il.condition.condition)}。" if il.condition and "下列" not in il.condition.condition else ""
-    q = (f"{cond}{actor}已经做到了{c.where(p)}所列的第（{num}）项：“{done}”，认为这样就已符合该规定。"
+    did = next((w for k, w in (("载明", "只载明了"), ("写明", "只写明了"), ("提交", "只提交了"), ("具备", "只具备"),
+                                 ("符合", "只符合")) if k in il.lead), "已经做到了")
+    q = (f"{cond}{actor}{did}{c.where(p)}所列的第（{num}）项：“{done}”，认为这样就已符合该规定。"
          "这种理解是否正确？")
     items = "\n".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(il.items, 1))
     rest = "、".join(f"第（{int_to_chinese(i)}）项" for i in range(1, len(il.items) + 1) if i != k + 1)
@@ -482,8 +485,8 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
     elif not actor and modal == "不得":  # 未经核准注册的，不得在市场销售 → 能否在市场销售
         ask = f"能否{k.consequence.split('不得', 1)[1].split('，')[0]}"
-    elif not actor and modal:  # 外国人…申请商标注册的，应当按…办理: what the rule asks of them
-        ask = _ASK[modal]
+    elif not actor and modal and k.consequence.startswith((modal, "还" + modal, "也" + modal)):
+        ask = _ASK[modal]  # 外国人…申请商标注册的，应当按…办理: what the rule asks of them
     else:
         qualified = k.consequence.split(k.subject)[0] if k.subject in _GENERIC else ""
         if qualified and not qualified.startswith("任何"):  # 制造同样产品的单位或者个人应当…: ask about them
@@ -495,7 +498,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     if k.subject and k.subject in head and "的" in head.split(k.subject)[0] and not _GENERIC_START.match(head):
         actor = head  # 其商品符合使用该地理标志条件的自然人、法人或者其他组织可以…: as qualified, no made-up name
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
-    if re.search(r"视为|认定为|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
+    if re.search(r"视为|认定|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
         ask = "会产生什么法律后果"
     elif _SANCTION.search(k.consequence) and actor and not is_authority(actor):  # 应当依纪依法追究责任: done to them
         ask = f"{actor}会面临什么法律后果"
