@@ -446,3 +446,18 @@ def test_eighth_read_classes():
     assert q.endswith("会产生什么法律后果？")  # 应当认定…: a finding, not a duty of the asker
     lines = _structure("中华人民共和国知识产权海关保护条例", "第二十四条")
     assert "规定的期限" not in lines  # its items are told in the items line
+
+
+# ---------------------------------------------------------------- classes a ninth unseen read (two reviewers) found
+
+
+def test_ninth_read_classes():
+    q = _pairs("中华人民共和国专利法实施细则", "第四条", 29)[1].question  # …可以通过公告的方式送达: whose power?
+    assert q.endswith("会产生什么法律后果？")
+    lines = _structure("中华人民共和国专利法实施细则", "第一百二十五条")  # lines in the order of the text
+    assert lines.index("应当自进入日起4个月内补正") < lines.index("期满未补正的")
+    lines = _structure("著作权集体管理条例", "第二十七条")
+    assert "（许可使用合同另有约定的除外）。" in lines  # a proviso of its own after ； stays with its rule
+    assert "约束的主体是上级人民法院" in _structure("最高人民法院关于第一审知识产权民事、行政案件管辖的若干规定", "第四条")
+    q = _pairs("计算机软件保护条例", "第三十一条", 29)[1].question  # 事后又没有书面仲裁协议的: of which dispute?
+    assert q.startswith("软件著作权合同纠纷可以依据合同中的仲裁条款")

@@ -135,7 +135,8 @@ _ATTRIBUTIVE = re.compile(r"^(?![对向经由与给按依据把将从])[^，]{1,
 # Words that narrow who an actor is and belong to its name (各高级人民法院, 复审请求人, 软件著作权人); any other
 # word before an actor (文件送交专利代理机构) is not part of the subject.
 QUALIFIERS = ("各", "各级", "各高级", "高级", "中级", "基层", "地方各级", "复审", "无效宣告", "软件", "在先", "原", "新",
-              "国防", "中国", "外国", "境外", "境内", "国际", "涉外", "相关", "有关", "其他", "对方", "一方", "双方")
+              "国防", "中国", "外国", "境外", "境内", "国际", "涉外", "相关", "有关", "其他", "对方", "一方", "双方",
+              "上级", "下级", "上一级", "国务院")
 
 
 def opening_actor(clause: str) -> str:
@@ -478,6 +479,12 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
     ruled: dict[int, str] = {}  # per sentence (。): the subject of its rule, which a part after ； without one inherits
     premises: dict[int, str] = {}  # per sentence: its 对于…, which every later part shares
     for i, (g, s) in enumerate(body):
+        if re.fullmatch(r"(?:但是?，?)?[^，。；]{2,30}除外", s) and (p.rules or p.conditions):
+            if p.rules and p.rules[-1].sentence == body[i - 1][1]:  # …应当提供…；许可使用合同另有约定的除外
+                p.rules[-1] = replace(p.rules[-1], act=f"{p.rules[-1].act}（{s}）")
+            elif p.conditions and p.conditions[-1].sentence.endswith(body[i - 1][1]) and not p.conditions[-1].exception:
+                p.conditions[-1] = replace(p.conditions[-1], exception=s)
+            continue
         if m := _DEFINITION.match(s):
             p.definitions.append(Definition((m["a"] or m["a2"]).strip(), (m["b"] or m["b2"]).strip(), s))
         elif c := read_condition(_EXCEPTION_MARK.sub("", s)):  # 但是，…的，可以…: a proviso is a condition too
@@ -520,6 +527,9 @@ def read_article(text: str) -> ArticleReading:
     """The article's 款 read one by one, and its role (substantive, or one that gets recitation only)."""
     text = text.strip()
     paragraphs = [read_paragraph(i, lead, items) for i, (lead, items) in enumerate(_split_paragraphs(text), 1)]
+    for before, p in zip(paragraphs, paragraphs[1:], strict=False):  # a first sentence may lean on the one before
+        if p.conditions and not p.conditions[0].leans_on and before.text and not before.items:
+            p.conditions[0] = replace(p.conditions[0], leans_on=sentences(before.text)[-1])
     reading = ArticleReading(text, paragraphs)
     rules = any(p.conditions or p.items for p in paragraphs)
     for role in article_roles(text):

@@ -198,6 +198,15 @@ def _renumbering_note(c: _Context) -> str:
     return reference_note(found, store()) if found else ""
 
 
+def _position(text: str, line: tuple[str, str]) -> int:
+    """Where in ``text`` the words a structure line quotes first appear (items first, unknown last)."""
+    if line[0] in ("role", "items"):
+        return -1
+    words = re.findall(r"[\u4e00-\u9fff]{6,}", line[1].split("：", 1)[-1].split("是“", 1)[-1])
+    found = [text.find(w[:8]) for w in words[:3] if text.find(w[:8]) >= 0]
+    return min(found) if found else len(text)
+
+
 def _structure(c: _Context) -> list[tuple[str, str]]:
     """(what it covers, line) for each structure line of the meaning answer: the article's own words sorted
     by what they do (a sentence told once, under the first thing it does), then what it cites."""
@@ -207,6 +216,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
     many = len(c.reading.paragraphs) > 1
     cited: dict[str, list[int]] = {}
     for p in c.reading.paragraphs:
+        start = len(lines)  # this paragraph's lines are put in the order of the text they tell
         at = f"第{int_to_chinese(p.number)}款" if many else "本条"
         told = {k.sentence for k in p.conditions} | {r.sentence for r in p.rules}
         if p.items:  # an item or the lead-in is told in the items line
@@ -220,7 +230,8 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         for r in p.rules:
             told_as = _own_words(r.sentence) if FOREIGN_REFERENCE.search(r.sentence) else (
                 f"{r.premise + '，' if r.premise and not r.phrase.startswith(r.premise) else ''}"
-                f"{_phrase_joint(r.phrase) if r.phrase and r.phrase != r.subject else r.subject}{r.modal}{full_stop(r.act)}")
+                f"{_phrase_joint(r.phrase) if r.phrase and r.phrase != r.subject else r.subject}{r.modal}"
+                f"{full_stop(r.act) if not r.act.endswith('）') else r.act + '。'}")
             lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told_as}"))
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
@@ -228,6 +239,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
             lines.append(("deadline", f"{at}规定的期限：{_own_words(s)}"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
             lines.append(("amount", f"{at}规定的数额或处罚：{_own_words(s)}"))
+        lines[start:] = sorted(lines[start:], key=lambda line: _position(p.text, line))
         for ref in p.references:
             cited.setdefault(ref, []).append(p.number)
     if cited:
@@ -457,7 +469,7 @@ def _leans_on_that(condition: str) -> bool:
 _SANCTION = re.compile(r"追究|处分|处罚|责令|罚款|罚金|吊销|没收|警告|有期徒刑|拘役")
 # A later condition that leans on the sentence before it: its object or its period is there
 # (专利权人未缴纳或者未缴足的; 在此期间未能办理的; 期满未补正的).
-_LEANS = re.compile(r"^(?:[^，]{0,8}未[^，]{1,8}的|[^，]*该(?:期限|手续)[^，]*的|没有[^，]*的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
+_LEANS = re.compile(r"^(?:.*(?:事后|此后|其后|随后)[^，]*的|[^，]{0,8}未[^，]{1,8}的|[^，]*该(?:期限|手续)[^，]*的|没有[^，]*的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
 
 
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
@@ -485,8 +497,8 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
     elif not actor and modal == "不得":  # 未经核准注册的，不得在市场销售 → 能否在市场销售
         ask = f"能否{k.consequence.split('不得', 1)[1].split('，')[0]}"
-    elif not actor and modal and k.consequence.startswith((modal, "还" + modal, "也" + modal)):
-        ask = _ASK[modal]  # 外国人…申请商标注册的，应当按…办理: what the rule asks of them
+    elif not actor and modal in ("应当", "不得") and k.consequence.startswith((modal, "还" + modal, "也" + modal)):
+        ask = _ASK[modal]  # 外国人…申请商标注册的，应当按…办理: a duty falls on the facts' subject; a 可以 may not
     else:
         qualified = k.consequence.split(k.subject)[0] if k.subject in _GENERIC else ""
         if qualified and not qualified.startswith("任何"):  # 制造同样产品的单位或者个人应当…: ask about them
