@@ -643,7 +643,10 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
                   if _usable(k.sentence) and len(k.context + k.condition) >= 10
                   and (not (_LEANING.match(k.condition) or _leans_on_that(k.condition))
                        or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
-                  and (k.opening or actor_in(k.condition)) and not modal_of(k.condition)
+                  # a later sentence's condition often shares a premise the scenario would drop (对于…, 为扶助贫困…):
+                  # only the first of its paragraph, or one whose context the question states
+                  and (k.opening or bool(k.context) or bool(k.leans_on and _LEANS.search(k.condition)))
+                  and not modal_of(k.condition)
                   and not _DEFERS.match(k.consequence) and "的，" not in k.context  # no condition nested in another
                   and not re.search(r"还(?:应当|可以|须)", k.consequence)  # 申请书还应当包括…: adds to what came before
                   and (k.opening or not p.text.startswith("为"))]  # 为扶助贫困，…: a later rule holds only in that regime
