@@ -461,3 +461,18 @@ def test_ninth_read_classes():
     assert "约束的主体是上级人民法院" in _structure("最高人民法院关于第一审知识产权民事、行政案件管辖的若干规定", "第四条")
     q = _pairs("计算机软件保护条例", "第三十一条", 29)[1].question  # 事后又没有书面仲裁协议的: of which dispute?
     assert q.startswith("软件著作权合同纠纷可以依据合同中的仲裁条款")
+
+
+# ---------------------------------------------------------------- classes a tenth unseen read (two reviewers) found
+
+
+def test_tenth_read_classes():
+    q = _pairs("中华人民共和国商标法实施条例", "第三十二条", 31)[1].question
+    assert not q.startswith("注册商标专用权移转。")  # a ten-character fragment is no set of facts
+    answer = _meaning("中华人民共和国著作权法实施条例", "第二十二条").answer  # 第二十三条、第三十三条第二款、第四十条…
+    assert "所称著作权法第三十三条即现行" in answer and "所称著作权法第四十条即现行" in answer
+    q = _pairs("集成电路布图设计保护条例", "第三十条", 31)[1].question
+    assert not q.startswith("除") and "另有规定的外" not in q  # the carve-out is the law's, not a fact
+    q = _pairs("国防专利条例", "第三十二条", 31)[1].question
+    assert re.match(r".+?(?:公司|某)未经国防专利权人许可实施其国防专利", q), q  # who did it
+    assert opening_actor("知识产权权利人和收货人或者发货人应当予以配合") == "知识产权权利人和收货人或者发货人"

@@ -24,7 +24,7 @@ from ecmiip.core.citations import check, parse_citation
 from ecmiip.train.cases import segment_case
 from ecmiip.train.mipld import Record, citations_of, record_text
 from ecmiip.train.qa_case_issues import focus_text
-from ecmiip.train.qa_citations import quoted_articles, versioned_citations
+from ecmiip.train.qa_citations import quoted_articles, stale_note, versioned_citations
 from ecmiip.train.qa_exemption_elements import Elements, sort_elements
 from ecmiip.train.qa_norms import first_sentences, flat, full_stop
 from ecmiip.train.qa_pairs import PARTIES, QAPair, record_ref, seeded_rng, structured
@@ -166,7 +166,8 @@ def _with_gist(citation: str, as_of: date | None = None) -> str:
         return citation
     first = re.split(r"(?<=[。：:；])", flat(verdict.article.text))[0]
     gist = first_sentences(first.rstrip("：:；。，") + "。", 1, 90).rstrip("。")
-    return f"{citation}（“{gist}{'……' if first.endswith(('：', ':')) and not gist.endswith('……') else ''}”）"
+    dots = "……" if first.endswith(("：", ":")) and not gist.endswith("……") else ""
+    return f"{citation}（“{gist}{dots}”{stale_note(gist, as_of)}）"
 
 
 def knowledge_pairs(record: Record, seed: int, others: Sequence[Record], as_of: date | None = None) -> list[QAPair]:

@@ -339,7 +339,7 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
         told = _fact(_unrepeated(before, item))
         # 国际申请 + 申请人办理…: the item's own subject belongs to the condition's (国际申请的申请人)
         joint = slot.group(1) or ("的" if before and told == _fact(item) and opening_actor(told) else "")
-        facts = f"{before}{joint}{party}{told}"
+        facts = _CARVE_OUT.sub("", f"{before}{joint}{party}{told}")
         if not asked:
             ask = "会产生什么法律后果"
         elif asked.permission:
@@ -458,6 +458,7 @@ _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定
 
 
 _GENERIC_START = re.compile(r"^任何")
+_CARVE_OUT = re.compile(r"^除[^，]*(?:外|以外)，")
 # A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
 _ACT_FIRST = re.compile(r"^(?:许可|转让|申请|请求|变更|委托|订立|提出|办理|撤回|放弃)")
 def _leans_on_that(condition: str) -> bool:
@@ -475,7 +476,8 @@ _LEANS = re.compile(r"^(?:.*(?:事后|此后|其后|随后)[^，]*的|[^，]{0,8
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
     actor = c.actor(k.subject)
     modal = "可以" if modal_of(k.consequence) == "有权" else modal_of(k.consequence)
-    facts = _self_named(_fact(k.condition), c.ref[1:].split("》")[0])
+    # 除本条例另有规定的外，…: the carve-out is the law's, not a fact
+    facts = _self_named(_CARVE_OUT.sub("", _fact(k.condition)), c.ref[1:].split("》")[0])
     implied = "" if k.subject else implied_party(c.text, k.condition)
     if implied:  # 对…决定不服的，可以起诉: whoever is aggrieved, as the article names them (专利权人甲公司)
         actor = c.actor(implied)
@@ -522,6 +524,9 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     law = c.ref[1:].split("》")[0]
     if actor and not implied and _ACT_FIRST.match(facts) and not opening_actor(facts):  # 许可他人使用其注册商标的
         facts = actor + facts
+    elif not actor and not implied and _DEED.match(facts) and not opening_actor(facts):  # 未经…许可实施…: who?
+        actor = c.party("")
+        facts, ask = actor + facts, f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) else ask
     if k.context:  # 分案申请，可以保留原申请日，享有优先权的: the sentence's rule comes first
         facts = f"{_self_named(k.context, law)}，{facts}"
     elif k.leans_on and _LEANS.search(k.condition):  # 未缴纳…的 leans on 年费应当在…缴纳: say it first
@@ -640,7 +645,7 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
         make = _cumulative if p.items.nature == CUMULATIVE else _prohibited if p.items.prohibition else _alternative
         return (*make(c, p), "scenario")
     conditions = [(p, k) for p in ps for k in p.conditions
-                  if _usable(k.sentence) and len(k.context + k.condition) >= 10
+                  if _usable(k.sentence) and len(k.context + k.condition) >= 12
                   and (not (_LEANING.match(k.condition) or _leans_on_that(k.condition))
                        or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
                   # a later sentence's condition often shares a premise the scenario would drop (对于…, 为扶助贫困…):

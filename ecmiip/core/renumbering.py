@@ -139,19 +139,36 @@ def old_references(article: Article, store: StatuteStore) -> list[tuple[str, Art
     """References inside an in-force text that use a law's old numbering, with today's article each
     means: 专利侵权解释（一） (2010) writes 专利法第六十九条 for what is now 第七十五条."""
     out: list[tuple[str, Article]] = []
-    for m in _REFERENCE_RE.finditer(article.text):
+    for m, num in _references(article.text):
         law = PRC + m["law"]
         for k in KNOWN:
             if k.law != law or article.doc.law == law or not article.doc.effective:
                 continue
             if article.doc.effective >= k.new_promulgated:
                 continue
-            label = f"第{m['num']}条"
+            label = f"第{num}条"
             new = next((d for d in store.by_law.get(law, ()) if d.version == k.new_version), None)
             moved = moved_to(store, law, k.old_version, label, new) if new else None
-            if moved is not None and moved.article != label and (m.group(0), moved) not in out:
-                out.append((m.group(0), moved))
+            written = f"{m['law']}{label}"
+            if moved is not None and moved.article != label and (written, moved) not in out:
+                out.append((written, moved))
     return out
+
+
+# 著作权法第二十三条、第三十三条第二款、第四十条第三款: the later numbers are the same law's.
+_NEXT_RE = re.compile(rf"(?:(?:第{STATUTE_NUMERAL}[款项])|[（(][{STATUTE_NUMERAL[1:-2]}]+[）)]|[、和及或者])+?第(?P<num>{STATUTE_NUMERAL})条")
+
+
+def _references(text: str) -> list[tuple[re.Match, str]]:
+    """(the named reference, each article number it and the bare numbers after it give)."""
+    found = []
+    for m in _REFERENCE_RE.finditer(text):
+        found.append((m, m["num"]))
+        end = m.end()
+        while n := _NEXT_RE.match(text, end):
+            found.append((m, n["num"]))
+            end = n.end()
+    return found
 
 
 def reference_note(article: Article, store: StatuteStore) -> str:
