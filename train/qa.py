@@ -20,11 +20,13 @@ Validity (``ecmiip.core.statutes``): nothing superseded is taught as current law
 * A statute pair's ``source`` records the text's ``effective`` date and its ``status`` on the day of
   the build (both null for a text the store does not hold).
 * Every other citation of a text no longer in force that names no version is *written with its
-  version*, never dropped (``versioned_citations``): in a knowledge, exemption or case record's
-  citations and text, and in an in-force text that refers to an old one (the 2022 反不正当竞争法
-  interpretation cites the 2019 law's numbering, quoted as ``反不正当竞争法（2019修正）第二条``). Every
-  citation of every pair therefore passes ``ecmiip.core.citations.verify_citations`` as current, or
-  names its version; a teacher's answer gets the same treatment when written.
+  version*, never dropped (``versioned_citations``), in a knowledge, exemption or case record's
+  citations and text. Inside quotation marks a text stays as written: an in-force text that refers to an
+  old one (the 2022 反不正当竞争法 interpretation cites the 2019 law's 第二条) is quoted verbatim and
+  followed by a note naming the version it means (``stale_note``), as an old numbering is by the store's
+  renumbering note. Every citation outside a quotation therefore passes
+  ``ecmiip.core.citations.verify_citations`` as current or names its version; a teacher's answer gets the
+  same treatment when written.
 
 Balance (``balance``, recipe ``data.reasoning_share``, ``DEFAULT_REASONING_SHARE`` = 0.3): the statute pairs
 are sampled (seeded, in proportion over their templates) so that case, knowledge and exemption pairs — the
