@@ -476,3 +476,20 @@ def test_tenth_read_classes():
     q = _pairs("国防专利条例", "第三十二条", 31)[1].question
     assert re.match(r".+?(?:公司|某)未经国防专利权人许可实施其国防专利", q), q  # who did it
     assert opening_actor("知识产权权利人和收货人或者发货人应当予以配合") == "知识产权权利人和收货人或者发货人"
+
+
+# ---------------------------------------------------------------- classes an eleventh unseen read (two reviewers) found
+
+
+def test_eleventh_read_classes():
+    q = _pairs("中华人民共和国专利法实施细则", "第九十八条", 37)[1].question  # 被请求人提出的中止理由: of what?
+    assert q.startswith("在处理专利侵权纠纷过程中，被请求人提出无效宣告请求")
+    deadline = next(p for s in SEEDS for p in _pairs(COPYRIGHT, "第二十三条", s) if p.template == "statute-deadline")
+    assert deadline.question.endswith("第二十三条第二款规定了什么期限？")
+    assert "\n2. 本法第十条" not in deadline.answer  # a ；-part is not told without its sentence's subject
+    q = _pairs("集成电路布图设计保护条例", "第二十九条", 37)[1].question  # two grievances: one of them happened
+    assert "报酬的裁决不服" not in q and re.search(r"布图设计权利人.+?(?:公司|某)可以怎么办？$", q)
+    q = _pairs("最高人民法院关于审理侵害信息网络传播权民事纠纷案件适用法律若干问题的规定", "第二条", 37)[1].question
+    assert "“信息网络”是指什么？" in q
+    q = _pairs("最高人民法院关于审理侵犯商业秘密民事案件适用法律若干问题的规定", "第二十五条", 37)[1].question
+    assert q.endswith("人民法院应当如何处理？")  # the party's request is granted: no consequence the party faces

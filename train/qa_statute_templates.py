@@ -42,6 +42,7 @@ from ecmiip.train.qa_norms import (
     ACTORS,
     ALTERNATIVE,
     CUMULATIVE,
+    DEADLINE,
     FOREIGN_REFERENCE,
     LIST_MARK,
     NATURE_ZH,
@@ -458,9 +459,16 @@ _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定
 
 
 _GENERIC_START = re.compile(r"^任何")
+_RULING = re.compile(r"^(?:人民法院)?(?:一般)?(?:应予|应当予以|不予|依法予以)(?:支持|准许|采纳|受理)")
 _CARVE_OUT = re.compile(r"^除[^，]*(?:外|以外)，")
 # A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
 _ACT_FIRST = re.compile(r"^(?:许可|转让|申请|请求|变更|委托|订立|提出|办理|撤回|放弃)")
+def _shares_party(condition: str, before: str) -> bool:
+    """A condition that names a party the sentence before introduces, and leans on it (被请求人提出的中止理由)."""
+    named = [m.group(0) for m in re.finditer(r"被请求人|被许可人|申请人|请求人", condition)]
+    return any(n in before for n in named) and bool(re.search(r"提出的|所述|该|其", condition))
+
+
 def _leans_on_that(condition: str) -> bool:
     """该期限, 该手续 whose noun the condition has not named before (which? the sentence before says); not
     …授予专利权之日起，…认为该专利权的授予…, whose 专利权 it has."""
@@ -490,7 +498,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
             facts = actor + facts
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}" if implied != "行为人" else f"{actor}会面临什么法律后果"
     elif actor and actor != k.subject and facts.startswith(k.subject):  # 当事人对裁定不服 → 当事人甲公司对裁定不服
-        asker = actor if k.subject in _GENERIC else k.subject  # 任何单位或者个人认为… → 乙公司认为…，乙公司可以…
+        asker = actor  # 任何单位或者个人认为… → 乙公司认为…，乙公司可以…; 布图设计权利人乙公司…，…乙公司可以…
         facts, ask = actor + facts[len(k.subject):], f"{asker}{_ASK.get(modal, '怎么做')}"
     elif not actor and (generic := next((g for g in _GENERIC if g in facts), "")):
         # 任何单位或者个人认为…的，可以请求…: somebody in particular asks (甲公司认为…，可以怎么办)
@@ -512,7 +520,9 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     if k.subject and k.subject in head and "的" in head.split(k.subject)[0] and not _GENERIC_START.match(head):
         actor = head  # 其商品符合使用该地理标志条件的自然人、法人或者其他组织可以…: as qualified, no made-up name
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
-    if re.search(r"视为|认定|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
+    if _RULING.match(k.consequence):  # …请求中止审理…的，应予支持: the court rules on the party's request
+        ask = "人民法院应当如何处理"
+    elif re.search(r"视为|认定|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
         ask = "会产生什么法律后果"
     elif _SANCTION.search(k.consequence) and actor and not is_authority(actor):  # 应当依纪依法追究责任: done to them
         ask = f"{actor}会面临什么法律后果"
@@ -522,6 +532,10 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         # 当事人拒不如实披露的，可以作为…考量因素: the 可以 is the court's, not the party's option
         ask = f"{k.subject}会面临什么法律后果"
     law = c.ref[1:].split("》")[0]
+    parts = split_outside(facts, "，")
+    grievances = [i for i, part in enumerate(parts) if "不服" in part]
+    if len(grievances) > 1:  # …的决定不服的，…的裁决不服的，可以起诉: one of them happened
+        facts = "，".join(parts[: grievances[0] + 1])
     if actor and not implied and _ACT_FIRST.match(facts) and not opening_actor(facts):  # 许可他人使用其注册商标的
         facts = actor + facts
     elif not actor and not implied and _DEED.match(facts) and not opening_actor(facts):  # 未经…许可实施…: who?
@@ -529,7 +543,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         facts, ask = actor + facts, f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) else ask
     if k.context:  # 分案申请，可以保留原申请日，享有优先权的: the sentence's rule comes first
         facts = f"{_self_named(k.context, law)}，{facts}"
-    elif k.leans_on and _LEANS.search(k.condition):  # 未缴纳…的 leans on 年费应当在…缴纳: say it first
+    elif k.leans_on and (_LEANS.search(k.condition) or _shares_party(k.condition, k.leans_on)):  # say it first
         facts = f"{_self_named(k.leans_on.rstrip('。；;'), law)}；{facts}"
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
@@ -571,15 +585,18 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
 
 def _definition(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     d = c.rng.choice(p.definitions)
-    q = f"依照{c.ref}，“{d.term}”是指什么？"
+    term = re.sub(r"^本(?:法|条例|细则|规定|解释|办法)(?:所称的?|中的)", "", d.term)  # 本规定所称信息网络 → 信息网络
+    q = f"依照{c.ref}，“{term}”是指什么？"
     answer = f"依照{c.where(p)}，{full_stop(d.sentence)}\n\n{_quote(c)}"
-    steps = [f"1. 定位：“{d.term}”的法定含义规定在{c.where(p)}。", "2. 以条文定义为准，不用学理概括替代。"]
+    steps = [f"1. 定位：“{term}”的法定含义规定在{c.where(p)}。", "2. 以条文定义为准，不用学理概括替代。"]
     return q, answer, "statute-definition", steps
 
 
 def _deadline(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
-    q = f"{c.ref}规定了什么期限？"
-    lines = "\n".join(f"{i}. {full_stop(s)}" for i, s in enumerate(p.deadlines, 1))
+    q = f"{c.where(p)}规定了什么期限？"
+    # whole sentences: a ；-part alone may lose its subject (…；本法第十条…的权利的保护期为五十年)
+    whole = [s for s in split_outside(p.text.replace("\n", ""), "。") if DEADLINE.search(s)] or p.deadlines
+    lines = "\n".join(f"{i}. {full_stop(s)}" for i, s in enumerate(whole, 1))
     answer = f"{c.where(p)}规定的期限是：\n{lines}\n\n{_quote(c)}"
     steps = [f"1. 定位：{c.where(p)}。", "2. 找出期限的长度、起算点和届满的后果，照原文回答。"]
     return q, answer, "statute-deadline", steps
