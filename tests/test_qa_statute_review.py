@@ -493,3 +493,18 @@ def test_eleventh_read_classes():
     assert "“信息网络”是指什么？" in q
     q = _pairs("最高人民法院关于审理侵犯商业秘密民事案件适用法律若干问题的规定", "第二十五条", 37)[1].question
     assert q.endswith("人民法院应当如何处理？")  # the party's request is granted: no consequence the party faces
+
+
+# ---------------------------------------------------------------- classes a twelfth unseen read (two reviewers) found
+
+
+def test_twelfth_read_classes():
+    meaning = _meaning(PATENT, "第二十二条").answer  # 新颖性，是指…；也没有任何单位或者个人…: one definition
+    assert "界定了“新颖性”" in meaning and "也没有任何单位或者个人就同样的发明或者实用新型" in meaning.split("界定了“新颖性”")[1]
+    q = _pairs("中华人民共和国商标法", "第七十二条", 41)[1].question
+    assert re.match(r".+?(?:公司|某)申请商标注册和办理其他商标事宜。.+?(?:公司|某)应当怎么做？$", q), q
+    q = _pairs("中华人民共和国商标法实施条例", "第七条", 41)[1].question  # the staff must withdraw, not the 商标局
+    assert q.startswith("商标局、商标评审委员会工作人员") and "商标局应当如何处理" not in q
+    q = _pairs("中华人民共和国专利法实施细则", "第四十二条", 41)[1].question
+    assert "的人员在复审或者无效宣告程序中" in q
+    assert "外国作品著作权人" in _pairs("实施国际著作权条约的规定", "第十一条", 41)[1].question

@@ -136,7 +136,7 @@ _ATTRIBUTIVE = re.compile(r"^(?![对向经由与给按依据把将从])[^，]{1,
 # word before an actor (文件送交专利代理机构) is not part of the subject.
 QUALIFIERS = ("各", "各级", "各高级", "高级", "中级", "基层", "地方各级", "复审", "无效宣告", "软件", "在先", "原", "新",
               "国防", "中国", "外国", "境外", "境内", "国际", "涉外", "相关", "有关", "其他", "对方", "一方", "双方",
-              "上级", "下级", "上一级", "国务院", "知识产权")
+              "上级", "下级", "上一级", "国务院", "知识产权", "外国作品")
 
 
 def opening_actor(clause: str) -> str:
@@ -145,6 +145,8 @@ def opening_actor(clause: str) -> str:
     clause = _OPENER.sub("", clause.strip())
     m = _ACTOR_RE.search(clause)
     prefix = clause[: m.start()] if m else ""
+    if m and re.match(r"(?:、[^，]{2,10}?)?(?:工作人员|人员)", clause[m.end():]):
+        return ""  # 商标局、商标评审委员会工作人员: staff, not the organ
     if m and clause[m.end(): m.end() + 1] == "的" and not clause[m.end():].startswith("的，"):
         return ""  # 国务院知识产权行政部门的工作人员: the department qualifies who acts
     if m and re.fullmatch(r"[^，的]{1,12}的[^，的]{2,8}", clause[m.end():]) and not re.search(_RULE_MODAL, clause):
@@ -244,6 +246,8 @@ def _subject(condition: str, consequence: str) -> str:
     if head and not head.startswith(("由", "对", "应", "可", "依", "按", "并", "但", "则", "即")):
         return ""  # 技术调查官可以…: somebody the law does not list acts, not the condition's actor
     opening = actor_in(condition[:12])
+    if opening and re.match(rf"{re.escape(opening)}(?:、[^，]{{2,10}}?)?(?:工作人员|人员)", condition):
+        return ""  # 商标局、商标评审委员会工作人员有下列情形之一的: the staff, not the organ
     return opening if opening and condition.startswith(opening) else ""
 
 
@@ -484,6 +488,10 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
                 p.rules[-1] = replace(p.rules[-1], act=f"{p.rules[-1].act}（{s}）")
             elif p.conditions and p.conditions[-1].sentence.endswith(body[i - 1][1]) and not p.conditions[-1].exception:
                 p.conditions[-1] = replace(p.conditions[-1], exception=s)
+            continue
+        if p.definitions and re.match(r"(?:也|并且|且|或者)", s) and p.definitions[-1].sentence == body[i - 1][1]:
+            d = p.definitions[-1]  # 新颖性，是指…不属于现有技术；也没有任何单位或者个人…: one definition
+            p.definitions[-1] = Definition(d.term, f"{d.meaning}；{s}", f"{d.sentence}；{s}")
             continue
         if m := _DEFINITION.match(s):
             p.definitions.append(Definition((m["a"] or m["a2"]).strip(), (m["b"] or m["b2"]).strip(), s))

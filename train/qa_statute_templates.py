@@ -331,13 +331,16 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     asked = _asked(il.condition.consequence) if slot else None
     before = il.condition.condition[: slot.start()] if slot else ""
     # who the facts name as acting: a clause's own subject, not the 权利人 of 未经权利人许可
-    named = next((a for a in map(opening_actor, before.split("，")) if a), "") or opening_actor(_fact(item))
+    named = next((a for a in map(opening_actor, before.split("，")) if a), "") or opening_actor(_fact(item)) \
+        or (before if re.search(r"(?:工作人员|人员)$", before) else "")  # 商标局、商标评审委员会工作人员 + 是…近亲属
     # an act or a situation with nobody in it (为…制造, 未经…许可使用, 提出…请求) gets a party; so does a
     # permission nobody in the facts could use (经…同意，可以查阅)
     party = c.party("") if slot and not named and (_DEED.match(item) or asked and asked.permission) else ""
     thing = _THING_SLOT.search(il.lead) if il.condition is None and il.lead.count("，") <= 1 else None
     if slot and (asked or party or named):
         told = _fact(_unrepeated(before, item))
+        if named and re.match(r"[^，]{2,20}(?:程序|过程|期间|阶段)中，", told):
+            told = "在" + told  # …的人员 + 在复审或者无效宣告程序中，曾参与…
         # 国际申请 + 申请人办理…: the item's own subject belongs to the condition's (国际申请的申请人)
         joint = slot.group(1) or ("的" if before and told == _fact(item) and opening_actor(told) else "")
         facts = _CARVE_OUT.sub("", f"{before}{joint}{party}{told}")
@@ -463,6 +466,12 @@ _RULING = re.compile(r"^(?:人民法院)?(?:一般)?(?:应予|应当予以|不�
 _CARVE_OUT = re.compile(r"^除[^，]*(?:外|以外)，")
 # A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
 _ACT_FIRST = re.compile(r"^(?:许可|转让|申请|请求|变更|委托|订立|提出|办理|撤回|放弃)")
+def _tiers(before: str, condition: str) -> bool:
+    """Two tiers of one scale (…5万元以上的，可处…；没有…或者5万元以下的，…): the first is no background to
+    the second."""
+    return bool(re.search(r"以上的，", before) and re.search(r"以下|不足|没有", condition))
+
+
 def _shares_party(condition: str, before: str) -> bool:
     """A condition that names a party the sentence before introduces, and leans on it (被请求人提出的中止理由)."""
     named = [m.group(0) for m in re.finditer(r"被请求人|被许可人|申请人|请求人", condition)]
@@ -538,12 +547,16 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         facts = "，".join(parts[: grievances[0] + 1])
     if actor and not implied and _ACT_FIRST.match(facts) and not opening_actor(facts):  # 许可他人使用其注册商标的
         facts = actor + facts
-    elif not actor and not implied and _DEED.match(facts) and not opening_actor(facts):  # 未经…许可实施…: who?
+    elif not actor and not implied and (_DEED.match(facts) or _ACT_FIRST.match(facts)) and not opening_actor(facts):
         actor = c.party("")
-        facts, ask = actor + facts, f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) else ask
+        facts = actor + facts
+        ask = f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) else \
+            f"{actor}{ask}" if ask in _ASK.values() else ask  # 甲公司申请商标注册…，甲公司应当怎么做
     if k.context:  # 分案申请，可以保留原申请日，享有优先权的: the sentence's rule comes first
         facts = f"{_self_named(k.context, law)}，{facts}"
-    elif k.leans_on and (_LEANS.search(k.condition) or _shares_party(k.condition, k.leans_on)):  # say it first
+    elif k.leans_on and ((_LEANS.search(k.condition) and not _tiers(k.leans_on, k.condition))
+                         or _shares_party(k.condition, k.leans_on)):
+        # 年费应当在…缴纳；专利权人未缴纳…的: say the sentence before first
         facts = f"{_self_named(k.leans_on.rstrip('。；;'), law)}；{facts}"
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
@@ -667,7 +680,8 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
                        or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
                   # a later sentence's condition often shares a premise the scenario would drop (对于…, 为扶助贫困…):
                   # only the first of its paragraph, or one whose context the question states
-                  and (k.opening or bool(k.context) or bool(k.leans_on and _LEANS.search(k.condition)))
+                  and (k.opening or bool(k.context)
+                       or bool(k.leans_on and _LEANS.search(k.condition) and not _tiers(k.leans_on, k.condition)))
                   and not modal_of(k.condition)
                   and not _DEFERS.match(k.consequence) and "的，" not in k.context  # no condition nested in another
                   and not re.search(r"还(?:应当|可以|须)", k.consequence)  # 申请书还应当包括…: adds to what came before
