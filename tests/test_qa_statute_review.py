@@ -508,3 +508,11 @@ def test_twelfth_read_classes():
     q = _pairs("中华人民共和国专利法实施细则", "第四十二条", 41)[1].question
     assert "的人员在复审或者无效宣告程序中" in q
     assert "外国作品著作权人" in _pairs("实施国际著作权条约的规定", "第十一条", 41)[1].question
+
+
+def test_a_role_note_speaks_to_a_lawyer_not_about_the_data():
+    for law, article in ((COPYRIGHT, "第七条"), (PATENT, "第一条"),
+                         ("最高人民法院关于审理涉及驰名商标保护的民事纠纷案件应用法律若干问题的解释", "第十四条")):
+        for pair in _pairs(law, article):
+            assert pair.source["role"] != "substantive" and pair.source["reason"]  # the data keeps its reason
+            assert "不宜编成案例" not in pair.answer and "不是可以适用于案件的规则" not in pair.answer

@@ -67,6 +67,16 @@ ROLE_REASONS = {
 }
 
 
+#: What an answer tells a reader about such an article (the reasons above are for the data's ``source``).
+ROLE_NOTES = {
+    EFFECTIVE_DATE: "施行日期条款：规定本文件何时施行",
+    SELF_REFERENTIAL: "自我指涉条款：规定本文件与其他文件的关系或者由谁解释",
+    TRANSITIONAL: "过渡条款：依行为或者案件发生的时间确定适用新旧哪一文本",
+    PURPOSE: "立法目的条款：说明制定本文件的目的和依据",
+    ORGANISATIONAL: "机构职责条款：规定哪个部门主管何种工作",
+}
+
+
 def article_roles(text: str, patterns: Mapping[str, tuple[str, ...]] = ROLE_PATTERNS) -> dict[str, str]:
     """{role: the first text that showed it} for every role whose patterns match, in ``ROLES`` order."""
     found = {}

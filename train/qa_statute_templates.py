@@ -34,7 +34,7 @@ from ecmiip.core.citations import cited_label, format_citation
 from ecmiip.core.numerals import NUMERAL, YEAR, chinese_to_int, int_to_chinese
 from ecmiip.core.renumbering import reference_note
 from ecmiip.core.statutes import UNVERIFIED, Document, store
-from ecmiip.train.article_roles import EFFECTIVE_DATE
+from ecmiip.train.article_roles import EFFECTIVE_DATE, ROLE_NOTES
 from ecmiip.train.hardness import NOT_IN_FORCE, ceased, document_status, statute_document, statute_status
 from ecmiip.train.mipld import Record
 from ecmiip.train.qa_citations import stale_note
@@ -213,7 +213,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
     by what they do (a sentence told once, under the first thing it does), then what it cites."""
     lines: list[tuple[str, str]] = []
     if not c.reading.substantive:
-        lines.append(("role", f"性质：{c.reading.reason}。"))
+        lines.append(("role", f"性质：{ROLE_NOTES[c.reading.role]}。"))
     many = len(c.reading.paragraphs) > 1
     cited: dict[str, list[int]] = {}
     for p in c.reading.paragraphs:
@@ -617,7 +617,7 @@ def _deadline(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 
 def _recite(c: _Context) -> tuple[str, str, str, list[str]]:
     q = c.rng.choice(("请写出{r}的条文原文。", "{r}的原文是什么？")).format(r=c.ref)
-    why = f"\n\n（{c.reading.reason}。）" if c.reading.reason else ""
+    why = f"\n\n（{ROLE_NOTES[c.reading.role]}。）" if not c.reading.substantive else ""  # a lawyer's note, not the data's
     answer = f"{c.ref}规定：\n“{c.text}”{_notes(c)}{why}"
     steps = [f"1. 定位条文：{c.ref}。", f"2. 照{c.label}文本的原文写出，不增删改写。"]
     return q, answer, "statute-recite", steps
