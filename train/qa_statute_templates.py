@@ -461,7 +461,6 @@ _ASK = {"可以": "可以怎么办", "有权": "可以怎么办", "应当": "应
 _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定|不予|予以|参照|责令|处以?|酌情)")
 
 
-_GENERIC_START = re.compile(r"^任何")
 _RULING = re.compile(r"^(?:人民法院)?(?:一般)?(?:应予|应当予以|不予|依法予以)(?:支持|准许|采纳|受理)")
 _CARVE_OUT = re.compile(r"^除[^，]*(?:外|以外)，")
 # A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
@@ -526,7 +525,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
             facts = f"{actor}认为，{facts}"
         ask = f"{actor}{modal}如何处理" if actor and modal else "会产生什么法律后果"
     head = k.consequence.split(modal)[0].rstrip("，") if modal else ""
-    if k.subject and k.subject in head and "的" in head.split(k.subject)[0] and not _GENERIC_START.match(head):
+    if k.subject and k.subject in head and "的" in head.split(k.subject)[0] and not head.startswith("任何"):
         actor = head  # 其商品符合使用该地理标志条件的自然人、法人或者其他组织可以…: as qualified, no made-up name
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
     if _RULING.match(k.consequence):  # …请求中止审理…的，应予支持: the court rules on the party's request
