@@ -251,6 +251,16 @@ def _subject(condition: str, consequence: str) -> str:
     return opening if opening and condition.startswith(opening) else ""
 
 
+_KIND_OF = {"不得": "prohibition", "应当": "obligation", "必须": "obligation", "可以": "permission", "有权": "permission"}
+
+
+def modal_kinds(sentence: str) -> list[str]:
+    """The kind of each modal word the sentence's own clauses turn on, in order (two 应当 of two bodies are
+    two); not 不应当 or 应当知道, nor a modal inside an attributive 的-phrase (其他应当保密的信息)."""
+    return [_KIND_OF[m.group(0)] for chunk in _chunks(sentence) for m in re.finditer(_RULE_MODAL, chunk)
+            if not chunk[: m.start()].endswith(("不", "其他"))]
+
+
 def modal_of(consequence: str) -> str:
     """The modal word a consequence turns on (不得, 应当, 可以), or ""."""
     m = re.search(f"{'|'.join(MODALS.values())}|{_HAS_RIGHT}", consequence)
@@ -500,7 +510,7 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
                 premises.setdefault(g, m.group(0))
             elif g in premises and not c.condition.startswith(("对", "除")):  # …；国家知识产权局…的: 对于… still holds
                 c = replace(c, condition=premises[g] + c.condition)
-            p.conditions.append(replace(c, opening=i == 0, leans_on=body[i - 1][1] if i else ""))
+            p.conditions.append(replace(c, sentence=s, opening=i == 0, leans_on=body[i - 1][1] if i else ""))
         elif r := read_rule(s, ruled.get(g, "")):
             p.rules.append(r)
             ruled[g] = r.subject

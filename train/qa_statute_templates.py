@@ -33,7 +33,7 @@ from datetime import date
 from ecmiip.core.citations import cited_label, format_citation
 from ecmiip.core.numerals import NUMERAL, YEAR, chinese_to_int, int_to_chinese
 from ecmiip.core.renumbering import reference_note
-from ecmiip.core.statutes import UNVERIFIED, Document, store
+from ecmiip.core.statutes import PRC, UNVERIFIED, Document, store
 from ecmiip.train.article_roles import EFFECTIVE_DATE, ROLE_NOTES
 from ecmiip.train.hardness import NOT_IN_FORCE, ceased, document_status, statute_document, statute_status
 from ecmiip.train.mipld import Record
@@ -41,6 +41,7 @@ from ecmiip.train.qa_citations import stale_note
 from ecmiip.train.qa_norms import (
     ACTORS,
     ALTERNATIVE,
+    AMOUNT,
     CUMULATIVE,
     DEADLINE,
     FOREIGN_REFERENCE,
@@ -57,8 +58,10 @@ from ecmiip.train.qa_norms import (
     implied_party,
     is_authority,
     is_person,
+    modal_kinds,
     modal_of,
     opening_actor,
+    quote_depths,
     read_article,
     split_outside,
 )
@@ -95,7 +98,8 @@ def _usable(*texts: str) -> bool:
 def _self_named(text: str, law: str) -> str:
     """本法 / 本细则 outside a quotation named as the law itself, so a question says which document it means;
     本法第X条 becomes 该法第X条 (the store may hold only an excerpt of the law: 民法典)."""
-    return _SELF.sub(lambda m: f"该{m[1]}第" if m[2] else f"《{law}》", text)
+    depths = quote_depths(text)
+    return _SELF.sub(lambda m: m[0] if depths[m.start()] else f"该{m[1]}第" if m[2] else f"《{law}》", text)
 KIND_ZH = {"prohibition": "禁止性规定", "obligation": "义务性规定", "permission": "授权性规定"}
 
 
@@ -164,7 +168,8 @@ def _quote(c: _Context) -> str:
 
 # What a structure line explains, as the chain of thought names it.
 COVERS = {"role": "条文性质", "items": "列举事项", "condition": "适用条件和法律后果", "rule": "规范约束的主体",
-          "definition": "定义", "deadline": "期限", "amount": "数额或处罚", "reference": "援引的条文"}
+          "definition": "定义", "deadline": "期限", "amount": "数额或处罚", "reference": "援引的条文",
+          "sentence": "其余规定"}
 
 
 def _structure_lines(c: _Context) -> list[str]:
@@ -182,7 +187,8 @@ def _phrase_joint(phrase: str) -> str:
 def _own_words(sentence: str) -> str:
     """A sentence of the article as a structure line tells it: quoted when it cites another law, whose
     numbering is the one of the text's own time (著作权法第十六条 in a 2013 regulation)."""
-    return f"“{sentence.rstrip('。；;')}”。" if FOREIGN_REFERENCE.search(sentence) else full_stop(sentence)
+    quoted = sentence.rstrip("。；;").replace("“", "‘").replace("”", "’")  # a quote inside a quote: ‘’
+    return f"“{quoted}”。" if FOREIGN_REFERENCE.search(sentence) else full_stop(sentence)
 
 
 def _notes(c: _Context) -> str:
@@ -204,8 +210,7 @@ def _position(text: str, line: tuple[str, str]) -> int:
     if line[0] in ("role", "items"):
         return -1
     words = re.findall(r"[\u4e00-\u9fff]{6,}", line[1].split("：", 1)[-1].split("是“", 1)[-1])
-    found = [text.find(w[:8]) for w in words[:3] if text.find(w[:8]) >= 0]
-    return min(found) if found else len(text)
+    return next((text.find(w[:8]) for w in words[:3] if text.find(w[:8]) >= 0), len(text))  # its first words
 
 
 def _structure(c: _Context) -> list[tuple[str, str]]:
@@ -224,22 +229,17 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
             told |= {p.items.lead, *p.items.items, *(i.rstrip("；;。") for i in p.items.items)}
         if p.items:
             items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
-            lines.append(("items", f"{at}以“{p.items.lead}”引出{len(p.items.items)}项，{NATURE_ZH[p.items.nature]}：{items}。"))
+            lines.append(("items", f"{at}{_items_line(p.items)}：{items}。"))
         for k in p.conditions:
-            extra = f"；例外：“{k.exception.removeprefix('但是，')}”" if k.exception else ""
-            lines.append(("condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"))
+            lines.append(_condition_line(at, k))
         for r in p.rules:
-            told_as = _own_words(r.sentence) if FOREIGN_REFERENCE.search(r.sentence) else (
-                f"{r.premise + '，' if r.premise and not r.phrase.startswith(r.premise) else ''}"
-                f"{_phrase_joint(r.phrase) if r.phrase and r.phrase != r.subject else r.subject}{r.modal}"
-                f"{full_stop(r.act) if not r.act.endswith('）') else r.act + '。'}")
-            lines.append(("rule", f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told_as}"))
+            lines.append(("rule", _rule_line(at, r)))
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
         for s in (s for s in p.deadlines if s not in told):  # a sentence a line already tells is not told twice
-            lines.append(("deadline", f"{at}规定的期限：{_own_words(s)}"))
+            lines.append(("deadline", f"{at}涉及的期限：{_clauses(s, DEADLINE)}。"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
-            lines.append(("amount", f"{at}规定的数额或处罚：{_own_words(s)}"))
+            lines.append(("amount", f"{at}涉及的数额或处罚：{_clauses(s, AMOUNT)}。"))
         lines[start:] = sorted(lines[start:], key=lambda line: _position(p.text, line))
         for ref in p.references:
             cited.setdefault(ref, []).append(p.number)
@@ -249,8 +249,64 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         # another law's article is quoted as the text wrote it: an older text cites that law's old numbering
         refs = "、".join(f"{ref if _OWN_REFERENCE.match(ref) else '“' + ref + '”'}{where(numbers)}"
                          for ref, numbers in cited.items())
-        lines.append(("reference", f"{'本条' if not many else ''}援引了{refs}，适用时应一并查阅。"))
+        unsure = "、".join(f"“{ref}”" for ref in cited if not _OWN_REFERENCE.match(ref) and _numbering_unsure(c, ref))
+        caveat = f"其中{unsure}是该文件施行时所引法律的条文序号，现行文本的序号可能已经调整，请核对。" if unsure else ""
+        lines.append(("reference", f"{'本条' if not many else ''}援引了{refs}，适用时应一并查阅。{caveat}"))
     return lines
+
+
+def _items_line(il: ItemList) -> str:
+    """How a list is introduced: its lead-in and nature; items a 但…除外 introduces are exceptions."""
+    if re.search(r"但[^，。；]*下列[^，。；]*除外", il.lead):
+        return f"以“{il.lead}”引出{len(il.items)}项除外情形，具备其中任何一项即属除外"
+    return f"以“{il.lead}”引出{len(il.items)}项，{NATURE_ZH[il.nature]}"
+
+
+def _plain_condition(k: Condition) -> bool:
+    """A condition a line can tell apart from its sentence: it opens its paragraph, states no rule before it
+    and leans on nothing the sentence before says (期满未补正的, 属于其他情形的)."""
+    return (k.opening and not k.context and not _LEANING.match(k.condition) and not _leans_on_that(k.condition)
+            and not _LEANS.search(k.condition) and not re.match(r"[^，]{0,6}其他|除", k.condition))
+
+
+def _condition_line(at: str, k: Condition) -> tuple[str, str]:
+    if not _plain_condition(k):  # the sentence whole, in the text's words: nothing it leans on is lost
+        exception = f"；{k.exception}" if k.exception and k.exception not in k.sentence else ""
+        shared = re.match(r"对于[^，]+，", k.condition)  # …；国家知识产权局…的: the 对于 before ； holds here too
+        premise = shared.group(0) if shared and not k.sentence.startswith(shared.group(0)) else ""
+        return "sentence", f"{at}规定：{_own_words(premise + k.sentence.rstrip('。；;') + exception)}"
+    extra = f"；例外：“{k.exception.removeprefix('但是，')}”" if k.exception else ""
+    return "condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"
+
+
+def _rule_line(at: str, r: Rule) -> str:
+    """A rule in the text's own words. It names whom it binds only where the sentence leaves no doubt: one
+    modal word, the subject the whole phrase before it (上级人民法院 is not 人民法院; two duties of two bodies
+    name nobody), or the subject a part after ； continues (…；著作权人声明不许使用的不得使用)."""
+    kinds = modal_kinds(r.sentence)
+    exception = re.search(r"（([^（）]*除外)）$", r.act)  # …；许可使用合同另有约定的除外: read with the rule
+    told = _own_words(r.sentence.rstrip("。；;") + (f"；{exception.group(1)}" if exception else ""))
+    continued = r.subject not in r.sentence
+    rest = r.sentence.removeprefix(r.premise).lstrip("，")  # 专利权人与他人订立的合同 is no 专利权人
+    opens = rest.startswith(r.subject) and rest[len(r.subject): len(r.subject) + 1] not in ("与", "和", "及", "的", "、", "或")
+    if len(kinds) == 1 and (continued or opens):
+        return f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told}"
+    return f"{at}有{'和'.join(dict.fromkeys(KIND_ZH[k] for k in kinds or [r.kind]))}：{told}"
+
+
+def _clauses(sentence: str, pattern: re.Pattern) -> str:
+    """The clauses of a sentence that hold a period or an amount, quoted: what the line says is a period is one."""
+    return "；".join(f"“{x}”" for x in split_outside(sentence.rstrip("。；;"), "，") if pattern.search(x))
+
+
+def _numbering_unsure(c: _Context, ref: str) -> bool:
+    """Whether another law's article, as this text numbers it, may not be today's: not when the quote's note
+    maps it, nor when this text took effect after the cited law's text in force; yes for a law the store lacks."""
+    if f"所称{ref[: ref.index('条') + 1]}" in _renumbering_note(c):
+        return False
+    law = re.match(r"《?([^《》第]+?)》?第", ref)
+    cited = next(filter(None, (store().current(n) for n in (law.group(1), PRC + law.group(1)))), None) if law else None
+    return not (cited and cited.effective and c.doc and c.doc.effective and c.doc.effective >= cited.effective)
 
 
 def _meaning(c: _Context) -> tuple[str, str, list[str]]:
@@ -315,7 +371,7 @@ def _asked(consequence: str, about_a_thing: bool = False) -> _Asked | None:
     return None
 
 
-def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]] | None:
     """One item of an alternative list told as the client's facts, the lead's condition around it (在申请日以前
     六个月内，在…会议上首次发表), and the consequence asked as a client would (是否丧失新颖性, 能否查阅)."""
     il = p.items
@@ -354,15 +410,17 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     elif thing and (asked := _asked(_THING_SLOT.sub(_thing(item, thing.group(1)), il.lead, count=1), True)):
         facts = f"存在“{_fact(item)}”的情形"
         q = f"依照{c.ref.split('》')[0]}》的规定，{asked.question}？"
-    else:
+    elif not about:  # a matter somebody handles, or nobody: what happened cannot be told as a client's case
+        return None
+    else:  # the items are about the actor (审查员有下列情形之一的): one of them is found in them
         cond = f"{_fact(il.condition.condition)}，" if il.condition and "下列" not in il.condition.condition else ""
-        intro = f"{actor}处理的事项中，" if actor and not about else ""
-        found = f"经查明，{actor}存在以下情形" if about else "经查明，存在以下情形"
         facts = f"存在“{_fact(item)}”的情形"
         # 由国务院著作权管理部门责令限期改正: what happens to the actor is somebody else's act
-        done_to = about and (consequence.startswith("由") or opening_actor(consequence) not in ("", il.subject))
-        ask = (f"{actor}会面临什么法律后果" if done_to else f"对此{actor}应当如何处理") if actor else "这一情形在法律上如何处理"
-        q = f"{intro}{cond}{found}：“{_fact(item)}”（该条所列的其他情形均不存在）。依照法律规定，{ask}？"
+        done_to = consequence.startswith("由") or opening_actor(consequence) not in ("", il.subject)
+        ask = f"{actor}会面临什么法律后果" if done_to else f"对此{actor}应当如何处理"
+        q = f"{cond}经查明，{actor}存在以下情形：“{_fact(item)}”（该条所列的其他情形均不存在）。依照法律规定，{ask}？"
+    if re.search(r"除[^，]*(?:外|以外)，|另有规定", facts):  # the law's carve-out is no fact of the client's
+        return None
     law = f"{_quote(c)}\n{c.where(p)}以“{il.lead}”引出{len(il.items)}项，{NATURE_ZH[ALTERNATIVE]}；第（{num}）项为“{item}”。"
     others = [f"该条第{int_to_chinese(o.number)}款对此另有规定：“{o.text}”" for o in c.reading.paragraphs
               if o is not p and (f"第（{num}）项" in o.text or
@@ -423,12 +481,16 @@ def _prohibited(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     return q, structured(full_stop(facts), law, conclusion), "statute-prohibition", steps
 
 
-def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
+def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]] | None:
     il = p.items
+    if any(re.match(r"[^，；]*的(?:[，,]|$)|(?:如|若)", re.sub(r"（[^）]*）|\([^)]*\)", "", i)) for i in il.items):
+        return None  # 申请人委托专利代理机构的，…: an item that applies only sometimes is no requirement of all
     k = c.rng.randrange(len(il.items))
     done, num = il.items[k], int_to_chinese(k + 1)
     subject = il.subject
-    actor = c.actor(subject) or "当事人"
+    actor = c.actor(subject)
+    if not actor:  # whose requirements they are is not told (当事人 for 网络服务提供者): a list question instead
+        return None
     cond = f"{_fact(il.condition.condition)}。" if il.condition and "下列" not in il.condition.condition else ""
     did = next((w for k, w in (("载明", "只载明了"), ("写明", "只写明了"), ("提交", "只提交了"), ("具备", "只具备"),
                                  ("符合", "只符合")) if k in il.lead), "已经做到了")
@@ -449,8 +511,10 @@ def _cumulative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
 def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     il = p.items
     items = "\n".join(f"（{int_to_chinese(i)}）{t}" for i, t in enumerate(il.items, 1))
-    asked = re.sub(rf"(?:{LIST_MARK})(?:各项)?", "哪些", re.sub(rf"(?:{LIST_MARK})几", "哪几", il.lead, count=1), count=1)
-    q = f"依照{c.where(p)}，{asked}？" if asked != il.lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
+    # the question names the document, and its carve-out is the law's (除…另有规定外), not what is asked
+    lead = re.sub(r"^(?:(?:依照|根据|按照)本(?:法|条例|细则|规定|解释|办法)(?:的)?规定|除[^，]*(?:外|以外))，?", "", il.lead)
+    asked = re.sub(rf"(?:{LIST_MARK})(?:各项)?", "哪些", re.sub(rf"(?:{LIST_MARK})几", "哪几", lead, count=1), count=1)
+    q = f"依照{c.where(p)}，{asked}？" if asked != lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
     answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}"
     steps = [f"1. 定位：{c.where(p)}。", f"2. 列举的引语是“{il.lead}”。", f"3. 逐项列出全部{len(il.items)}项，不遗漏、不改写。"]
     return q, answer, "statute-list", steps
@@ -489,7 +553,37 @@ _SANCTION = re.compile(r"追究|处分|处罚|责令|罚款|罚金|吊销|没收
 _LEANS = re.compile(r"^(?:.*(?:事后|此后|其后|随后)[^，]*的|[^，]{0,8}未[^，]{1,8}的|[^，]*该(?:期限|手续)[^，]*的|没有[^，]*的|(?:在此期间|期满|逾期|届时|此后|上述|前述|在(?:规定|指定|该|上述)期限内)[^，]*的)$")
 
 
-def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]]:
+_NAMES = re.compile("|".join(map(re.escape, (*COMPANIES, *PERSONS))))
+# A clause that names a topic, not something that happened (对于侵犯著作权…的权利, 涉及著作权法修改前发生…).
+_TOPIC = re.compile(r"^(?:对于|关于|涉及|对(?!.*(?:不服|提出|作出|进行|采取|申请|请求|实施|使用|认定)))")
+
+
+def _unroled(before: str) -> bool:
+    """Whether a name asked about comes without a role of the rule's (被侵权人丙公司 has one; 当事人甲公司 has not)."""
+    role = next((a for a in ACTORS if before.endswith(a)), "")
+    return role in ("", "当事人") or before.endswith("相关当事人")
+
+
+def _scenario_doubt(facts: str, ask: str) -> str:
+    """Why the facts and question of a condition scenario cannot be trusted to read as a client's case ("" when
+    they can): each reason a class an earlier read found wrong or garbled. Such an article gets a safer pair."""
+    clauses = split_outside(facts, "，；")
+    grams = [facts[i: i + 12] for i in range(len(facts) - 11)]
+    doubts = (
+        (len(facts) < 12, "too short to be a situation (注册商标专用权移转)"),
+        (bool(re.search(r"除[^，]*(?:外|以外)，", facts)), "the law's carve-out told as a fact"),
+        ("；" in facts and _tiers(*facts.split("；", 1)), "a tier of a scale told as background"),
+        (bool(clauses) and bool(_TOPIC.match(clauses[-1])) or any(x.startswith(("涉及", "关于")) for x in clauses),
+         "a topic, not an event"),
+        (bool(re.fullmatch(r"可以(?:怎么办|如何处理)", ask)), "a power asked of nobody"),
+        (any(m[0] not in facts and _unroled(ask[: m.start()]) for m in _NAMES.finditer(ask)),
+         "a party the facts never name, in no role the rule gives (相关当事人甲公司)"),
+        (len(grams) != len(set(grams)), "the same words twice (two grievances joined)"),
+    )
+    return next((why for doubt, why in doubts if doubt), "")
+
+
+def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]] | None:
     actor = c.actor(k.subject)
     modal = "可以" if modal_of(k.consequence) == "有权" else modal_of(k.consequence)
     # 除本条例另有规定的外，…: the carve-out is the law's, not a fact
@@ -515,7 +609,8 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
     elif not actor and modal == "不得":  # 未经核准注册的，不得在市场销售 → 能否在市场销售
         ask = f"能否{k.consequence.split('不得', 1)[1].split('，')[0]}"
-    elif not actor and modal in ("应当", "不得") and k.consequence.startswith((modal, "还" + modal, "也" + modal)):
+    elif not actor and modal in ("应当", "不得") and k.consequence.startswith((modal, "还" + modal, "也" + modal)) \
+            and not _WEIGHED.match(k.consequence):  # 应当认定…: the court's finding, nobody's duty
         ask = _ASK[modal]  # 外国人…申请商标注册的，应当按…办理: a duty falls on the facts' subject; a 可以 may not
     else:
         qualified = k.consequence.split(k.subject)[0] if k.subject in _GENERIC else ""
@@ -534,7 +629,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         ask = "会产生什么法律后果"
     elif _SANCTION.search(k.consequence) and actor and not is_authority(actor):  # 应当依纪依法追究责任: done to them
         ask = f"{actor}会面临什么法律后果"
-    elif not modal and actor and not implied:  # 人民法院应予支持 / 一般不予采纳: ask what the court does
+    elif not modal and actor and not implied and k.consequence.startswith(k.subject):  # 人民法院应予支持: ask it
         ask = f"{k.subject}应当如何处理" if is_authority(k.subject) else f"{k.subject}会面临什么法律后果"
     elif modal and k.subject and not is_authority(k.subject) and _WEIGHED.match(k.consequence):
         # 当事人拒不如实披露的，可以作为…考量因素: the 可以 is the court's, not the party's option
@@ -557,6 +652,10 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
                          or _shares_party(k.condition, k.leans_on)):
         # 年费应当在…缴纳；专利权人未缴纳…的: say the sentence before first
         facts = f"{_self_named(k.leans_on.rstrip('。；;'), law)}；{facts}"
+    if ask.endswith("会面临什么法律后果") and not _SANCTION.search(k.consequence):
+        ask = "会产生什么法律后果"  # a ruling in the party's favour, a deemed effect: nothing it faces
+    if _scenario_doubt(facts, ask):
+        return None
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
     conclusion = f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
@@ -597,7 +696,9 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
 
 def _definition(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     d = c.rng.choice(p.definitions)
-    term = re.sub(r"^本(?:法|条例|细则|规定|解释|办法)(?:所称的?|中的)", "", d.term)  # 本规定所称信息网络 → 信息网络
+    # 本规定所称信息网络 → 信息网络; 民法典第八百五十一条第一款所称“新技术…” → 新技术…
+    inner = re.search(r"“([^“”]+)”", d.term)  # 民法典第八百八十七条规定的“技术培训合同” → 技术培训合同
+    term = inner.group(1) if inner else re.sub(r"^本(?:法|条例|细则|规定|解释|办法)中的|^.*所称的?", "", d.term)
     q = f"依照{c.ref}，“{term}”是指什么？"
     answer = f"依照{c.where(p)}，{full_stop(d.sentence)}\n\n{_quote(c)}"
     steps = [f"1. 定位：“{term}”的法定含义规定在{c.where(p)}。", "2. 以条文定义为准，不用学理概括替代。"]
@@ -672,27 +773,29 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
     if lists:
         p = c.rng.choice(lists)
         make = _cumulative if p.items.nature == CUMULATIVE else _prohibited if p.items.prohibition else _alternative
-        return (*make(c, p), "scenario")
+        return (*(make(c, p) or _listed(c, p)), "scenario")
     conditions = [(p, k) for p in ps for k in p.conditions
                   if _usable(k.sentence) and len(k.context + k.condition) >= 12
                   and (not (_LEANING.match(k.condition) or _leans_on_that(k.condition))
                        or (bool(k.context or k.leans_on) and _LEANS.search(k.condition)))
-                  # a later sentence's condition often shares a premise the scenario would drop (对于…, 为扶助贫困…):
-                  # only the first of its paragraph, or one whose context the question states
-                  and (k.opening or bool(k.context)
-                       or bool(k.leans_on and _LEANS.search(k.condition) and not _tiers(k.leans_on, k.condition)))
+                  # a later sentence's condition often shares a premise the scenario would drop (对于…, 为扶助贫困…,
+                  # 事后…, 被请求人提出的…): only the first of its paragraph, or one whose context the question states
+                  and (k.opening or bool(k.context))
                   and not modal_of(k.condition)
                   and not _DEFERS.match(k.consequence) and "的，" not in k.context  # no condition nested in another
                   and not re.search(r"还(?:应当|可以|须)", k.consequence)  # 申请书还应当包括…: adds to what came before
                   and (k.opening or not p.text.startswith("为"))]  # 为扶助贫困，…: a later rule holds only in that regime
-    if conditions:
-        return (*_condition(c, *c.rng.choice(conditions)), "scenario")
+    c.rng.shuffle(conditions)
+    for p, k in conditions:
+        if made := _condition(c, p, k):
+            return (*made, "scenario")
     rules = [(p, r) for p in ps for r in p.rules if _usable(r.sentence) and not _LEANING.match(r.premise or r.subject)]
     if rules:
         return (*_rule(c, *c.rng.choice(rules)), "scenario")
     for pick, make in (([p for p in ps if p.definitions and _usable(p.text)], _definition),
                        ([p for p in ps if p.items and _usable(p.text)], _listed),
-                       ([p for p in ps if p.deadlines and _usable(*p.deadlines)], _deadline)):
+                       # a paragraph with items: its sentences joined would run the items together
+                       ([p for p in ps if p.deadlines and not p.items and _usable(*p.deadlines)], _deadline)):
         if pick:
             return (*make(c, c.rng.choice(pick)), "scenario")
     return (*_recite(c), "recite")

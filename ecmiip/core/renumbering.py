@@ -27,7 +27,7 @@ class KnownRenumbering:
     new_version: str
     moves: dict[str, tuple[str, str]]  # old label → (new label, a phrase of the new text)
     basis: str
-    new_promulgated: date  # texts that took effect before this day cite the law in the old numbering
+    new_effective: date  # texts that took effect before this day cite the law in the old numbering
 
 
 KNOWN: tuple[KnownRenumbering, ...] = (
@@ -53,14 +53,18 @@ KNOWN: tuple[KnownRenumbering, ...] = (
             "第七十条": ("第七十七条", "合法来源"),
         },
         "2020 revision (in force 2021-06-01); the articles in-force SPC texts cite in 2008 numbering",
-        date(2020, 10, 17),
+        date(2021, 6, 1),
     ),
     KnownRenumbering(
         "中华人民共和国著作权法", "2010修正", "2020修正",
         {
             "第二条": ("第二条", "依照本法享有著作权"),
             "第十条": ("第十条", "著作权包括下列人身权和财产权"),
+            "第十四条": ("第十五条", "汇编"),
+            "第十五条": ("第十七条", "视听作品"),
             "第十六条": ("第十八条", "职务作品"),
+            "第十七条": ("第十九条", "受委托创作的作品"),
+            "第二十条": ("第二十二条", "保护期不受限制"),
             "第二十一条": ("第二十三条", "保护期"),
             "第二十二条": ("第二十四条", "可以不经著作权人许可"),
             "第二十三条": ("第二十五条", "教科书"),
@@ -76,7 +80,7 @@ KNOWN: tuple[KnownRenumbering, ...] = (
             "第五十一条": ("第五十七条", "保全证据"),
         },
         "2020 revision (in force 2021-06-01); the articles in-force regulations cite in 2010 numbering",
-        date(2020, 11, 11),
+        date(2021, 6, 1),
     ),
 )
 
@@ -144,7 +148,7 @@ def old_references(article: Article, store: StatuteStore) -> list[tuple[str, Art
         for k in KNOWN:
             if k.law != law or article.doc.law == law or not article.doc.effective:
                 continue
-            if article.doc.effective >= k.new_promulgated:
+            if article.doc.effective >= k.new_effective:
                 continue
             label = f"第{num}条"
             new = next((d for d in store.by_law.get(law, ()) if d.version == k.new_version), None)
