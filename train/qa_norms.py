@@ -261,6 +261,12 @@ def modal_kinds(sentence: str) -> list[str]:
             if not chunk[: m.start()].endswith(("不", "其他"))]
 
 
+def modal_clause(sentence: str) -> str:
+    """The clause the sentence's first own modal word stands in ("" when it has none)."""
+    return next((chunk for chunk in _chunks(sentence) for m in re.finditer(_RULE_MODAL, chunk)
+                 if not chunk[: m.start()].endswith(("不", "其他"))), "")
+
+
 def modal_of(consequence: str) -> str:
     """The modal word a consequence turns on (不得, 应当, 可以), or ""."""
     m = re.search(f"{'|'.join(MODALS.values())}|{_HAS_RIGHT}", consequence)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ecmiip.core.citations import cited_label, format_citation
-from ecmiip.core.numerals import NUMERAL, YEAR, chinese_to_int, int_to_chinese
+from ecmiip.core.numerals import NUMERAL, STATUTE_NUMERAL, YEAR, chinese_to_int, int_to_chinese
 from ecmiip.core.renumbering import reference_note
 from ecmiip.core.statutes import PRC, UNVERIFIED, Document, store
 from ecmiip.train.article_roles import EFFECTIVE_DATE, ROLE_NOTES
@@ -58,6 +58,7 @@ from ecmiip.train.qa_norms import (
     implied_party,
     is_authority,
     is_person,
+    modal_clause,
     modal_kinds,
     modal_of,
     opening_actor,
@@ -85,7 +86,7 @@ _DANGLING = re.compile(r"前(?:两|三)?款|前条|前项|上述|该条|本条�
 # A clause that starts mid-thought: it leans on the sentence before it.
 _LEANING = re.compile(r"^(?:期满|逾期|届满|构成犯罪|未|该|其|此|上述|前述|依照前|经审查|审查后|修改后|对此|本章|同时|而|并|且|情节"
                       r"|[^，]{1,4}该)")  # 撤销该商标…的: which 商标? the sentence before says
-_SELF = re.compile(r"本(法|条例|细则|规定|解释|办法|决定)(第)?")
+_SELF = re.compile(rf"本(法|条例|细则|规定|解释|办法|决定)(第{STATUTE_NUMERAL}条)?")
 
 
 def _usable(*texts: str) -> bool:
@@ -97,9 +98,16 @@ def _usable(*texts: str) -> bool:
 
 def _self_named(text: str, law: str) -> str:
     """本法 / 本细则 outside a quotation named as the law itself, so a question says which document it means;
-    本法第X条 becomes 该法第X条 (the store may hold only an excerpt of the law: 民法典)."""
+    本法第X条 becomes 该法第X条 when the store holds no such article (an excerpt of the law: 民法典)."""
     depths = quote_depths(text)
-    return _SELF.sub(lambda m: m[0] if depths[m.start()] else f"该{m[1]}第" if m[2] else f"《{law}》", text)
+    doc = store().current(law)
+    held = {a.article for a in store().articles_of.get(doc.key, ())} if doc else set()
+
+    def named(m: re.Match) -> str:
+        if depths[m.start()]:
+            return m[0]
+        return f"该{m[1]}{m[2]}" if m[2] and m[2] not in held else f"《{law}》{m[2] or ''}"
+    return _SELF.sub(named, text)
 KIND_ZH = {"prohibition": "禁止性规定", "obligation": "义务性规定", "permission": "授权性规定"}
 
 
@@ -279,6 +287,9 @@ def _condition_line(at: str, k: Condition) -> tuple[str, str]:
     return "condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"
 
 
+_MODAL_WORDS = "不得|应当|可以|必须|有权"
+
+
 def _rule_line(at: str, r: Rule) -> str:
     """A rule in the text's own words. It names whom it binds only where the sentence leaves no doubt: one
     modal word, the subject the whole phrase before it (上级人民法院 is not 人民法院; two duties of two bodies
@@ -286,10 +297,15 @@ def _rule_line(at: str, r: Rule) -> str:
     kinds = modal_kinds(r.sentence)
     exception = re.search(r"（([^（）]*除外)）$", r.act)  # …；许可使用合同另有约定的除外: read with the rule
     told = _own_words(r.sentence.rstrip("。；;") + (f"；{exception.group(1)}" if exception else ""))
+    if re.search(r"(?:可以|应当)(?:视为|推定)", r.sentence):  # a deemed effect is nobody's duty or power
+        return f"{at}规定：{told}"
     continued = r.subject not in r.sentence
     rest = r.sentence.removeprefix(r.premise).lstrip("，")  # 专利权人与他人订立的合同 is no 专利权人
     opens = rest.startswith(r.subject) and rest[len(r.subject): len(r.subject) + 1] not in ("与", "和", "及", "的", "、", "或")
-    if len(kinds) == 1 and (continued or opens):
+    # …当事人一方以…提供…，…，约定的技术转让费可以…: the modal's clause has a subject of its own
+    held = modal_clause(r.sentence)
+    own = r.subject in held or re.match(rf"(?:也|均|都|并|还|一般|但是?|则|即|仍)?(?:{_MODAL_WORDS})", held)
+    if len(kinds) == 1 and (continued or opens and own):
         return f"{at}有一项{KIND_ZH[r.kind]}，约束的主体是{r.subject}：{told}"
     return f"{at}有{'和'.join(dict.fromkeys(KIND_ZH[k] for k in kinds or [r.kind]))}：{told}"
 
@@ -576,11 +592,26 @@ def _scenario_doubt(facts: str, ask: str) -> str:
         (bool(clauses) and bool(_TOPIC.match(clauses[-1])) or any(x.startswith(("涉及", "关于")) for x in clauses),
          "a topic, not an event"),
         (bool(re.fullmatch(r"可以(?:怎么办|如何处理)", ask)), "a power asked of nobody"),
-        (any(m[0] not in facts and _unroled(ask[: m.start()]) for m in _NAMES.finditer(ask)),
-         "a party the facts never name, in no role the rule gives (相关当事人甲公司)"),
+        (any(m[0] not in facts and (_unroled(ask[: m.start()]) or not (actor_in(facts) or "他人" in facts))
+             for m in _NAMES.finditer(ask)),
+         "a party the facts never name, in no role the rule gives (相关当事人甲公司) or in facts about nobody"),
         (len(grams) != len(set(grams)), "the same words twice (two grievances joined)"),
     )
     return next((why for doubt, why in doubts if doubt), "")
+
+
+def _said_too(c: _Context, p: Paragraph, k: Condition) -> str:
+    """What else the article says of the same facts: the rest of the sentence after ； (构成犯罪的，依法追究刑事责任)
+    and another paragraph whose alternative conditions include these (其商标已在商标局获得注册，或者…)."""
+    whole = next((x for x in split_outside(p.text.replace("\n", ""), "。") if k.sentence in x), "")
+    tail = whole[whole.index(k.sentence) + len(k.sentence):].lstrip("；;") if whole else ""
+    here = "该款" if len(c.reading.paragraphs) > 1 else "该条"
+    said = f"此外，{here}还规定：“{tail}”。" if tail and whole[whole.index(k.sentence) + len(k.sentence)] in "；;" else ""
+    core = k.condition.removesuffix("的")
+    for o in c.reading.paragraphs:
+        said += "".join(f"此外，{c.where(o)}规定：“{full_stop(x.sentence)[:-1]}”。" for x in o.conditions
+                        if x is not k and core in x.condition and "或者" in x.condition.replace(core, ""))
+    return said
 
 
 def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, list[str]] | None:
@@ -654,11 +685,12 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         facts = f"{_self_named(k.leans_on.rstrip('。；;'), law)}；{facts}"
     if ask.endswith("会面临什么法律后果") and not _SANCTION.search(k.consequence):
         ask = "会产生什么法律后果"  # a ruling in the party's favour, a deemed effect: nothing it faces
-    if _scenario_doubt(facts, ask):
+    if _scenario_doubt(facts, ask) or re.search(_MODAL_WORDS, k.context):  # …注册人可以申请续展: a rule, no fact
         return None
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
-    conclusion = f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
+    conclusion = (f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
+                  f"{_said_too(c, p, k)}")
     steps = [f"1. 梳理事实：{full_stop(facts)}",
              f"2. 检索法律：{c.where(p)}规定，“{k.condition}”，{full_stop(k.consequence)}",
              "3. 适用分析：事实与该款的适用条件一致" + ("，同时核对例外情形是否存在。" if k.exception else "。"),
