@@ -322,7 +322,7 @@ def test_a_short_rule_of_a_later_paragraph_is_asked_with_the_paragraph_before():
 
 
 def test_inclusions_limits_and_fines_are_read_as_what_they_are():
-    assert "界定了“专利法第二十三条第三款所称的“合法权利””" in _structure(
+    assert "界定了“合法权利”：“专利法第二十三条第三款所称的‘合法权利’，包括" in _structure(
         "最高人民法院关于审理专利授权确权行政案件适用法律若干问题的规定（一）", "第二十二条")
     assert "最长不超过20个工作日" in _structure("最高人民法院关于涉网络知识产权侵权纠纷几个法律适用问题的批复", "三")
     assert "数额或处罚" not in _structure("最高人民法院关于知识产权法庭若干问题的规定", "第二条")  # 罚款决定申请复议
@@ -590,3 +590,18 @@ def test_fourteenth_read_classes():
     assert "依照《信息网络传播权保护条例》第十条，依照" not in q
     q = _pairs("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第三十六条")[1].question
     assert q.endswith("“技术培训合同”是指什么？")
+
+
+def test_fifteenth_read_classes():
+    assert all(not q.endswith("规定了什么期限？") for q in _scenarios("中华人民共和国专利法实施细则", "第五条"))  # counting rules
+    lines = _structure("中华人民共和国专利法实施细则", "第一百三十六条")
+    assert "“专利法第十九条第二款、第三款”" in lines  # a reference keeps every paragraph it names
+    a = _pairs("中华人民共和国商标法", "第三十四条", 53)[1].answer  # the 九个月 duty with its extension
+    assert "此外，该条还规定：“有特殊情况需要延长的，经国务院工商行政管理部门批准，可以延长三个月”" in a
+    for q in _scenarios("中华人民共和国商标法实施条例", "第三十条"):  # who changes the name? the facts say
+        assert not q.startswith("变更商标注册人")
+    assert "约束的主体是作者" not in _structure(COPYRIGHT, "第十二条")  # 作者等著作权人
+    lines = _structure("中华人民共和国刑法", "第二百一十九条之一")  # a fine with its prison term
+    assert "“为境外的机构、组织、人员窃取、刺探、收买、非法提供商业秘密的，处五年以下有期徒刑，并处或者单处罚金”" in lines
+    lines = _structure("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第二十八条")
+    assert "界定了“实施专利或者使用技术秘密的范围”" in lines  # the term, not a quote inside a quote

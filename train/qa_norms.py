@@ -440,6 +440,9 @@ class Paragraph:
 _NAMED = re.compile(rf"^(?:《[^《》]+》|{'|'.join(CITED_LAWS)})")
 
 
+_MORE_PARAGRAPHS = re.compile(rf"(?:、|和|或者|以及|及)第{STATUTE_NUMERAL}款")
+
+
 def _references(text: str) -> list[str]:
     """The references of a text, each with its law: 商标法第十三条、第五十七条 → 商标法第五十七条 too."""
     out: list[str] = []
@@ -452,8 +455,10 @@ def _references(text: str) -> list[str]:
             ref = law + ref
         else:
             law = ""
-        out.append(ref)
         end = m.end()
+        while more := _MORE_PARAGRAPHS.match(text, end):  # 专利法第十九条第二款、第三款: both paragraphs
+            ref, end = ref + more.group(0), more.end()
+        out.append(ref)
     return out
 
 

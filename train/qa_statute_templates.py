@@ -41,7 +41,6 @@ from ecmiip.train.qa_citations import stale_note
 from ecmiip.train.qa_norms import (
     ACTORS,
     ALTERNATIVE,
-    AMOUNT,
     CUMULATIVE,
     DEADLINE,
     FOREIGN_REFERENCE,
@@ -50,6 +49,7 @@ from ecmiip.train.qa_norms import (
     ORGANISATION_ROLES,
     ArticleReading,
     Condition,
+    Definition,
     ItemList,
     Paragraph,
     Rule,
@@ -64,6 +64,7 @@ from ecmiip.train.qa_norms import (
     opening_actor,
     quote_depths,
     read_article,
+    sentences,
     split_outside,
 )
 from ecmiip.train.qa_pairs import QAPair, seeded_rng, structured
@@ -243,11 +244,11 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         for r in p.rules:
             lines.append(("rule", _rule_line(at, r)))
         for d in p.definitions:
-            lines.append(("definition", f"{at}界定了“{d.term}”：{_own_words(d.sentence)}"))
+            lines.append(("definition", f"{at}界定了“{_term(d)}”：{_own_words(d.sentence)}"))
         for s in (s for s in p.deadlines if s not in told):  # a sentence a line already tells is not told twice
-            lines.append(("deadline", f"{at}涉及的期限：{_clauses(s, DEADLINE)}。"))
+            lines.append(("deadline", f"{at}涉及的期限：{_clauses(s)}。"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
-            lines.append(("amount", f"{at}涉及的数额或处罚：{_clauses(s, AMOUNT)}。"))
+            lines.append(("amount", f"{at}涉及的数额或处罚：“{s.rstrip('。；;')}”。"))  # a fine with its prison term
         lines[start:] = sorted(lines[start:], key=lambda line: _position(p.text, line))
         for ref in p.references:
             cited.setdefault(ref, []).append(p.number)
@@ -301,7 +302,7 @@ def _rule_line(at: str, r: Rule) -> str:
         return f"{at}规定：{told}"
     continued = r.subject not in r.sentence
     rest = r.sentence.removeprefix(r.premise).lstrip("，")  # 专利权人与他人订立的合同 is no 专利权人
-    opens = rest.startswith(r.subject) and rest[len(r.subject): len(r.subject) + 1] not in ("与", "和", "及", "的", "、", "或")
+    opens = rest.startswith(r.subject) and rest[len(r.subject): len(r.subject) + 1] not in ("与", "和", "及", "的", "、", "或", "等")
     # …当事人一方以…提供…，…，约定的技术转让费可以…: the modal's clause has a subject of its own
     held = modal_clause(r.sentence)
     own = r.subject in held or re.match(rf"(?:也|均|都|并|还|一般|但是?|则|即|仍)?(?:{_MODAL_WORDS})", held)
@@ -310,9 +311,9 @@ def _rule_line(at: str, r: Rule) -> str:
     return f"{at}有{'和'.join(dict.fromkeys(KIND_ZH[k] for k in kinds or [r.kind]))}：{told}"
 
 
-def _clauses(sentence: str, pattern: re.Pattern) -> str:
-    """The clauses of a sentence that hold a period or an amount, quoted: what the line says is a period is one."""
-    return "；".join(f"“{x}”" for x in split_outside(sentence.rstrip("。；;"), "，") if pattern.search(x))
+def _clauses(sentence: str) -> str:
+    """The clauses of a sentence that hold a period, quoted: what the line says is a period is one."""
+    return "；".join(f"“{x}”" for x in split_outside(sentence.rstrip("。；;"), "，") if DEADLINE.search(x))
 
 
 def _numbering_unsure(c: _Context, ref: str) -> bool:
@@ -580,6 +581,11 @@ def _unroled(before: str) -> bool:
     return role in ("", "当事人") or before.endswith("相关当事人")
 
 
+def _opens_with_actor(facts: str) -> bool:
+    """Facts whose first words say who acts (当事人乙公司请求…), not an act with a role as its object (变更商标注册人名义)."""
+    return bool(who := opening_actor(facts)) and facts.startswith(who)
+
+
 def _scenario_doubt(facts: str, ask: str) -> str:
     """Why the facts and question of a condition scenario cannot be trusted to read as a client's case ("" when
     they can): each reason a class an earlier read found wrong or garbled. Such an article gets a safer pair."""
@@ -592,7 +598,7 @@ def _scenario_doubt(facts: str, ask: str) -> str:
         (bool(clauses) and bool(_TOPIC.match(clauses[-1])) or any(x.startswith(("涉及", "关于")) for x in clauses),
          "a topic, not an event"),
         (bool(re.fullmatch(r"可以(?:怎么办|如何处理)", ask)), "a power asked of nobody"),
-        (any(m[0] not in facts and (_unroled(ask[: m.start()]) or not (actor_in(facts) or "他人" in facts))
+        (any(m[0] not in facts and (_unroled(ask[: m.start()]) or not (_opens_with_actor(facts) or "他人" in facts))
              for m in _NAMES.finditer(ask)),
          "a party the facts never name, in no role the rule gives (相关当事人甲公司) or in facts about nobody"),
         (len(grams) != len(set(grams)), "the same words twice (two grievances joined)"),
@@ -672,7 +678,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         facts = "，".join(parts[: grievances[0] + 1])
     if actor and not implied and _ACT_FIRST.match(facts) and not opening_actor(facts):  # 许可他人使用其注册商标的
         facts = actor + facts
-    elif not actor and not implied and (_DEED.match(facts) or _ACT_FIRST.match(facts)) and not opening_actor(facts):
+    elif not actor and not implied and (_DEED.match(facts) or _ACT_FIRST.match(facts)) and not _opens_with_actor(facts):
         actor = c.party("")
         facts = actor + facts
         ask = f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) else \
@@ -698,6 +704,19 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     return q, structured(full_stop(facts), _quote(c), conclusion), "statute-condition", steps
 
 
+# A sentence that qualifies the one before (有特殊情况需要延长的…, 期满未…的, 逾期…, 但…): told with it.
+_QUALIFIES = re.compile(r"^(?:有特殊情况|需要延长|期满|逾期|届满|但)")
+
+
+def _next_said(c: _Context, p: Paragraph, sentence: str) -> str:
+    """The paragraph's next sentence when it qualifies this one (…九个月内做出决定；有特殊情况需要延长的，可以延长三个月)."""
+    parts = sentences(p.text.replace("\n", ""))
+    at = parts.index(sentence) if sentence in parts else -1
+    if at < 0 or at + 1 >= len(parts) or not _QUALIFIES.match(parts[at + 1]):
+        return ""
+    return f"此外，{'该款' if len(c.reading.paragraphs) > 1 else '该条'}还规定：“{parts[at + 1].rstrip('。；;')}”。"
+
+
 def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
     # ask the first of several acts: 不得违反…，不得损害…; 不得许可…，并按照约定支付…; 接受委托…，也可以…
     act = re.split(r"，即|；|，(?:并且|也|亦)?(?:不得|可以)|，并(?:且)?(?=按照|支付|向|在|将|应当)", r.act, maxsplit=1)[0]
@@ -719,18 +738,23 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     # a 但 after the modal is a proviso to the rule; one in the premise (…放弃使用，但…的) is part of its condition
     proviso = re.search(r"但是|但", r.act) or re.search(r"除.+外", r.premise or "")
     exception = "该款另有但书或除外规定，适用时应一并核对。" if proviso else ""
-    conclusion = f"{yes}。依照{c.where(p)}，{full_stop(r.sentence)}{exception}"
+    conclusion = f"{yes}。依照{c.where(p)}，{full_stop(r.sentence)}{exception}{_next_said(c, p, r.sentence)}"
     steps = [f"1. 确定主体：问题问的是{r.subject}的行为。",
              f"2. 检索法律：{c.where(p)}是一项{KIND_ZH[r.kind]}，主体为{r.subject}。",
              f"3. 得出结论：{r.subject}{r.modal}{full_stop(act)}"]
     return q, f"{conclusion}\n\n{_quote(c)}", "statute-rule", steps
 
 
+def _term(d: Definition) -> str:
+    """The defined term itself: 本规定所称信息网络 → 信息网络; 民法典第八百八十七条规定的“技术培训合同” → 技术培训合同."""
+    inner = re.search(r"“([^“”]+)”", d.term)
+    return inner.group(1) if inner else re.sub(r"^本(?:法|条例|细则|规定|解释|办法)中的|^.*所称的?", "", d.term)
+
+
 def _definition(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     d = c.rng.choice(p.definitions)
     # 本规定所称信息网络 → 信息网络; 民法典第八百五十一条第一款所称“新技术…” → 新技术…
-    inner = re.search(r"“([^“”]+)”", d.term)  # 民法典第八百八十七条规定的“技术培训合同” → 技术培训合同
-    term = inner.group(1) if inner else re.sub(r"^本(?:法|条例|细则|规定|解释|办法)中的|^.*所称的?", "", d.term)
+    term = _term(d)
     q = f"依照{c.ref}，“{term}”是指什么？"
     answer = f"依照{c.where(p)}，{full_stop(d.sentence)}\n\n{_quote(c)}"
     steps = [f"1. 定位：“{term}”的法定含义规定在{c.where(p)}。", "2. 以条文定义为准，不用学理概括替代。"]
@@ -827,7 +851,10 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
     for pick, make in (([p for p in ps if p.definitions and _usable(p.text)], _definition),
                        ([p for p in ps if p.items and _usable(p.text)], _listed),
                        # a paragraph with items: its sentences joined would run the items together
-                       ([p for p in ps if p.deadlines and not p.items and _usable(*p.deadlines)], _deadline)):
+                       # …and one that sets a period (how periods are counted sets none: 期限以年或者月计算的…)
+                       ([p for p in ps if p.deadlines and not p.items and _usable(*p.deadlines)
+                         and re.search(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)(?:内|以内|之内|以上|以下)"
+                                       rf"|(?:期限?|期间)为{NUMERAL}", p.text)], _deadline)):
         if pick:
             return (*make(c, c.rng.choice(pick)), "scenario")
     return (*_recite(c), "recite")
