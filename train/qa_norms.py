@@ -147,6 +147,8 @@ def opening_actor(clause: str) -> str:
     prefix = clause[: m.start()] if m else ""
     if m and re.match(r"(?:、[^，]{2,10}?)?(?:工作人员|人员)", clause[m.end():]):
         return ""  # 商标局、商标评审委员会工作人员: staff, not the organ
+    if m and re.match(r"保护|备案|总署", clause[m.end():]):
+        return ""  # 知识产权海关保护备案: a thing named after the actor, not the actor
     if m and clause[m.end(): m.end() + 1] == "的" and not clause[m.end():].startswith("的，"):
         return ""  # 国务院知识产权行政部门的工作人员: the department qualifies who acts
     if m and re.fullmatch(r"[^，的]{1,12}的[^，的]{2,8}", clause[m.end():]) and not re.search(_RULE_MODAL, clause):

@@ -298,7 +298,8 @@ def _rule_line(at: str, r: Rule) -> str:
     kinds = modal_kinds(r.sentence)
     exception = re.search(r"（([^（）]*除外)）$", r.act)  # …；许可使用合同另有约定的除外: read with the rule
     told = _own_words(r.sentence.rstrip("。；;") + (f"；{exception.group(1)}" if exception else ""))
-    if re.search(r"(?:可以|应当)(?:视为|推定)", r.sentence):  # a deemed effect is nobody's duty or power
+    # a deemed effect or a thing's standing (…合同等，可以作为证据) is nobody's duty or power
+    if re.search(r"(?:可以|应当|不得)(?:视为|推定|作为)", r.sentence):
         return f"{at}规定：{told}"
     continued = r.subject not in r.sentence
     rest = r.sentence.removeprefix(r.premise).lstrip("，")  # 专利权人与他人订立的合同 is no 专利权人
@@ -542,6 +543,8 @@ _ASK = {"可以": "可以怎么办", "有权": "可以怎么办", "应当": "应
 _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定|不予|予以|参照|责令|处以?|酌情)")
 
 
+# A permission whose holder acts (可以依法在起诉前向人民法院申请…): what it names is asked for, not suffered.
+_OWN_STEP = re.compile(r"^(?:可以|有权)(?:依法)?(?:在[^，]*?)?(?:向|申请|请求|要求|起诉|提起)")
 _RULING = re.compile(r"^(?:人民法院)?(?:一般)?(?:应予|应当予以|不予|依法予以)(?:支持|准许|采纳|受理)")
 _CARVE_OUT = re.compile(r"^除[^，]*(?:外|以外)，")
 # A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
@@ -664,7 +667,8 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         ask = "人民法院应当如何处理"
     elif re.search(r"视为|认定|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
         ask = "会产生什么法律后果"
-    elif _SANCTION.search(k.consequence) and actor and not is_authority(actor):  # 应当依纪依法追究责任: done to them
+    elif _SANCTION.search(k.consequence) and actor and not is_authority(actor) and not _OWN_STEP.match(k.consequence):
+        # 应当依纪依法追究责任: done to them (not 可以…申请采取责令停止有关行为…的措施: a step of their own)
         ask = f"{actor}会面临什么法律后果"
     elif not modal and actor and not implied and k.consequence.startswith(k.subject):  # 人民法院应予支持: ask it
         ask = f"{k.subject}应当如何处理" if is_authority(k.subject) else f"{k.subject}会面临什么法律后果"
@@ -727,8 +731,9 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     if hedged:
         phrase, ask = phrase[:-2].rstrip("，"), "一般是否应当"
     # 任何单位或者个人未经专利权人许可，都不得… → …未经专利权人许可，能否…; 专利权人与他人订立的合同，应当… → …合同是否必须…
-    joint = "，" if phrase != r.subject and ("，" in phrase or (
-        not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):])) else ""
+    joint = "，" if phrase != r.subject and ("，" in phrase and len(phrase.rsplit("，", 1)[-1]) > 6 or (
+        "，" not in phrase and not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):])) else ""
+    joint = "" if phrase.endswith(("但", "但是")) else joint  # …可以不经著作权人许可，但是否必须…
     q = re.sub(r"^(?:但是|但)，?", "", f"{premise}{phrase}{'，' if hedged else joint}{ask}{act}？")  # 但原告以…的: the 但 is the article's
     if p.number > 1 and not r.premise and len(r.sentence) < 25:  # 著作权人可以支付执笔人适当的报酬: whose, of what?
         q = f"{full_stop(c.reading.paragraphs[p.number - 2].text.replace(chr(10), ''))}{q}"
