@@ -605,3 +605,15 @@ def test_fifteenth_read_classes():
     assert "“为境外的机构、组织、人员窃取、刺探、收买、非法提供商业秘密的，处五年以下有期徒刑，并处或者单处罚金”" in lines
     lines = _structure("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第二十八条")
     assert "界定了“实施专利或者使用技术秘密的范围”" in lines  # the term, not a quote inside a quote
+
+
+def test_sixteenth_read_classes():
+    questions = {_pairs("著作权集体管理条例", "第四十七条", seed)[1].question for seed in SEEDS}
+    assert not any("管理费，管理费按照" in q for q in questions)  # the next clause's own subject ends the act
+    assert "负责转付使用费的著作权集体管理组织能否从其收到的使用费中提取管理费？" in questions  # no comma after a subject
+    lines = _structure("国防专利条例", "第七条")
+    assert "转让自登记之日起生效" not in lines.split("期限")[-1]  # a starting day is no period
+    assert "约束的主体是当事人" not in _structure("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第七条")
+    assert "知识产权海关应当" not in "".join(_scenarios("中华人民共和国知识产权海关保护条例", "第十条"))
+    for q in _scenarios("中华人民共和国商标法", "第六十五条"):  # a step of their own, not a sanction they face
+        assert not q.endswith("会面临什么法律后果？")

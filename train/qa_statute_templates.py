@@ -245,7 +245,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
             lines.append(("rule", _rule_line(at, r)))
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{_term(d)}”：{_own_words(d.sentence)}"))
-        for s in (s for s in p.deadlines if s not in told):  # a sentence a line already tells is not told twice
+        for s in (s for s in p.deadlines if s not in told and _clauses(s)):  # a sentence is told once
             lines.append(("deadline", f"{at}涉及的期限：{_clauses(s)}。"))
         for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
             lines.append(("amount", f"{at}涉及的数额或处罚：“{s.rstrip('。；;')}”。"))  # a fine with its prison term
@@ -312,9 +312,14 @@ def _rule_line(at: str, r: Rule) -> str:
     return f"{at}有{'和'.join(dict.fromkeys(KIND_ZH[k] for k in kinds or [r.kind]))}：{told}"
 
 
+# What makes a clause a period: a length (十五日内, 10年) or a word for one; 自登记之日起生效 is a starting day.
+_PERIOD = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)|届满|期满|时效|保护期|有效期|期限|期间")
+
+
 def _clauses(sentence: str) -> str:
     """The clauses of a sentence that hold a period, quoted: what the line says is a period is one."""
-    return "；".join(f"“{x}”" for x in split_outside(sentence.rstrip("。；;"), "，") if DEADLINE.search(x))
+    return "；".join(f"“{x}”" for x in split_outside(sentence.rstrip("。；;"), "，")
+                    if DEADLINE.search(x) and _PERIOD.search(x))
 
 
 def _numbering_unsure(c: _Context, ref: str) -> bool:
@@ -724,6 +729,9 @@ def _next_said(c: _Context, p: Paragraph, sentence: str) -> str:
 def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
     # ask the first of several acts: 不得违反…，不得损害…; 不得许可…，并按照约定支付…; 接受委托…，也可以…
     act = re.split(r"，即|；|，(?:并且|也|亦)?(?:不得|可以)|，并(?:且)?(?=按照|支付|向|在|将|应当)", r.act, maxsplit=1)[0]
+    first, _, then = act.partition("，")  # 提取管理费，管理费按照…提取: the next clause has a subject of its own
+    if then and any(then.startswith(first[-n:]) for n in (2, 3, 4)):
+        act = first
     premise = f"{r.premise}，" if r.premise else ""
     ask = {"prohibition": "能否", "obligation": "是否必须", "permission": "能否"}[r.kind]
     phrase = r.phrase or r.subject
@@ -731,9 +739,11 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     if hedged:
         phrase, ask = phrase[:-2].rstrip("，"), "一般是否应当"
     # 任何单位或者个人未经专利权人许可，都不得… → …未经专利权人许可，能否…; 专利权人与他人订立的合同，应当… → …合同是否必须…
-    joint = "，" if phrase != r.subject and ("，" in phrase and len(phrase.rsplit("，", 1)[-1]) > 6 or (
-        "，" not in phrase and not phrase.startswith(f"{r.subject}与") and "的" not in phrase[len(r.subject):])) else ""
-    joint = "" if phrase.endswith(("但", "但是")) else joint  # …可以不经著作权人许可，但是否必须…
+    # no comma after the subject itself (…的著作权集体管理组织能否…, …咨询时，该组织是否…) nor a 但 (…，但是否必须…)
+    last = phrase.rsplit("，", 1)[-1]
+    bare = phrase.endswith((r.subject, "但", "但是")) or len(last) <= 6 or phrase.startswith(f"{r.subject}与") or (
+        "，" not in phrase and "的" in phrase[len(r.subject):])
+    joint = "" if bare else "，"
     q = re.sub(r"^(?:但是|但)，?", "", f"{premise}{phrase}{'，' if hedged else joint}{ask}{act}？")  # 但原告以…的: the 但 is the article's
     if p.number > 1 and not r.premise and len(r.sentence) < 25:  # 著作权人可以支付执笔人适当的报酬: whose, of what?
         q = f"{full_stop(c.reading.paragraphs[p.number - 2].text.replace(chr(10), ''))}{q}"
