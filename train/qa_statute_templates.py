@@ -240,14 +240,15 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
             items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
             lines.append(("items", f"{at}{_items_line(p.items)}：{items}。"))
         for k in p.conditions:
-            lines.append(_condition_line(at, k))
+            lines.append(_condition_line(at, k, p))
         for r in p.rules:
             lines.append(("rule", _rule_line(at, r)))
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{_term(d)}”：{_own_words(d.sentence)}"))
-        for s in (s for s in p.deadlines if s not in told and _clauses(s)):  # a sentence is told once
+        quoted = "".join(line for _, line in lines[start:])
+        for s in (s for s in p.deadlines if s not in told and s not in quoted and _clauses(s)):  # told once
             lines.append(("deadline", f"{at}涉及的期限：{_clauses(s)}。"))
-        for s in (s for s in p.amounts if s not in told and s not in p.deadlines):
+        for s in (s for s in p.amounts if s not in told and s not in quoted and s not in p.deadlines):
             lines.append(("amount", f"{at}涉及的数额或处罚：“{s.rstrip('。；;')}”。"))  # a fine with its prison term
         lines[start:] = sorted(lines[start:], key=lambda line: _position(p.text, line))
         for ref in p.references:
@@ -278,11 +279,15 @@ def _plain_condition(k: Condition) -> bool:
             and not _LEANS.search(k.condition) and not re.match(r"[^，]{0,6}其他|除", k.condition))
 
 
-def _condition_line(at: str, k: Condition) -> tuple[str, str]:
+def _condition_line(at: str, k: Condition, p: Paragraph) -> tuple[str, str]:
     if not _plain_condition(k):  # the sentence whole, in the text's words: nothing it leans on is lost
         exception = f"；{k.exception}" if k.exception and k.exception not in k.sentence else ""
         shared = re.match(r"对于[^，]+，", k.condition)  # …；国家知识产权局…的: the 对于 before ； holds here too
         premise = shared.group(0) if shared and not k.sentence.startswith(shared.group(0)) else ""
+        # …其发表权可由继承人行使；没有继承人…的，由…行使: the part before ；, when no line of its own tells it
+        told = {x.sentence for x in p.conditions} | {r.sentence for r in p.rules}
+        if k.leans_on and k.leans_on not in told and f"{k.leans_on}；{k.sentence}" in p.text.replace("\n", ""):
+            premise = f"{k.leans_on}；"
         return "sentence", f"{at}规定：{_own_words(premise + k.sentence.rstrip('。；;') + exception)}"
     extra = f"；例外：“{k.exception.removeprefix('但是，')}”" if k.exception else ""
     return "condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"
@@ -537,6 +542,7 @@ def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     # the question names the document, and its carve-out is the law's (除…另有规定外), not what is asked
     lead = re.sub(r"^(?:(?:依照|根据|按照)本(?:法|条例|细则|规定|解释|办法)(?:的)?规定|除[^，]*(?:外|以外))，?", "", il.lead)
     asked = re.sub(rf"(?:{LIST_MARK})(?:各项)?", "哪些", re.sub(rf"(?:{LIST_MARK})几", "哪几", lead, count=1), count=1)
+    asked = re.sub(r"^(哪[些几][^，]{0,6})，", r"\1", asked)  # 下列情形，属于… → 哪些情形属于…
     q = f"依照{c.where(p)}，{asked}？" if asked != lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
     answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}"
     steps = [f"1. 定位：{c.where(p)}。", f"2. 列举的引语是“{il.lead}”。", f"3. 逐项列出全部{len(il.items)}项，不遗漏、不改写。"]
@@ -833,6 +839,12 @@ def _effective(c: _Context) -> tuple[str, str, str, list[str]]:
 _DEFERS = re.compile(r"^(?:依照|从|适用|按照)其规定")
 
 
+def _sets_the_scene(first: Paragraph) -> bool:
+    """A first paragraph that opens with a condition (指定中国的领土延伸申请办理转让的，…): the later paragraphs
+    speak within it, and a scenario built from one of them alone would leave it out."""
+    return bool(first.conditions) and first.text.startswith(first.conditions[0].condition)
+
+
 def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
     """The second pair: (question, answer, template, steps, id suffix)."""
     if c.reading.role == EFFECTIVE_DATE:
@@ -855,7 +867,8 @@ def _second(c: _Context) -> tuple[str, str, str, list[str], str]:
                   and not modal_of(k.condition)
                   and not _DEFERS.match(k.consequence) and "的，" not in k.context  # no condition nested in another
                   and not re.search(r"还(?:应当|可以|须)", k.consequence)  # 申请书还应当包括…: adds to what came before
-                  and (k.opening or not p.text.startswith("为"))]  # 为扶助贫困，…: a later rule holds only in that regime
+                  and (k.opening or not p.text.startswith("为"))  # 为扶助贫困，…: a later rule holds only in that regime
+                  and not (p.number > 1 and _sets_the_scene(ps[0]))]
     c.rng.shuffle(conditions)
     for p, k in conditions:
         if made := _condition(c, p, k):
