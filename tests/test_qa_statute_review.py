@@ -627,3 +627,22 @@ def test_seventeenth_read_classes():
     assert "涉及的期限" not in lines  # …and the period it quotes is not told again
     q = _pairs("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第十条")[1].question
     assert "哪些情形属于民法典第八百五十条所称的“非法垄断技术”" in q  # no comma after 哪些情形
+
+
+def test_eighteenth_read_classes():
+    a = _pairs("中华人民共和国商标法", "第六十八条")[1].answer
+    if "共3项" in a:  # a list answer tells the lead's later penalties too
+        assert "对直接负责的主管人员和其他直接责任人员给予警告" in a.split("共3项")[1]
+    assert all("之一的" not in q.split("，", 1)[-1] or "哪些" not in q
+               for q in _scenarios("中华人民共和国商标法", "第六十八条"))  # 有哪些行为之一的
+    meaning = _meaning("中华人民共和国商标法实施条例", "第一条").answer
+    assert "目的或者依据" in meaning  # 根据商标法…制定本条例 states a basis, not a purpose
+    for q in _scenarios("中华人民共和国商标法实施条例", "第十六条"):  # who applies together? the facts say
+        assert not q.startswith("共同申请")
+    for q in _scenarios("中华人民共和国民法典", "第六百条"):
+        assert not q.startswith("出卖具有知识产权")
+    assert "授权性规定" not in _structure("最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释（二）", "第四条")
+    lines = _structure("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第十四条")
+    assert "第二款" not in lines  # a store line break after ； is no new paragraph
+    a = _pairs("最高人民法院关于技术调查官参与知识产权案件诉讼活动的若干规定", "第五条")[1].answer
+    assert "但应注意" in a and "不受前款规定的限制" in a.split("\n\n")[0]  # the next paragraph's limit

@@ -260,13 +260,13 @@ def modal_kinds(sentence: str) -> list[str]:
     """The kind of each modal word the sentence's own clauses turn on, in order (two 应当 of two bodies are
     two); not 不应当 or 应当知道, nor a modal inside an attributive 的-phrase (其他应当保密的信息)."""
     return [_KIND_OF[m.group(0)] for chunk in _chunks(sentence) for m in re.finditer(_RULE_MODAL, chunk)
-            if not chunk[: m.start()].endswith(("不", "其他"))]
+            if not chunk[: m.start()].endswith(("不", "其他")) and not chunk.endswith("的")]  # …可以得出唯一理解的
 
 
 def modal_clause(sentence: str) -> str:
     """The clause the sentence's first own modal word stands in ("" when it has none)."""
     return next((chunk for chunk in _chunks(sentence) for m in re.finditer(_RULE_MODAL, chunk)
-                 if not chunk[: m.start()].endswith(("不", "其他"))), "")
+                 if not chunk[: m.start()].endswith(("不", "其他")) and not chunk.endswith("的")), "")
 
 
 def modal_of(consequence: str) -> str:
@@ -465,7 +465,8 @@ def _references(text: str) -> list[str]:
 
 
 def _split_paragraphs(text: str) -> list[tuple[str, list[str]]]:
-    """(lead, items) per 款: item lines belong to the paragraph before; inline items are split out."""
+    """(lead, items) per 款: item lines belong to the paragraph before; inline items are split out; a line
+    that ends in ； goes on in the next (some store texts break a paragraph there)."""
     out: list[tuple[str, list[str]]] = []
     for line in (x.strip() for x in text.split("\n")):
         if not line:
@@ -476,6 +477,8 @@ def _split_paragraphs(text: str) -> list[tuple[str, list[str]]]:
         inline = _INLINE_ITEMS.split(line)
         if len(inline) > 2 and inline[0].rstrip().endswith(("：", ":")):
             out.append((inline[0].strip(), [i.strip().rstrip("；;。，") for i in inline[1:] if i.strip()]))
+        elif out and not out[-1][1] and out[-1][0].endswith(("；", ";")) and not re.match(r"\d+[.．、]", line):
+            out[-1] = (out[-1][0] + line, [])  # a store line break after ； (…依其约定；\n没有约定的…): one 款
         else:
             out.append((line, []))
     return out

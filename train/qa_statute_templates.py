@@ -543,8 +543,10 @@ def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     lead = re.sub(r"^(?:(?:依照|根据|按照)本(?:法|条例|细则|规定|解释|办法)(?:的)?规定|除[^，]*(?:外|以外))，?", "", il.lead)
     asked = re.sub(rf"(?:{LIST_MARK})(?:各项)?", "哪些", re.sub(rf"(?:{LIST_MARK})几", "哪几", lead, count=1), count=1)
     asked = re.sub(r"^(哪[些几][^，]{0,6})，", r"\1", asked)  # 下列情形，属于… → 哪些情形属于…
+    asked = re.sub(r"(哪些[^，。；]{0,6}?)之一", r"\1", asked)  # 有下列行为之一的 → 有哪些行为的
     q = f"依照{c.where(p)}，{asked}？" if asked != lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
-    answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}"
+    more = f"\n此外，该款还规定：“{il.tail}”。" if il.tail else ""  # 对直接负责的主管人员…；构成犯罪的…
+    answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}{more}"
     steps = [f"1. 定位：{c.where(p)}。", f"2. 列举的引语是“{il.lead}”。", f"3. 逐项列出全部{len(il.items)}项，不遗漏、不改写。"]
     return q, answer, "statute-list", steps
 
@@ -559,7 +561,7 @@ _OWN_STEP = re.compile(r"^(?:可以|有权)(?:依法)?(?:在[^，]*?)?(?:向|申
 _RULING = re.compile(r"^(?:人民法院)?(?:一般)?(?:应予|应当予以|不予|依法予以)(?:支持|准许|采纳|受理)")
 _CARVE_OUT = re.compile(r"^除[^，]*(?:外|以外)，")
 # A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
-_ACT_FIRST = re.compile(r"^(?:许可|转让|申请|请求|变更|委托|订立|提出|办理|撤回|放弃)")
+_ACT_FIRST = re.compile(r"^(?:许可|转让|申请|请求|变更|委托|订立|提出|办理|撤回|放弃|共同|出卖|出售|与|直接向|滥用|对初步)")
 def _tiers(before: str, condition: str) -> bool:
     """Two tiers of one scale (…5万元以上的，可处…；没有…或者5万元以下的，…): the first is no background to
     the second."""
@@ -694,7 +696,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     if actor and not implied and _ACT_FIRST.match(facts) and not opening_actor(facts):  # 许可他人使用其注册商标的
         facts = actor + facts
     elif not actor and not implied and (_DEED.match(facts) or _ACT_FIRST.match(facts)) and not _opens_with_actor(facts):
-        actor = c.party("")
+        actor = "甲公司与乙公司" if facts.startswith("共同") else c.party("")  # 共同申请…: two of them
         facts = actor + facts
         ask = f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) else \
             f"{actor}{ask}" if ask in _ASK.values() else ask  # 甲公司申请商标注册…，甲公司应当怎么做
@@ -732,6 +734,14 @@ def _next_said(c: _Context, p: Paragraph, sentence: str) -> str:
     return f"此外，{'该款' if len(c.reading.paragraphs) > 1 else '该条'}还规定：“{parts[at + 1].rstrip('。；;')}”。"
 
 
+def _limited_by(c: _Context, p: Paragraph) -> str:
+    """The next paragraph when it limits this one (…不受前款规定的限制, 前款…除外, 前款规定不适用于…)."""
+    o = next((o for o in c.reading.paragraphs if o.number == p.number + 1), None)
+    if o is None or "前款" not in o.text or not re.search(r"不受前款|除外|不适用|但", o.text):
+        return ""
+    return f"但应注意，{c.where(o)}规定：“{o.text.rstrip('。')}”。"
+
+
 def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
     # ask the first of several acts: 不得违反…，不得损害…; 不得许可…，并按照约定支付…; 接受委托…，也可以…
     act = re.split(r"，即|；|，(?:并且|也|亦)?(?:不得|可以)|，并(?:且)?(?=按照|支付|向|在|将|应当)", r.act, maxsplit=1)[0]
@@ -759,7 +769,8 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     # a 但 after the modal is a proviso to the rule; one in the premise (…放弃使用，但…的) is part of its condition
     proviso = re.search(r"但是|但", r.act) or re.search(r"除.+外", r.premise or "")
     exception = "该款另有但书或除外规定，适用时应一并核对。" if proviso else ""
-    conclusion = f"{yes}。依照{c.where(p)}，{full_stop(r.sentence)}{exception}{_next_said(c, p, r.sentence)}"
+    conclusion = (f"{yes}。依照{c.where(p)}，{full_stop(r.sentence)}{exception}{_next_said(c, p, r.sentence)}"
+                  f"{_limited_by(c, p)}")
     steps = [f"1. 确定主体：问题问的是{r.subject}的行为。",
              f"2. 检索法律：{c.where(p)}是一项{KIND_ZH[r.kind]}，主体为{r.subject}。",
              f"3. 得出结论：{r.subject}{r.modal}{full_stop(act)}"]
