@@ -646,3 +646,13 @@ def test_eighteenth_read_classes():
     assert "第二款" not in lines  # a store line break after ； is no new paragraph
     a = _pairs("最高人民法院关于技术调查官参与知识产权案件诉讼活动的若干规定", "第五条")[1].answer
     assert "但应注意" in a and "不受前款规定的限制" in a.split("\n\n")[0]  # the next paragraph's limit
+
+
+def test_nineteenth_read_classes():
+    lines = _structure("中华人民共和国专利法实施细则", "第九十五条")  # …的部门以及…地级市…的部门: both hold the power
+    assert "约束的主体是省、自治区、直辖市人民政府管理专利工作的部门：" not in lines
+    conclusions = [_pairs("最高人民法院关于审理商标授权确权行政案件若干问题的规定", "第二十三条", seed)[1].answer
+                   for seed in SEEDS]
+    for a in conclusions:  # a stop after a closing quote, and the exception's own 但 not doubled
+        assert "注册”但应注意" not in a and "例外：但" not in a
+    assert "性质：" not in _structure(PATENT, "第八十二条")  # 本条是施行日期条款，…: one colon

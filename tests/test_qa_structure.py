@@ -92,7 +92,7 @@ def test_self_referential_articles_are_recited_with_the_reason():
     assert second.id.endswith("/recite") and second.template == "statute-recite"
     assert second.source["role"] == "self_referential" and "自我指涉" in second.source["reason"]
     assert "遇到如下情形" not in second.question and "本院以前有关司法解释与本解释不一致" in second.answer
-    assert "性质：自我指涉条款" in meaning.answer
+    assert "本条是自我指涉条款，" in meaning.answer
     for law, article, role in ((PATENT, "第一条", "purpose"), (PATENT, "第三条", "organisational")):
         assert _pairs(law, article)[1].source["role"] == role
 

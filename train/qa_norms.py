@@ -70,7 +70,9 @@ def first_sentences(text: str, n: int = 1, limit: int = 160) -> str:
 def full_stop(text: str) -> str:
     """Text ending with one 。 (or its own ？！)."""
     text = text.strip().rstrip("，；、：")
-    return text if text.endswith(("。", "？", "！", "”", "）")) else text + "。"
+    if text.endswith(("”", "）")):  # …构成“以不正当手段抢先注册”。 but “…。”: the quote's own stop
+        return text if text[-2:-1] in ("。", "？", "！") else text + "。"
+    return text if text.endswith(("。", "？", "！")) else text + "。"
 
 
 def _chunks(sentence: str) -> list[str]:

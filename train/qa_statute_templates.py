@@ -227,7 +227,7 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
     by what they do (a sentence told once, under the first thing it does), then what it cites."""
     lines: list[tuple[str, str]] = []
     if not c.reading.substantive:
-        lines.append(("role", f"性质：{ROLE_NOTES[c.reading.role]}。"))
+        lines.append(("role", f"本条是{ROLE_NOTES[c.reading.role].replace('：', '，', 1)}。"))
     many = len(c.reading.paragraphs) > 1
     cited: dict[str, list[int]] = {}
     for p in c.reading.paragraphs:
@@ -308,7 +308,7 @@ def _rule_line(at: str, r: Rule) -> str:
         return f"{at}规定：{told}"
     continued = r.subject not in r.sentence
     rest = r.sentence.removeprefix(r.premise).lstrip("，")  # 专利权人与他人订立的合同 is no 专利权人
-    opens = rest.startswith(r.subject) and rest[len(r.subject): len(r.subject) + 1] not in ("与", "和", "及", "的", "、", "或", "等")
+    opens = rest.startswith(r.subject) and rest[len(r.subject): len(r.subject) + 1] not in ("与", "和", "及", "以", "的", "、", "或", "等")
     # …当事人一方以…提供…，…，约定的技术转让费可以…: the modal's clause has a subject of its own
     held = modal_clause(r.sentence)
     own = r.subject in held or re.match(rf"(?:也|均|都|并|还|一般|但是?|则|即|仍)?(?:{_MODAL_WORDS})", held)
@@ -711,7 +711,7 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     if _scenario_doubt(facts, ask) or re.search(_MODAL_WORDS, k.context):  # …注册人可以申请续展: a rule, no fact
         return None
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
-    exception = f"但应注意该款的例外：{full_stop(k.exception.removeprefix('但是，'))}" if k.exception else ""
+    exception = f"但应注意该款的例外：{full_stop(re.sub(r'^但(?:是)?，?', '', k.exception))}" if k.exception else ""
     conclusion = (f"这一情形正是{c.where(p)}规定的“{k.condition}”，因此{full_stop(k.consequence)}{exception}"
                   f"{_said_too(c, p, k)}")
     steps = [f"1. 梳理事实：{full_stop(facts)}",
