@@ -322,9 +322,12 @@ _PERIOD = re.compile(rf"{NUMERAL}个?(?:日|天|工作日|个月|月|年)|届满
 
 
 def _clauses(sentence: str) -> str:
-    """The clauses of a sentence that hold a period, quoted: what the line says is a period is one."""
-    return "；".join(f"“{x}”" for x in split_outside(sentence.rstrip("。；;"), "，")
-                    if DEADLINE.search(x) and _PERIOD.search(x))
+    """The words of a sentence that hold a period, quoted from the first clause that holds one to the end of the
+    part (…应当自收到材料之日起60日内，作出批准或者不予批准的决定): what the line says is a period is one, and
+    what is to be done in it is not cut off."""
+    parts = split_outside(sentence.rstrip("。；;"), "，")
+    first = next((i for i, x in enumerate(parts) if DEADLINE.search(x) and _PERIOD.search(x)), None)
+    return "" if first is None else f"“{'，'.join(parts[first:])}”"
 
 
 def _numbering_unsure(c: _Context, ref: str) -> bool:
@@ -618,6 +621,8 @@ def _scenario_doubt(facts: str, ask: str) -> str:
              for m in _NAMES.finditer(ask)),
          "a party the facts never name, in no role the rule gives (相关当事人甲公司) or in facts about nobody"),
         (len(grams) != len(set(grams)), "the same words twice (two grievances joined)"),
+        (bool(_DEED.match(facts) or _ACT_FIRST.match(facts)) and not _opens_with_actor(facts),
+         "an act nobody in the facts does (故意为他人实施混淆行为提供…便利条件)"),
     )
     return next((why for doubt, why in doubts if doubt), "")
 
@@ -704,8 +709,9 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         facts = f"{_self_named(k.context, law)}，{facts}"
     elif k.leans_on and ((_LEANS.search(k.condition) and not _tiers(k.leans_on, k.condition))
                          or _shares_party(k.condition, k.leans_on)):
-        # 年费应当在…缴纳；专利权人未缴纳…的: say the sentence before first
-        facts = f"{_self_named(k.leans_on.rstrip('。；;'), law)}；{facts}"
+        if re.search(_MODAL_WORDS, k.leans_on):  # …请求人可以撤回其请求；…撤回其请求的: the law's rule, no fact
+            return None
+        facts = f"{_self_named(k.leans_on.rstrip('。；;'), law)}；{facts}"  # say the sentence before first
     if ask.endswith("会面临什么法律后果") and not _SANCTION.search(k.consequence):
         ask = "会产生什么法律后果"  # a ruling in the party's favour, a deemed effect: nothing it faces
     if _scenario_doubt(facts, ask) or re.search(_MODAL_WORDS, k.context):  # …注册人可以申请续展: a rule, no fact
