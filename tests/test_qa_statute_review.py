@@ -101,10 +101,11 @@ def test_the_chain_of_thought_says_only_what_the_answer_does():
     for law, article in (("中华人民共和国民法典", "第八百五十三条"),
                          ("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第二十六条")):
         meaning, _ = _pairs(law, article)
-        assert "【结构】" not in meaning.answer  # the article yields no structure lines …
+        # the article yields no reading it is sure of: its sentences are told in its own words …
+        assert "本条规定：" in meaning.answer.split("【结构】")[1]
         steps = "\n".join(meaning.reasoning)
-        assert "逐款" not in steps and "条件" not in steps and "期限" not in steps  # … and the CoT promises none
-        assert "引用条文原文" in steps
+        assert "逐款" not in steps and "条件" not in steps and "期限" not in steps  # … and the CoT promises no more
+        assert "引用条文原文" in steps and "其余规定" in steps
     # with structure, the CoT names what the answer explains, and only that
     meaning, _ = _pairs("中华人民共和国商标法", "第四十条")  # conditions, and a term (有效期为十年) told on its own
     last = meaning.reasoning[-1]
@@ -291,7 +292,7 @@ def test_a_deadline_already_told_is_given_only_when_it_has_a_number():
 
 def test_a_named_regulation_reference_and_a_which_list_question():
     lines = _structure("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第二十一条")
-    assert "“《计算机软件保护条例》第二十四条”" in lines
+    assert "“《计算机软件保护条例》第二十四条第（一）项”" in lines
     q = _pairs("最高人民法院关于审理植物新品种纠纷案件若干问题的解释", "第一条")[1].question
     assert q.endswith("主要包括哪几类？")
 
@@ -612,7 +613,7 @@ def test_sixteenth_read_classes():
     assert not any("管理费，管理费按照" in q for q in questions)  # the next clause's own subject ends the act
     assert "负责转付使用费的著作权集体管理组织能否从其收到的使用费中提取管理费？" in questions  # no comma after a subject
     lines = _structure("国防专利条例", "第七条")
-    assert "转让自登记之日起生效" not in lines.split("期限")[-1]  # a starting day is no period
+    assert "期限：“国防专利申请权或者国防专利权的转让自登记之日起生效" not in lines  # a starting day is no period
     assert "约束的主体是当事人" not in _structure("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第七条")
     assert "知识产权海关应当" not in "".join(_scenarios("中华人民共和国知识产权海关保护条例", "第十条"))
     for q in _scenarios("中华人民共和国商标法", "第六十五条"):  # a step of their own, not a sanction they face
@@ -665,3 +666,24 @@ def test_twentieth_read_classes():
     assert "“国务院著作权管理部门应当自收到材料之日起60日内，作出批准或者不予批准的决定”" in lines
     for q in _scenarios("最高人民法院关于适用《中华人民共和国反不正当竞争法》若干问题的解释", "第十五条"):
         assert not q.startswith("故意为他人实施混淆行为")  # who gave the help? nobody in the facts
+
+
+def test_twenty_first_read_classes():
+    a = _pairs(COPYRIGHT, "第三十八条")[1].answer  # 表演者应当取得许可…。演出组织者组织演出，由该组织者取得…
+    if "是的，必须这样做" in a:
+        assert "演出组织者组织演出，由该组织者取得著作权人许可" in a.split("\n\n")[0]
+    assert "演出组织者组织演出" in _structure(COPYRIGHT, "第三十八条")  # no sentence of the article left out
+    lines = _structure("计算机软件保护条例", "第三十条")  # the 但书 after ； belongs to the condition
+    assert "但书：“应当停止使用、销毁该侵权复制品”" in lines
+    for q in _scenarios("中华人民共和国民法典", "第八百八十四条"):  # what is recovered? the paid fee
+        assert "。依照《中华人民共和国民法典》的规定，能否追回？" not in q
+    q = _pairs("著作权集体管理条例", "第三十七条")[1].question
+    assert "并应当对监督活动作出记录" not in q  # the list asked, not the duty after it
+    lines = _structure("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第十一条")
+    assert "第二款" not in lines and "引出2项" in lines  # unmarked items after 下列原则处理：
+    lines = _structure("最高人民法院关于审理侵害信息网络传播权民事纠纷案件适用法律若干问题的规定", "第十一条")
+    assert "约束的主体是网络服务提供者" not in lines  # 应当认定为…: a finding, no duty of the provider
+    lines = _structure("最高人民法院关于适用《中华人民共和国反不正当竞争法》若干问题的解释", "第二十二条")
+    assert "反不正当竞争法第十二条第二款第二项" in lines  # the item kept
+    note = _meaning("实施国际著作权条约的规定", "第十九条").answer
+    assert "依行为或者案件发生的时间" not in note  # a conflict rule is no choice of text by time

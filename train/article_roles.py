@@ -71,7 +71,7 @@ ROLE_REASONS = {
 ROLE_NOTES = {
     EFFECTIVE_DATE: "施行日期条款：规定本文件何时施行",
     SELF_REFERENTIAL: "自我指涉条款：规定本文件与其他文件的关系或者由谁解释",
-    TRANSITIONAL: "过渡条款：依行为或者案件发生的时间确定适用新旧哪一文本",
+    TRANSITIONAL: "过渡与衔接条款：规定新旧规定或者制度交替、不同规定冲突时如何适用",
     PURPOSE: "立法目的和依据条款：说明制定本文件的目的或者依据",
     ORGANISATIONAL: "机构职责条款：规定哪个部门主管何种工作",
 }

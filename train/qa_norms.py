@@ -415,7 +415,7 @@ CITED_LAWS = tuple(sorted((
     "行政处罚法", "行政复议法", "促进科技成果转化法", "科学技术进步法", "国家赔偿法", "立法法",
 ), key=len, reverse=True))
 REFERENCE = re.compile(rf"(?:本(?:法|条例|细则|规定|解释|办法)|《[^《》]{{2,40}}》|(?:修改前|修改后)?(?:{'|'.join(CITED_LAWS)})(?:（\d{{4}}[^）]*）)?)?"
-                       rf"第{STATUTE_NUMERAL}条(?:第{STATUTE_NUMERAL}款)?"
+                       rf"第{STATUTE_NUMERAL}条(?:第{STATUTE_NUMERAL}款)?(?:第（?{ITEM_NUMERAL}）?项)?"
                        rf"|前(?:两|三)?款(?:第（{ITEM_NUMERAL}）项)?|前条|本条第{STATUTE_NUMERAL}款")
 
 
@@ -470,12 +470,15 @@ def _split_paragraphs(text: str) -> list[tuple[str, list[str]]]:
     """(lead, items) per 款: item lines belong to the paragraph before; inline items are split out; a line
     that ends in ； goes on in the next (some store texts break a paragraph there)."""
     out: list[tuple[str, list[str]]] = []
+    listing = False  # after a lead that ends with ：, unmarked lines are its items until one ends with 。
     for line in (x.strip() for x in text.split("\n")):
         if not line:
             continue
-        if _ITEM.match(line) and out:
+        if (_ITEM.match(line) or listing) and out:
             out[-1][1].append(_ITEM.sub("", line).rstrip("；;。，"))
+            listing = listing and not line.endswith("。")
             continue
+        listing = line.endswith(("：", ":")) and not _INLINE_ITEMS.search(line)
         inline = _INLINE_ITEMS.split(line)
         if len(inline) > 2 and inline[0].rstrip().endswith(("：", ":")):
             out.append((inline[0].strip(), [i.strip().rstrip("；;。，") for i in inline[1:] if i.strip()]))
@@ -516,6 +519,10 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
                 p.rules[-1] = replace(p.rules[-1], act=f"{p.rules[-1].act}（{s}）")
             elif p.conditions and p.conditions[-1].sentence.endswith(body[i - 1][1]) and not p.conditions[-1].exception:
                 p.conditions[-1] = replace(p.conditions[-1], exception=s)
+            continue
+        if (re.match(r"但(?:是)?，", s) and p.conditions and p.conditions[-1].sentence == body[i - 1][1]
+                and not p.conditions[-1].exception):  # …的，不承担赔偿责任；但是，应当停止使用…: its proviso
+            p.conditions[-1] = replace(p.conditions[-1], exception=s)
             continue
         if p.definitions and re.match(r"(?:也|并且|且|或者)", s) and p.definitions[-1].sentence == body[i - 1][1]:
             d = p.definitions[-1]  # 新颖性，是指…不属于现有技术；也没有任何单位或者个人…: one definition

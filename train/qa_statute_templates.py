@@ -246,10 +246,17 @@ def _structure(c: _Context) -> list[tuple[str, str]]:
         for d in p.definitions:
             lines.append(("definition", f"{at}界定了“{_term(d)}”：{_own_words(d.sentence)}"))
         quoted = "".join(line for _, line in lines[start:])
+        told |= {k.exception for k in p.conditions}
         for s in (s for s in p.deadlines if s not in told and s not in quoted and _clauses(s)):  # told once
             lines.append(("deadline", f"{at}涉及的期限：{_clauses(s)}。"))
+            told.add(s)
         for s in (s for s in p.amounts if s not in told and s not in quoted and s not in p.deadlines):
             lines.append(("amount", f"{at}涉及的数额或处罚：“{s.rstrip('。；;')}”。"))  # a fine with its prison term
+            told.add(s)
+        quoted = "".join(line for _, line in lines[start:]).replace("‘", "“").replace("’", "”")
+        for s in sentences(p.text.split("\n")[0] if p.items else p.text.replace("\n", "")):
+            if s not in told and s.rstrip("。；;：:") not in quoted:  # …由该组织者取得著作权人许可: none left out
+                lines.append(("sentence", f"{at}规定：{_own_words(s)}"))
         lines[start:] = sorted(lines[start:], key=lambda line: _position(p.text, line))
         for ref in p.references:
             cited.setdefault(ref, []).append(p.number)
@@ -289,7 +296,8 @@ def _condition_line(at: str, k: Condition, p: Paragraph) -> tuple[str, str]:
         if k.leans_on and k.leans_on not in told and f"{k.leans_on}；{k.sentence}" in p.text.replace("\n", ""):
             premise = f"{k.leans_on}；"
         return "sentence", f"{at}规定：{_own_words(premise + k.sentence.rstrip('。；;') + exception)}"
-    extra = f"；例外：“{k.exception.removeprefix('但是，')}”" if k.exception else ""
+    label = "但书" if k.exception.startswith("但") and not k.exception.endswith("除外") else "例外"
+    extra = f"；{label}：“{re.sub(r'^但(?:是)?，?', '', k.exception)}”" if k.exception else ""
     return "condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"
 
 
@@ -304,7 +312,8 @@ def _rule_line(at: str, r: Rule) -> str:
     exception = re.search(r"（([^（）]*除外)）$", r.act)  # …；许可使用合同另有约定的除外: read with the rule
     told = _own_words(r.sentence.rstrip("。；;") + (f"；{exception.group(1)}" if exception else ""))
     # a deemed effect or a thing's standing (…合同等，可以作为证据) is nobody's duty or power
-    if re.search(r"(?:可以|应当|不得)(?:视为|推定|作为)", r.sentence):
+    if re.search(r"(?:可以|应当|不得)(?:视为|推定|作为)", r.sentence) or (
+            re.search(r"(?:可以|应当)认定", r.sentence) and not is_authority(r.subject)):
         return f"{at}规定：{told}"
     continued = r.subject not in r.sentence
     rest = r.sentence.removeprefix(r.premise).lstrip("，")  # 专利权人与他人订立的合同 is no 专利权人
@@ -547,6 +556,7 @@ def _listed(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
     asked = re.sub(rf"(?:{LIST_MARK})(?:各项)?", "哪些", re.sub(rf"(?:{LIST_MARK})几", "哪几", lead, count=1), count=1)
     asked = re.sub(r"^(哪[些几][^，]{0,6})，", r"\1", asked)  # 下列情形，属于… → 哪些情形属于…
     asked = re.sub(r"(哪些[^，。；]{0,6}?)之一", r"\1", asked)  # 有下列行为之一的 → 有哪些行为的
+    asked = re.sub(r"(哪[些几].*?)，并(?:且)?(?:应当|可以|不得).*$", r"\1", asked)  # …进行监督，并应当…记录
     q = f"依照{c.where(p)}，{asked}？" if asked != lead else f"依照{c.where(p)}，“{il.lead}”所列的是哪几项？"
     more = f"\n此外，该款还规定：“{il.tail}”。" if il.tail else ""  # 对直接负责的主管人员…；构成犯罪的…
     answer = f"{c.where(p)}规定“{il.lead}”，共{len(il.items)}项：\n{items}{more}"
@@ -665,8 +675,9 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
         actor = c.party("")
         facts = facts.replace(generic, actor, 1)
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
-    elif not actor and modal == "不得":  # 未经核准注册的，不得在市场销售 → 能否在市场销售
-        ask = f"能否{k.consequence.split('不得', 1)[1].split('，')[0]}"
+    elif not actor and modal == "不得":  # 不得在市场销售 → 能否在市场销售; 支付的报酬不得追回 → 支付的报酬能否追回
+        what, _, act = k.consequence.partition("不得")
+        ask = f"{what.split('，')[-1]}能否{act.split('，')[0]}"
     elif not actor and modal in ("应当", "不得") and k.consequence.startswith((modal, "还" + modal, "也" + modal)) \
             and not _WEIGHED.match(k.consequence):  # 应当认定…: the court's finding, nobody's duty
         ask = _ASK[modal]  # 外国人…申请商标注册的，应当按…办理: a duty falls on the facts' subject; a 可以 may not
@@ -727,15 +738,12 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     return q, structured(full_stop(facts), _quote(c), conclusion), "statute-condition", steps
 
 
-# A sentence that qualifies the one before (有特殊情况需要延长的…, 期满未…的, 逾期…, 但…): told with it.
-_QUALIFIES = re.compile(r"^(?:有特殊情况|需要延长|期满|逾期|届满|但)")
-
-
 def _next_said(c: _Context, p: Paragraph, sentence: str) -> str:
-    """The paragraph's next sentence when it qualifies this one (…九个月内做出决定；有特殊情况需要延长的，可以延长三个月)."""
+    """The paragraph's next sentence, which may qualify or shift this one (…九个月内做出决定；有特殊情况需要延长的，
+    可以延长三个月; 表演者应当取得著作权人许可…。演出组织者组织演出，由该组织者取得…)."""
     parts = sentences(p.text.replace("\n", ""))
     at = parts.index(sentence) if sentence in parts else -1
-    if at < 0 or at + 1 >= len(parts) or not _QUALIFIES.match(parts[at + 1]):
+    if at < 0 or at + 1 >= len(parts):
         return ""
     return f"此外，{'该款' if len(c.reading.paragraphs) > 1 else '该条'}还规定：“{parts[at + 1].rstrip('。；;')}”。"
 
@@ -777,9 +785,11 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     exception = "该款另有但书或除外规定，适用时应一并核对。" if proviso else ""
     conclusion = (f"{yes}。依照{c.where(p)}，{full_stop(r.sentence)}{exception}{_next_said(c, p, r.sentence)}"
                   f"{_limited_by(c, p)}")
-    steps = [f"1. 确定主体：问题问的是{r.subject}的行为。",
-             f"2. 检索法律：{c.where(p)}是一项{KIND_ZH[r.kind]}，主体为{r.subject}。",
-             f"3. 得出结论：{r.subject}{r.modal}{full_stop(act)}"]
+    after = r.sentence.split(r.subject, 1)[-1]
+    who = r.phrase if re.match(r"(?:和|及|以及|或者|、|与|等)", after) and r.phrase else r.subject
+    steps = [f"1. 确定主体：问题问的是{who}的行为。",
+             f"2. 检索法律：{c.where(p)}是一项{KIND_ZH[r.kind]}，主体为{who}。",
+             f"3. 得出结论：{who}{r.modal}{full_stop(act)}"]
     return q, f"{conclusion}\n\n{_quote(c)}", "statute-rule", steps
 
 
