@@ -185,7 +185,9 @@ def test_the_items_situation_takes_the_place_of_the_lists_slot_and_the_consequen
 def test_the_actor_the_condition_names_asks_and_an_act_with_nobody_in_it_gets_a_party():
     for pair in _alternatives("著作权集体管理条例", "第三十三条"):  # 权利人认为…组织有下列情形之一的，可以…检举
         q = pair.question
-        assert q.startswith("权利人认为著作权集体管理组织") and "组织著作权集体管理组织" not in q
+        # the frame 权利人认为…组织 before an item about the organisation; an item with its own actor as it stands
+        assert q.startswith(("权利人认为著作权集体管理组织", "权利人")) and "组织著作权集体管理组织" not in q
+        assert "组织的权利人" not in q and "组织的使用者" not in q
         assert q.endswith("权利人能否向国务院著作权管理部门检举？")
     for pair in _alternatives("集成电路布图设计保护条例", "第三十条"):  # 未经布图设计权利人许可，有下列行为之一的
         q = pair.question
@@ -687,3 +689,15 @@ def test_twenty_first_read_classes():
     assert "反不正当竞争法第十二条第二款第二项" in lines  # the item kept
     note = _meaning("实施国际著作权条约的规定", "第十九条").answer
     assert "依行为或者案件发生的时间" not in note  # a conflict rule is no choice of text by time
+
+
+def test_twenty_second_read_classes():
+    questions = {_pairs(COPYRIGHT, "第四十八条", seed)[1].question for seed in SEEDS}
+    assert not any("还，" in q for q in questions)  # the adverb goes with the modal (电视台是否还必须…)
+    assert "播放他人的录像制品，电视台是否还必须取得著作权人许可？" in questions
+    for q in (_pairs("著作权集体管理条例", "第三十四条", seed)[1].question for seed in SEEDS):
+        assert "组织的使用者" not in q  # 使用者认为…组织 + 使用者要求查阅…: the item as it stands
+    q = _pairs("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第十九条")[1].question
+    assert "发行者、出租者应当" not in q  # one subject's duty per question
+    for q in _scenarios("中华人民共和国著作权法实施条例", "第二十五条"):  # 可以…备案: what it may do
+        assert q.endswith("可以怎么办？")

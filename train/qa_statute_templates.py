@@ -438,6 +438,9 @@ def _alternative(c: _Context, p: Paragraph) -> tuple[str, str, str, list[str]] |
         if named and re.match(r"[^，]{2,20}(?:程序|过程|期间|阶段)中，", told):
             told = "在" + told  # …的人员 + 在复审或者无效宣告程序中，曾参与…
         # 国际申请 + 申请人办理…: the item's own subject belongs to the condition's (国际申请的申请人)
+        own = opening_actor(_fact(item))  # 使用者认为…组织 + 使用者要求查阅…，组织拒绝提供: the item as it stands
+        if "认为" in before and own and not before.endswith(own):
+            before, told = "", _fact(item)
         joint = slot.group(1) or ("的" if before and told == _fact(item) and opening_actor(told) else "")
         facts = _CARVE_OUT.sub("", f"{before}{joint}{party}{told}")
         if not asked:
@@ -714,7 +717,9 @@ def _condition(c: _Context, p: Paragraph, k: Condition) -> tuple[str, str, str, 
     elif not actor and not implied and (_DEED.match(facts) or _ACT_FIRST.match(facts)) and not _opens_with_actor(facts):
         actor = "甲公司与乙公司" if facts.startswith("共同") else c.party("")  # 共同申请…: two of them
         facts = actor + facts
-        ask = f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) else \
+        own = modal in ("可以", "应当") and k.consequence.startswith(modal)  # 与著作权人订立…合同的，可以…备案
+        ask = f"{actor}会面临什么法律后果" if _SANCTION.search(k.consequence) and not own else \
+            f"{actor}{_ASK[modal]}" if own else \
             f"{actor}{ask}" if ask in _ASK.values() else ask  # 甲公司申请商标注册…，甲公司应当怎么做
     if k.context:  # 分案申请，可以保留原申请日，享有优先权的: the sentence's rule comes first
         facts = f"{_self_named(k.context, law)}，{facts}"
@@ -762,8 +767,15 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     first, _, then = act.partition("，")  # 提取管理费，管理费按照…提取: the next clause has a subject of its own
     if then and any(then.startswith(first[-n:]) for n in (2, 3, 4)):
         act = first
-    premise = f"{r.premise}，" if r.premise else ""
-    ask = {"prohibition": "能否", "obligation": "是否必须", "permission": "能否"}[r.kind]
+    clauses = act.split("，")  # …承担举证责任，发行者、出租者应当…: a second subject's own duty
+    act = "，".join(clauses[: next((i for i, x in enumerate(clauses) if i and re.search(_MODAL_WORDS, x)
+                                    and not re.match(rf"(?:也|并|还|均|都)?(?:{_MODAL_WORDS})", x)), len(clauses))])
+    # 播放他人的录像制品，还应当…: the adverb goes with the question's modal (电视台是否还必须…)
+    adverb = re.search(r"[，,]?(还|也|亦)$", r.premise or "")
+    premise = r.premise[: adverb.start()] if adverb else r.premise
+    premise = f"{premise}，" if premise else ""
+    extra = adverb.group(1) if adverb else ""
+    ask = {"prohibition": f"{extra}能否", "obligation": f"是否{extra}必须", "permission": f"是否{extra}可以" if extra else "能否"}[r.kind]
     phrase = r.phrase or r.subject
     hedged = phrase.endswith("一般") and r.kind == "obligation"  # …时，一般应当考虑: not a 必须
     if hedged:
@@ -771,7 +783,7 @@ def _rule(c: _Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]
     # 任何单位或者个人未经专利权人许可，都不得… → …未经专利权人许可，能否…; 专利权人与他人订立的合同，应当… → …合同是否必须…
     # no comma after the subject itself (…的著作权集体管理组织能否…, …咨询时，该组织是否…) nor a 但 (…，但是否必须…)
     last = phrase.rsplit("，", 1)[-1]
-    bare = phrase.endswith((r.subject, "但", "但是")) or len(last) <= 6 or phrase.startswith(f"{r.subject}与") or (
+    bare = phrase.endswith((r.subject, "但", "但是", *ACTORS)) or len(last) <= 6 or phrase.startswith(f"{r.subject}与") or (
         "，" not in phrase and "的" in phrase[len(r.subject):])
     joint = "" if bare else "，"
     q = re.sub(r"^(?:但是|但)，?", "", f"{premise}{phrase}{'，' if hedged else joint}{ask}{act}？")  # 但原告以…的: the 但 is the article's
