@@ -23,7 +23,7 @@ from ecmiip.train.pretrain import stage1_records, stage1_text
 from ecmiip.train.qa import build_pairs, input_records, select_records
 from ecmiip.train.qa_citations import versioned_citations
 from ecmiip.train.qa_norms import quote_depths
-from ecmiip.train.qa_statute_templates import UNKNOWN_VERSION_NOTE
+from ecmiip.train.qa_statute_context import UNKNOWN_VERSION_NOTE
 from ecmiip.train.recipe import load_recipe
 
 SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.jsonl"))
