@@ -701,3 +701,21 @@ def test_twenty_second_read_classes():
     assert "发行者、出租者应当" not in q  # one subject's duty per question
     for q in _scenarios("中华人民共和国著作权法实施条例", "第二十五条"):  # 可以…备案: what it may do
         assert q.endswith("可以怎么办？")
+
+
+def test_twenty_third_and_fourth_read_classes():
+    lines = _structure(PATENT, "第六十九条")  # a reference keeps all its items, a range its end
+    assert "前款第（一）项、第（二）项、第（四）项" in lines.split("援引了")[1]
+    assert "“著作权法第十条第一款第五项至第十七项”" in _structure("中华人民共和国著作权法实施条例", "第十八条")
+    lines = _structure("中华人民共和国刑法", "第二百二十条")
+    assert "援引了第二百一十三条至第二百一十九条之一，" in lines  # once, with its 之一
+    lines = _structure("最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释", "第六条")
+    assert "“民法典第八百四十八条”" in lines  # …第八百四十七条所称“…”、第八百四十八条: the same law's
+    for q in _scenarios("集成电路布图设计保护条例", "第二十八条"):
+        assert "其数额由双方协商" not in q  # the next clause has its own subject
+    for q in _scenarios("著作权集体管理条例", "第三十五条"):
+        assert not re.search(r"权利人(?:[甲乙丙丁]|张某|李某)", q)  # 权利人和使用者以外的: those excluded
+    for q in _scenarios("最高人民法院关于审理著作权民事纠纷案件适用法律若干问题的解释", "第十四条"):
+        assert "当事人丁" not in q and not q.endswith("怎么做？")  # 当事人合意: more than one party
+    for q in _scenarios("最高人民法院关于审理侵害植物新品种权纠纷案件具体应用法律问题的若干规定（二）", "第二十三条"):
+        assert not q.startswith(("甲公司通过", "乙公司通过", "丙科技有限公司通过", "丁文化传媒有限公司通过"))

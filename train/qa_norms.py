@@ -149,7 +149,7 @@ def opening_actor(clause: str) -> str:
     prefix = clause[: m.start()] if m else ""
     if m and re.match(r"(?:、[^，]{2,10}?)?(?:工作人员|人员)", clause[m.end():]):
         return ""  # 商标局、商标评审委员会工作人员: staff, not the organ
-    if m and re.match(r"保护|备案|总署", clause[m.end():]):
+    if m and re.match(r"(?:保护|备案|总署)|(?:(?:和|及|、)[^，]{1,10}?)?以外", clause[m.end():]):  # …人以外的公民
         return ""  # 知识产权海关保护备案: a thing named after the actor, not the actor
     if m and clause[m.end(): m.end() + 1] == "的" and not clause[m.end():].startswith("的，"):
         return ""  # 国务院知识产权行政部门的工作人员: the department qualifies who acts
@@ -252,6 +252,8 @@ def _subject(condition: str, consequence: str) -> str:
     opening = actor_in(condition[:12])
     if opening and re.match(rf"{re.escape(opening)}(?:、[^，]{{2,10}}?)?(?:工作人员|人员)", condition):
         return ""  # 商标局、商标评审委员会工作人员有下列情形之一的: the staff, not the organ
+    if re.match(r"(?:(?:和|及|、)[^，]{1,10}?)?以外", condition[len(opening):]):
+        return ""  # 权利人和使用者以外的公民…: those the rule excludes
     return opening if opening and condition.startswith(opening) else ""
 
 
@@ -415,7 +417,7 @@ CITED_LAWS = tuple(sorted((
     "行政处罚法", "行政复议法", "促进科技成果转化法", "科学技术进步法", "国家赔偿法", "立法法",
 ), key=len, reverse=True))
 REFERENCE = re.compile(rf"(?:本(?:法|条例|细则|规定|解释|办法)|《[^《》]{{2,40}}》|(?:修改前|修改后)?(?:{'|'.join(CITED_LAWS)})(?:（\d{{4}}[^）]*）)?)?"
-                       rf"第{STATUTE_NUMERAL}条(?:第{STATUTE_NUMERAL}款)?(?:第（?{ITEM_NUMERAL}）?项)?"
+                       rf"第{STATUTE_NUMERAL}条(?:之[一二三四五六七八九十]+)?(?:第{STATUTE_NUMERAL}款)?(?:第（?{ITEM_NUMERAL}）?项)?"
                        rf"|前(?:两|三)?款(?:第（{ITEM_NUMERAL}）项)?|前条|本条第{STATUTE_NUMERAL}款")
 
 
@@ -444,7 +446,11 @@ class Paragraph:
 _NAMED = re.compile(rf"^(?:《[^《》]+》|{'|'.join(CITED_LAWS)})")
 
 
-_MORE_PARAGRAPHS = re.compile(rf"(?:、|和|或者|以及|及)第{STATUTE_NUMERAL}款")
+# What continues a reference: more paragraphs, items, articles or a range (第二款、第三款; 第（一）项、第（二）项;
+# 第五项至第十七项; 第二百一十三条至第二百一十九条之一).
+_MORE_PARTS = re.compile(rf"至第{STATUTE_NUMERAL}条(?:之[一二三四五六七八九十]+)?(?:第{STATUTE_NUMERAL}款)?"
+                         rf"|(?:、|和|或者|以及|及|至)(?:第{STATUTE_NUMERAL}款(?:第（?{ITEM_NUMERAL}）?项)?"
+                         rf"|第（?{ITEM_NUMERAL}）?项)")  # another article after 、 is a reference of its own
 
 
 def _references(text: str) -> list[str]:
@@ -452,15 +458,18 @@ def _references(text: str) -> list[str]:
     out: list[str] = []
     law, end = "", -1
     for m in REFERENCE.finditer(text):
+        if m.start() < end:  # already part of the reference before (…至第二百一十九条之一)
+            continue
         ref = m.group(0)
         if named := _NAMED.match(ref):
             law = named.group(0)
-        elif law and ref.startswith("第") and re.fullmatch(r"(?:[、和及或者]|第[^条，。；]{1,8}?[款项])+", text[end:m.start()]):
+        elif law and ref.startswith("第") and re.fullmatch(  # …第八百四十七条所称“…”、第八百四十八条: the same law
+                r"(?:所称的?“[^”]{1,30}”)?(?:[、和及或者]|第[^条，。；]{1,8}?[款项])+", text[end:m.start()]):
             ref = law + ref
         else:
             law = ""
         end = m.end()
-        while more := _MORE_PARAGRAPHS.match(text, end):  # 专利法第十九条第二款、第三款: both paragraphs
+        while more := _MORE_PARTS.match(text, end):  # 专利法第十九条第二款、第三款: both paragraphs
             ref, end = ref + more.group(0), more.end()
         out.append(ref)
     return out

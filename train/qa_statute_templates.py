@@ -370,9 +370,11 @@ def _condition(c: Context, p: Paragraph, k: Condition) -> tuple[str, str, str, l
         else:
             facts = actor + facts
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}" if implied != "行为人" else f"{actor}会面临什么法律后果"
-    elif actor and actor != k.subject and facts.startswith(k.subject):  # 当事人对裁定不服 → 当事人甲公司对裁定不服
+    elif actor and actor != k.subject and facts.startswith(k.subject) and \
+            not facts[len(k.subject):].startswith(("合意", "共同", "协商", "双方")):  # 当事人合意…: more than one
         asker = actor  # 任何单位或者个人认为… → 乙公司认为…，乙公司可以…; 布图设计权利人乙公司…，…乙公司可以…
-        facts, ask = actor + facts[len(k.subject):], f"{asker}{_ASK.get(modal, '怎么做')}"
+        facts = actor + facts[len(k.subject):]  # 当事人对裁定不服 → 当事人甲公司对裁定不服
+        ask = f"{asker}{_ASK[modal]}" if modal in _ASK else "会产生什么法律后果"
     elif not actor and (generic := next((g for g in GENERIC if g in facts), "")):
         # 任何单位或者个人认为…的，可以请求…: somebody in particular asks (甲公司认为…，可以怎么办)
         actor = c.party("")
@@ -414,7 +416,9 @@ def _condition(c: Context, p: Paragraph, k: Condition) -> tuple[str, str, str, l
         facts = "，".join(parts[: grievances[0] + 1])
     if actor and not implied and _ACT_FIRST.match(facts) and not opening_actor(facts):  # 许可他人使用其注册商标的
         facts = actor + facts
-    elif not actor and not implied and (_DEED.match(facts) or _ACT_FIRST.match(facts)) and not _opens_with_actor(facts):
+    elif not actor and not implied and (_DEED.match(facts) or _ACT_FIRST.match(facts)) and not _opens_with_actor(facts) \
+            and not any(_opens_with_actor(x) for x in split_outside(facts, "，")[1:]):
+        # (通过…鉴定，…，被诉侵权人主张…的: the duty is theirs, not a made-up party's)
         actor = "甲公司与乙公司" if facts.startswith("共同") else c.party("")  # 共同申请…: two of them
         facts = actor + facts
         own = modal in ("可以", "应当") and k.consequence.startswith(modal)  # 与著作权人订立…合同的，可以…备案
@@ -467,6 +471,7 @@ def _rule(c: Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
     first, _, then = act.partition("，")  # 提取管理费，管理费按照…提取: the next clause has a subject of its own
     if then and any(then.startswith(first[-n:]) for n in (2, 3, 4)):
         act = first
+    act = re.split(r"，(?=其[^，]{1,6}(?:由|应|为))", act, maxsplit=1)[0]  # 支付合理的报酬，其数额由双方协商
     clauses = act.split("，")  # …承担举证责任，发行者、出租者应当…: a second subject's own duty
     act = "，".join(clauses[: next((i for i, x in enumerate(clauses) if i and re.search(MODAL_WORDS, x)
                                     and not re.match(rf"(?:也|并|还|均|都)?(?:{MODAL_WORDS})", x)), len(clauses))])
