@@ -156,7 +156,7 @@ def leans_on_that(condition: str) -> bool:
     """该期限, 该手续 whose noun the condition has not named before (which? the sentence before says); not
     …授予专利权之日起，…认为该专利权的授予…, whose 专利权 it has."""
     return any(m[1] not in condition[: m.start()]
-               for m in re.finditer(r"该(期限|手续|申请|商标|专利|作品|决定|合同)", condition))
+               for m in re.finditer(r"该(期限|手续|申请|商标|专利|作品|决定|合同|技术秘密|技术|产品|软件|货物)", condition))
 
 
 def term(d: Definition) -> str:

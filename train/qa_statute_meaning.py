@@ -182,6 +182,7 @@ def _clauses(sentence: str) -> str:
     what is to be done in it is not cut off."""
     parts = split_outside(sentence.rstrip("。；;"), "，")
     first = next((i for i, x in enumerate(parts) if DEADLINE.search(x) and _PERIOD.search(x)), None)
+    first = 0 if first is not None and len(parts[first]) < 8 else first  # 到期满为止: with what runs out
     return "" if first is None else f"“{'，'.join(parts[first:])}”"
 
 

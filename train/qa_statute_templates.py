@@ -28,6 +28,7 @@ from datetime import date
 
 from ecmiip.core.citations import cited_label, format_citation
 from ecmiip.core.numerals import NUMERAL, YEAR, chinese_to_int, int_to_chinese
+from ecmiip.core.statutes import store
 from ecmiip.train.article_roles import EFFECTIVE_DATE, ROLE_NOTES
 from ecmiip.train.hardness import NOT_IN_FORCE, document_status, statute_document, statute_status
 from ecmiip.train.mipld import Record
@@ -283,6 +284,8 @@ _WEIGHED = re.compile(r"^(?:可以|应当|一般)?(?:作为|视为|认定|推定
 # A permission whose holder acts (可以依法在起诉前向人民法院申请…): what it names is asked for, not suffered.
 _OWN_STEP = re.compile(r"^(?:可以|有权)(?:依法)?(?:在[^，]*?)?(?:向|申请|请求|要求|起诉|提起)")
 _RULING = re.compile(r"^(?:人民法院)?(?:一般)?(?:应予|应当予以|不予|依法予以)(?:支持|准许|采纳|受理)")
+# What a court does, in an interpretation whose consequence names nobody (应当根据…，确定案件的性质和案由).
+_COURT_ACT = re.compile(r"^(?:应当|可以|一般)?(?:依法)?(?:根据[^，]*，)?(?:确定|认定|判决|判令|裁定|驳回|受理|按照[^，]*(?:处理|确定))")
 _CARVE_OUT = re.compile(r"^除[^，]*(?:外|以外)，")
 # A condition that opens with the act of whoever the consequence binds (许可他人使用其注册商标的，许可人应当…).
 _ACT_FIRST = re.compile(r"^(?:许可|转让|申请|请求|变更|委托|订立|提出|办理|撤回|放弃|共同|出卖|出售|与|直接向|滥用|对初步)")
@@ -299,7 +302,7 @@ def _shares_party(condition: str, before: str) -> bool:
 
 
 # What is done to whoever the condition names (追究责任, 给予处分, 责令改正, 吊销…), not what they do.
-_SANCTION = re.compile(r"追究|处分|处罚|责令|罚款|罚金|吊销|没收|警告|有期徒刑|拘役")
+_SANCTION = re.compile(r"追究|处分|处罚|责令|罚款|罚金|吊销|没收|警告|有期徒刑|拘役|承担[^，。；]{0,8}责任")
 
 
 _NAMES = re.compile("|".join(map(re.escape, (*COMPANIES, *PERSONS))))
@@ -330,6 +333,7 @@ def _scenario_doubt(facts: str, ask: str) -> str:
         (bool(clauses) and bool(_TOPIC.match(clauses[-1])) or any(x.startswith(("涉及", "关于")) for x in clauses),
          "a topic, not an event"),
         (bool(re.fullmatch(r"可以(?:怎么办|如何处理)", ask)), "a power asked of nobody"),
+        (bool(re.search(r"有几|几项|多少|哪些", facts)), "facts that read as a question (权利要求书有几项权利要求)"),
         (any(m[0] not in facts and (_unroled(ask[: m.start()]) or not (_opens_with_actor(facts) or "他人" in facts))
              for m in _NAMES.finditer(ask)),
          "a party the facts never name, in no role the rule gives (相关当事人甲公司) or in facts about nobody"),
@@ -338,6 +342,13 @@ def _scenario_doubt(facts: str, ask: str) -> str:
          "an act nobody in the facts does (故意为他人实施混淆行为提供…便利条件)"),
     )
     return next((why for doubt, why in doubts if doubt), "")
+
+
+def _short_names(c: Context) -> set[str]:
+    """The short names of other documents this one gives in its other articles (…具体衔接办法（以下简称衔接办法））."""
+    articles = store().articles_of.get(c.doc.key, ()) if c.doc else ()
+    return {m[1] for a in articles if a.article != c.article
+            for m in re.finditer(r"以下(?:简称|称)([^）)，、]{1,10}(?:办法|规定|决定|条例|协定|公约|条约))[）)]", a.text)}
 
 
 def _said_too(c: Context, p: Paragraph, k: Condition) -> str:
@@ -397,8 +408,9 @@ def _condition(c: Context, p: Paragraph, k: Condition) -> tuple[str, str, str, l
     if k.subject and k.subject in head and "的" in head.split(k.subject)[0] and not head.startswith("任何"):
         actor = head  # 其商品符合使用该地理标志条件的自然人、法人或者其他组织可以…: as qualified, no made-up name
         ask = f"{actor}{_ASK.get(modal, '会面临什么法律后果')}"
-    if _RULING.match(k.consequence):  # …请求中止审理…的，应予支持: the court rules on the party's request
-        ask = "人民法院应当如何处理"
+    if _RULING.match(k.consequence) or (c.ref.startswith("《最高人民法院") and _COURT_ACT.match(k.consequence)):
+        # …的，应予支持 / 应当…确定案件的性质和案由: the court's, not the party's
+        ask = f"人民法院{'可以' if modal == '可以' else '应当'}如何处理"
     elif re.search(r"视为|认定|推定", k.consequence) and not is_authority(k.subject):  # …应当视为非专有权利
         ask = "会产生什么法律后果"
     elif _SANCTION.search(k.consequence) and actor and not is_authority(actor) and not _OWN_STEP.match(k.consequence):
@@ -435,6 +447,8 @@ def _condition(c: Context, p: Paragraph, k: Condition) -> tuple[str, str, str, l
     if ask.endswith("会面临什么法律后果") and not _SANCTION.search(k.consequence):
         ask = "会产生什么法律后果"  # a ruling in the party's favour, a deemed effect: nothing it faces
     if _scenario_doubt(facts, ask) or re.search(MODAL_WORDS, k.context):  # …注册人可以申请续展: a rule, no fact
+        return None
+    if any(name in facts for name in _short_names(c)):  # 衔接办法: a name another article of the text defines
         return None
     q = f"{facts}。依照{c.ref.split('》')[0]}》的规定，{ask}？"
     exception = f"但应注意该款的例外：{full_stop(re.sub(r'^但(?:是)?，?', '', k.exception))}" if k.exception else ""
@@ -579,9 +593,11 @@ _DEFERS = re.compile(r"^(?:依照|从|适用|按照)其规定")
 
 
 def _sets_the_scene(first: Paragraph) -> bool:
-    """A first paragraph that opens with a condition (指定中国的领土延伸申请办理转让的，…): the later paragraphs
-    speak within it, and a scenario built from one of them alone would leave it out."""
-    return bool(first.conditions) and first.text.startswith(first.conditions[0].condition)
+    """A first paragraph that opens with a condition (指定中国的领土延伸申请办理转让的，…), a procedure (在无效宣告
+    请求的审查过程中) or a pointer (依照前条第一款…): the later paragraphs speak within it, and a scenario built from
+    one of them alone would leave it out."""
+    return (bool(first.conditions) and first.text.startswith(first.conditions[0].condition)
+            or bool(re.match(r"在[^，]{2,24}(?:过程|程序|期间)中|依照前条", first.text)))
 
 
 def _second(c: Context) -> tuple[str, str, str, list[str], str]:
@@ -612,7 +628,8 @@ def _second(c: Context) -> tuple[str, str, str, list[str], str]:
     for p, k in conditions:
         if made := _condition(c, p, k):
             return (*made, "scenario")
-    rules = [(p, r) for p in ps for r in p.rules if usable(r.sentence) and not LEANING.match(r.premise or r.subject)]
+    rules = [(p, r) for p in ps for r in p.rules if usable(r.sentence) and not LEANING.match(r.premise or r.subject)
+             and not (p.number > 1 and _sets_the_scene(ps[0])) and not leans_on_that(r.sentence)]
     if rules:
         return (*_rule(c, *c.rng.choice(rules)), "scenario")
     for pick, make in (([p for p in ps if p.definitions and usable(p.text)], _definition),
