@@ -736,3 +736,12 @@ def test_twenty_fifth_and_sixth_read_classes():
         assert "该技术秘密" not in q  # which? the first paragraph says
     for q in _scenarios("最高人民法院关于审理申请注册的药品相关的专利权纠纷民事案件适用法律若干问题的规定", "第八条"):
         assert not q.endswith("应当怎么做？")  # a liability is faced, not done
+
+
+def test_twenty_seventh_and_eighth_read_classes():
+    lines = _structure("中华人民共和国专利法实施细则", "第一百零五条")  # a definition runs on after ； to its 。
+    assert "；暂停办理放弃、变更、转移专利权或者专利申请权手续" in lines and "涉及的期限" not in lines
+    lines = _structure("最高人民法院关于技术调查官参与知识产权案件诉讼活动的若干规定", "第三条")
+    assert "约束的主体是技术调查官" not in lines  # 技术调查官确定或者变更后: the one appointed does not act
+    assert "“参与知识产权案件诉讼活动的技术调查官确定或者变更后，应当在三日内告知当事人" in lines  # with who must
+    assert "注册标记包括㊟和®" in _meaning("中华人民共和国商标法实施条例", "第六十三条").answer  # the store's erratum

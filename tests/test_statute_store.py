@@ -212,3 +212,17 @@ def test_a_missing_text_file_is_one_error_line_and_remove_repairs_it(home, capsy
     assert main(["statutes", "remove", key]) == 0 and main(["statutes", "list"]) == 0
     assert main(["statutes", "remove", "专利法", "--version", "2020修正"]) == 1  # shipped: cannot be removed
     assert "shipped texts cannot be removed" in capsys.readouterr().err.replace("\n", "")
+
+
+def test_errata_correct_the_shipped_source_where_it_departs_from_the_official_text():
+    import json
+
+    from ecmiip.core.paths import STATUTES_DIR
+    from ecmiip.core.statutes import store
+    errata = json.loads((STATUTES_DIR / "errata.json").read_text(encoding="utf-8"))
+    assert errata and all(e["basis"] for e in errata)  # each says why
+    for e in errata:
+        raw = (STATUTES_DIR / e["file"]).read_text(encoding="utf-8")
+        assert e["source"] in raw  # the shipped file stays as its source has it …
+        article = next(a for a in store().articles if a.doc.key == e["file"][:-6] and a.article == e["article"])
+        assert e["official"] in article.text and e["source"] not in article.text  # … the store reads the official text

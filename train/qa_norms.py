@@ -283,6 +283,8 @@ def _subject_clause(parts: list[str]) -> tuple[int, str]:
     """(index, subject) of the clause before a modal that names its subject: the nearest one opening with an
     actor; a clause without its own subject (可以不经著作权人许可，但应当…) leans on one before it."""
     for i in range(len(parts) - 1, -1, -1):
+        if re.search(r"(?:确定|变更|指定|选任|确认|任命)后$", parts[i]):
+            continue  # 技术调查官确定或者变更后，应当告知…: the one appointed is not who acts
         if who := opening_actor(parts[i]):
             return i, who
     return -1, ""
@@ -533,8 +535,9 @@ def read_paragraph(number: int, lead: str, items: list[str]) -> Paragraph:
                 and not p.conditions[-1].exception):  # …的，不承担赔偿责任；但是，应当停止使用…: its proviso
             p.conditions[-1] = replace(p.conditions[-1], exception=s)
             continue
-        if p.definitions and re.match(r"(?:也|并且|且|或者)", s) and p.definitions[-1].sentence == body[i - 1][1]:
-            d = p.definitions[-1]  # 新颖性，是指…不属于现有技术；也没有任何单位或者个人…: one definition
+        if p.definitions and p.definitions[-1].sentence == body[i - 1][1] and body[i - 1][0] == g \
+                and not _DEFINITION.match(s):
+            d = p.definitions[-1]  # 新颖性，是指…；也没有…; 中止…，是指…；暂停办理…: one definition, to the 。
             p.definitions[-1] = Definition(d.term, f"{d.meaning}；{s}", f"{d.sentence}；{s}")
             continue
         if m := _DEFINITION.match(s):

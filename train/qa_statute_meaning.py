@@ -182,7 +182,8 @@ def _clauses(sentence: str) -> str:
     what is to be done in it is not cut off."""
     parts = split_outside(sentence.rstrip("。；;"), "，")
     first = next((i for i, x in enumerate(parts) if DEADLINE.search(x) and _PERIOD.search(x)), None)
-    first = 0 if first is not None and len(parts[first]) < 8 else first  # 到期满为止: with what runs out
+    if first is not None and (len(parts[first]) < 8 or re.match(r"(?:应当|可以|不得|必须)", parts[first])):
+        first = 0  # 到期满为止: with what runs out; 应当在三日内告知…: with who must
     return "" if first is None else f"“{'，'.join(parts[first:])}”"
 
 

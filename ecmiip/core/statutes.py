@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -203,6 +203,26 @@ def read_articles(path: Path, doc: Document) -> Iterator[Article]:
                 raise InputError(f"{path}:{lineno}: not a statute record ({e})") from e
 
 
+def read_errata(path: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    """(file stem, article) → (source words, official words): where a shipped source text departs from the
+    official one (a dropped symbol), each with its basis in the file."""
+    if not path.is_file():
+        return {}
+    return {(Path(e["file"]).stem, e["article"]): (e["source"], e["official"])
+            for e in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def corrected(article: Article, errata: dict[tuple[str, str], tuple[str, str]]) -> Article:
+    """The article with its erratum applied; an erratum whose source words are gone is an error, not a no-op."""
+    if (fix := errata.get((article.doc.key, article.article))) is None:
+        return article
+    source, official = fix
+    if source not in article.text:
+        raise InputError(f"errata.json: {article.doc.key} {article.article} no longer reads “{source}”; "
+                         "update or remove the erratum")
+    return replace(article, text=article.text.replace(source, official))
+
+
 def document_from_record(rec: dict, origin: str, where: str) -> Document:
     """A manifest record → Document; a missing or malformed field is an error naming it and ``where``."""
     if not isinstance(rec, dict):
@@ -271,7 +291,9 @@ class StatuteStore:
                 self.as_of = max(self.as_of, parse_date(user["as_of"]))
         self.documents: tuple[Document, ...] = tuple(d for d, _ in docs)
         self.files: dict[str, Path] = {d.key: path for d, path in docs}  # document key → its JSONL file
-        self.articles: tuple[Article, ...] = tuple(a for d, path in docs for a in read_articles(path, d))
+        errata = read_errata(shipped_dir / "errata.json")
+        self.articles: tuple[Article, ...] = tuple(
+            corrected(a, errata) if d.origin == "shipped" else a for d, path in docs for a in read_articles(path, d))
 
     @staticmethod
     def _override(doc: Document, change: dict | None, where: str) -> Document:
