@@ -9,6 +9,7 @@ The statute templates (``qa_statute_templates``) build their questions and answe
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from ecmiip.core.numerals import ITEM_NUMERAL, NUMERAL, NUMERAL_CHARS, STATUTE_NUMERAL
@@ -141,6 +142,10 @@ QUALIFIERS = ("各", "各级", "各高级", "高级", "中级", "基层", "地�
               "上级", "下级", "上一级", "国务院", "知识产权", "外国作品")
 
 
+# After an actor: those the rule excludes (权利人和使用者以外的公民).
+_EXCLUDED = re.compile(r"(?:(?:和|及|、)[^，]{1,10}?)?以外")
+
+
 def opening_actor(clause: str) -> str:
     """The actor a clause opens with — its subject — or ""; the actor inside a 的-condition
     (著作权人声明不许使用的) is not the subject of what follows, so such a clause has none."""
@@ -149,8 +154,8 @@ def opening_actor(clause: str) -> str:
     prefix = clause[: m.start()] if m else ""
     if m and re.match(r"(?:、[^，]{2,10}?)?(?:工作人员|人员)", clause[m.end():]):
         return ""  # 商标局、商标评审委员会工作人员: staff, not the organ
-    if m and re.match(r"(?:保护|备案|总署)|(?:(?:和|及|、)[^，]{1,10}?)?以外", clause[m.end():]):  # …人以外的公民
-        return ""  # 知识产权海关保护备案: a thing named after the actor, not the actor
+    if m and (re.match(r"保护|备案|总署", clause[m.end():]) or _EXCLUDED.match(clause[m.end():])):
+        return ""  # 知识产权海关保护备案: a thing named after the actor; 权利人和使用者以外的公民: those excluded
     if m and clause[m.end(): m.end() + 1] == "的" and not clause[m.end():].startswith("的，"):
         return ""  # 国务院知识产权行政部门的工作人员: the department qualifies who acts
     if m and re.fullmatch(r"[^，的]{1,12}的[^，的]{2,8}", clause[m.end():]) and not re.search(_RULE_MODAL, clause):
@@ -252,7 +257,7 @@ def _subject(condition: str, consequence: str) -> str:
     opening = actor_in(condition[:12])
     if opening and re.match(rf"{re.escape(opening)}(?:、[^，]{{2,10}}?)?(?:工作人员|人员)", condition):
         return ""  # 商标局、商标评审委员会工作人员有下列情形之一的: the staff, not the organ
-    if re.match(r"(?:(?:和|及|、)[^，]{1,10}?)?以外", condition[len(opening):]):
+    if _EXCLUDED.match(condition[len(opening):]):
         return ""  # 权利人和使用者以外的公民…: those the rule excludes
     return opening if opening and condition.startswith(opening) else ""
 
@@ -260,17 +265,23 @@ def _subject(condition: str, consequence: str) -> str:
 _KIND_OF = {"不得": "prohibition", "应当": "obligation", "必须": "obligation", "可以": "permission", "有权": "permission"}
 
 
+def _own_modals(sentence: str) -> Iterator[tuple[str, str]]:
+    """(clause, modal word) for each modal the sentence's own clauses turn on: not 不应当 or 应当知道, nor one
+    inside an attributive phrase (其他应当保密的信息) or a 的-condition (…可以得出唯一理解的)."""
+    for chunk in _chunks(sentence):
+        for m in re.finditer(_RULE_MODAL, chunk):
+            if not chunk[: m.start()].endswith(("不", "其他")) and not chunk.endswith("的"):
+                yield chunk, m.group(0)
+
+
 def modal_kinds(sentence: str) -> list[str]:
-    """The kind of each modal word the sentence's own clauses turn on, in order (two 应当 of two bodies are
-    two); not 不应当 or 应当知道, nor a modal inside an attributive 的-phrase (其他应当保密的信息)."""
-    return [_KIND_OF[m.group(0)] for chunk in _chunks(sentence) for m in re.finditer(_RULE_MODAL, chunk)
-            if not chunk[: m.start()].endswith(("不", "其他")) and not chunk.endswith("的")]  # …可以得出唯一理解的
+    """The kind of each modal word the sentence turns on, in order (two 应当 of two bodies are two)."""
+    return [_KIND_OF[word] for _, word in _own_modals(sentence)]
 
 
 def modal_clause(sentence: str) -> str:
     """The clause the sentence's first own modal word stands in ("" when it has none)."""
-    return next((chunk for chunk in _chunks(sentence) for m in re.finditer(_RULE_MODAL, chunk)
-                 if not chunk[: m.start()].endswith(("不", "其他")) and not chunk.endswith("的")), "")
+    return next((chunk for chunk, _ in _own_modals(sentence)), "")
 
 
 def modal_of(consequence: str) -> str:
