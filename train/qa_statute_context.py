@@ -8,6 +8,7 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from ecmiip.core.numerals import STATUTE_NUMERAL, int_to_chinese
 from ecmiip.core.renumbering import reference_note
@@ -96,6 +97,14 @@ class Context:
     article: str = ""  # its label in the store: 第十一条
     as_of: date | None = None
 
+    @cached_property
+    def renumbering_note(self) -> str:
+        """The store's note when the article cites a law in its old numbering (所称著作权法第十六条即现行…)."""
+        if self.doc is None:
+            return ""
+        found = next((a for a in store().articles_of.get(self.doc.key, ()) if a.article == self.article), None)
+        return reference_note(found, store()) if found else ""
+
     def where(self, p: Paragraph) -> str:
         """``《法》第十条第二款`` for a paragraph of a multi-paragraph article, else the article."""
         return f"{self.ref}第{int_to_chinese(p.number)}款" if len(self.reading.paragraphs) > 1 else self.ref
@@ -133,15 +142,7 @@ def quote(c: Context) -> str:
 def notes(c: Context) -> str:
     """What a quoted article's citations mean today: an old numbering (著作权法第十六条 → 第十八条) or a
     version no longer in force (反不正当竞争法第六条 of the 2019 text)."""
-    return renumbering_note(c) + stale_note(c.text, c.as_of)
-
-
-def renumbering_note(c: Context) -> str:
-    """The store's note when the article cites a law in its old numbering (所称著作权法第十六条即现行…)."""
-    if c.doc is None:
-        return ""
-    found = next((a for a in store().articles_of.get(c.doc.key, ()) if a.article == c.article), None)
-    return reference_note(found, store()) if found else ""
+    return c.renumbering_note + stale_note(c.text, c.as_of)
 
 
 MODAL_WORDS = "不得|应当|可以|必须|有权"

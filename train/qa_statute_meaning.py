@@ -33,7 +33,6 @@ from ecmiip.train.qa_statute_context import (
     Context,
     leans_on_that,
     notes,
-    renumbering_note,
     term,
 )
 
@@ -43,11 +42,7 @@ COVERS = {"role": "条文性质", "items": "列举事项", "condition": "适用�
           "sentence": "其余规定"}
 
 
-
-
 _OWN_REFERENCE = re.compile(r"^(?:本|前|第)")
-
-
 
 
 def _own_words(sentence: str) -> str:
@@ -55,10 +50,6 @@ def _own_words(sentence: str) -> str:
     numbering is the one of the text's own time (著作权法第十六条 in a 2013 regulation)."""
     quoted = sentence.rstrip("。；;").replace("“", "‘").replace("”", "’")  # a quote inside a quote: ‘’
     return f"“{quoted}”。" if FOREIGN_REFERENCE.search(sentence) else full_stop(sentence)
-
-
-
-
 
 
 def _position(text: str, line: tuple[str, str]) -> int:
@@ -83,7 +74,6 @@ def _structure(c: Context) -> list[tuple[str, str]]:
         told = {k.sentence for k in p.conditions} | {r.sentence for r in p.rules}
         if p.items:  # an item or the lead-in is told in the items line
             told |= {p.items.lead, *p.items.items, *(i.rstrip("；;。") for i in p.items.items)}
-        if p.items:
             items = "".join(f"（{int_to_chinese(i)}）{t}；" for i, t in enumerate(p.items.items, 1)).rstrip("；")
             lines.append(("items", f"{at}{_items_line(p.items)}：{items}。"))
         for k in p.conditions:
@@ -148,8 +138,6 @@ def _condition_line(at: str, k: Condition, p: Paragraph) -> tuple[str, str]:
     return "condition", f"{at}的适用条件是“{k.condition}”，法律后果是“{k.consequence}”{extra}。"
 
 
-
-
 def _rule_line(at: str, r: Rule) -> str:
     """A rule in the text's own words. It names whom it binds only where the sentence leaves no doubt: one
     modal word, the subject the whole phrase before it (上级人民法院 is not 人民法院; two duties of two bodies
@@ -190,7 +178,7 @@ def _clauses(sentence: str) -> str:
 def _numbering_unsure(c: Context, ref: str) -> bool:
     """Whether another law's article, as this text numbers it, may not be today's: not when the quote's note
     maps it, nor when this text took effect after the cited law's text in force; yes for a law the store lacks."""
-    if f"所称{ref[: ref.index('条') + 1]}" in renumbering_note(c):
+    if f"所称{ref[: ref.index('条') + 1]}" in c.renumbering_note:
         return False
     law = re.match(r"《?([^《》第]+?)》?第", ref)
     cited = next(filter(None, (store().current(n) for n in (law.group(1), PRC + law.group(1)))), None) if law else None

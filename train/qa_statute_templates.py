@@ -346,9 +346,17 @@ def _scenario_doubt(facts: str, ask: str) -> str:
 
 def _short_names(c: Context) -> set[str]:
     """The short names of other documents this one gives in its other articles (…具体衔接办法（以下简称衔接办法））."""
-    articles = store().articles_of.get(c.doc.key, ()) if c.doc else ()
-    return {m[1] for a in articles if a.article != c.article
-            for m in re.finditer(r"以下(?:简称|称)([^）)，、]{1,10}(?:办法|规定|决定|条例|协定|公约|条约))[）)]", a.text)}
+    return {name for article, name in _short_names_of(c.doc.key) if article != c.article} if c.doc else set()
+
+
+def _short_names_of(key: str) -> tuple[tuple[str, str], ...]:
+    """(article, short name) for each short name of another document a stored document gives; kept on the
+    store (rebuilt when the store is), as its renumbering alignments are."""
+    found = store().__dict__.setdefault("_short_names", {})
+    if key not in found:
+        found[key] = tuple((a.article, m[1]) for a in store().articles_of.get(key, ()) for m in re.finditer(
+            r"以下(?:简称|称)([^）)，、]{1,10}(?:办法|规定|决定|条例|协定|公约|条约))[）)]", a.text))
+    return found[key]
 
 
 def _said_too(c: Context, p: Paragraph, k: Condition) -> str:
@@ -522,8 +530,6 @@ def _rule(c: Context, p: Paragraph, r: Rule) -> tuple[str, str, str, list[str]]:
              f"2. 检索法律：{c.where(p)}是一项{KIND_ZH[r.kind]}，主体为{who}。",
              f"3. 得出结论：{who}{r.modal}{full_stop(act)}"]
     return q, f"{conclusion}\n\n{quote(c)}", "statute-rule", steps
-
-
 
 
 def _definition(c: Context, p: Paragraph) -> tuple[str, str, str, list[str]]:
