@@ -25,8 +25,8 @@ from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_ggu
 from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir, probe_writable
 from ecmiip.quantize.modelcard import read_model_card
 from ecmiip.quantize.modelfile import render_modelfile
-from ecmiip.quantize.ollama_template import template_for_tokenizer
 from ecmiip.quantize.quantize import BITS_PER_WEIGHT, parse_quant_types, quantize
+from ecmiip.quantize.template_parity import choose_template
 from ecmiip.quantize.verification import release_memory, run_checks
 
 REPORT_NAME = "export-report.json"
@@ -77,7 +77,10 @@ def export(opts: ExportOptions) -> ExportResult:
     tokenizer = load_tokenizer(base, local_files_only=True)
     if not tokenizer.chat_template:
         raise InputError(f"{base}: the tokenizer has no chat template; a chat model needs one")
-    template = template_for_tokenizer(tokenizer)
+    template = choose_template(tokenizer, modelfile_system=opts.system or "")
+    if not template.is_go:
+        console.print(f"[yellow]no Go TEMPLATE in the Modelfile[/]: {template.why}; Ollama (0.30 and later) "
+                      "will render the model's own chat template from the GGUF")
     conversion = Conversion(
         base,
         adapter=adapter,
@@ -235,7 +238,7 @@ def verify_command(gguf_path: Path, hf_dir: Path, adapter_dir: Path | None, quan
     tokenizer = load_tokenizer(hf_dir, local_files_only=True)
     if not tokenizer.chat_template:
         raise InputError(f"{hf_dir}: the tokenizer has no chat template")
-    template = template_for_tokenizer(tokenizer)
+    template = choose_template(tokenizer, modelfile_system=LEGAL_SYSTEM_PROMPT)
     checks = run_checks(gguf_path, hf_dir, adapter_dir, {p.stem: p for p in quants}, template, LEGAL_SYSTEM_PROMPT, tokenizer)
     print_summary(checks, gguf_path, {p.stem: p for p in quants}, None)
     if report is not None:

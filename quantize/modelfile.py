@@ -20,6 +20,13 @@ from ecmiip.quantize.go_strings import describe_char, go_is_print
 from ecmiip.quantize.modelfile_parser import parse_commands
 from ecmiip.quantize.ollama_template import OllamaTemplate
 
+# REQUIRES: the oldest Ollama that runs what we write. REQUIRES itself came in 0.14.0 (older releases
+# refuse the whole file: "command must be one of ..."), after the thinking fields our Go templates use
+# (0.9.0); rendering the GGUF's own Jinja chat template, which a Modelfile without TEMPLATE relies on,
+# came with the llama-server engine in 0.30.0. Tested against Ollama 0.34.4 (tests/test_ollama_*.py).
+REQUIRES_GO_TEMPLATE = "0.14.0"
+REQUIRES_GGUF_TEMPLATE = "0.30.0"
+
 
 def _why_unquotable(s: str, what: str) -> str:
     for ch in s:
@@ -64,6 +71,19 @@ def _parameter_line(key: str, value: object) -> str:
     return f"PARAMETER {key} {text}"
 
 
+def _template_comment(template: OllamaTemplate) -> list[str]:
+    if template.is_go:
+        return [
+            f"# TEMPLATE: Go template of the {template.family!r} family; it renders exactly what the model's Hugging",
+            "# Face chat template renders. Ollama 0.30+ may render the GGUF's own chat template instead (it prefers",
+            "# the one with more capabilities); OLLAMA_GO_TEMPLATE=1 makes it use this one.",
+        ]
+    return [
+        "# No TEMPLATE: Ollama renders the chat template inside the GGUF (the model's own) with llama.cpp,",
+        f"# because {' '.join(template.why.split())}.",
+    ]
+
+
 def render_modelfile(
     *,
     gguf_name: str,
@@ -81,14 +101,14 @@ def render_modelfile(
     if Path(gguf_name).is_absolute() or "\\" in gguf_name:
         raise InputError(f"gguf_name must be a path relative to the Modelfile's folder, not {gguf_name!r}")
     gguf_name = gguf_name.removeprefix("./")
-    lines = [
-        f"# Ollama Modelfile written by ec-miip {__version__}.",
-        f"# TEMPLATE: Go template of the {template.family!r} family, written to render exactly what the model's",
-        "# Hugging Face chat template renders.",
+    lines = [f"# Ollama Modelfile written by ec-miip {__version__}.", *_template_comment(template)]
+    lines += [
         "# Create the model with: ollama create <name> -f Modelfile",
         f"FROM {quote_value('./' + gguf_name, what='FROM path', allow_bare=True)}",
-        f"TEMPLATE {quote_value(template.text, what='TEMPLATE')}",
+        f"REQUIRES {REQUIRES_GO_TEMPLATE if template.is_go else REQUIRES_GGUF_TEMPLATE}",
     ]
+    if template.is_go:
+        lines.append(f"TEMPLATE {quote_value(template.text, what='TEMPLATE')}")
     if system is not None:
         lines.append(f"SYSTEM {quote_value(system, what='SYSTEM')}")
     lines += [_parameter_line("stop", stop) for stop in template.stops]

@@ -1,17 +1,21 @@
 """The Ollama TEMPLATE (a Go ``text/template``) that renders what a model's HF chat template renders.
 
-Ollama prompts the model through the Modelfile TEMPLATE, not through the model's Jinja chat template.
-The Go templates of the supported families are the ``gotemplate/*.gotmpl`` files (package data, read
-byte for byte: a trailing newline there is part of the prompt). The family is picked from the HF
-template's text and confirmed by rendering probe conversations with it; the HF template's default
-system turn (SmolLM2, Qwen2.5) is found the same way, never hard-coded.
+Ollama renders a prompt one of two ways (0.34.4, as observed): with the Modelfile's Go TEMPLATE, or,
+from 0.30 on, with the Jinja chat template inside the GGUF through llama.cpp's own engine, which it
+prefers when that template offers more (Qwen3's has tools) unless ``OLLAMA_GO_TEMPLATE`` says which.
+So a Modelfile carries a Go TEMPLATE only where one renders exactly what the HF template renders;
+both are then equal and the choice does not matter. The Go templates of the supported families are
+the ``gotemplate/*.gotmpl`` files (package data, read byte for byte: a trailing newline there is part
+of the prompt). The family is picked from the HF template's text and confirmed by rendering probe
+conversations with it; the HF template's default system turn (SmolLM2, Qwen2.5) is found the same way,
+never hard-coded. Any other template is left to the GGUF's Jinja (``gguf_template``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from typing import Any
 
@@ -23,6 +27,10 @@ from ecmiip.quantize.go_strings import go_template_text
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
 FAMILIES = ("qwen3", "chatml")
+GGUF_JINJA = "gguf"  # the family of a Modelfile without a Go TEMPLATE: Ollama renders the GGUF's own template
+# Stop strings written when the vocabulary has them: the end of a turn, the start of an invented next
+# one, and the end of text (Qwen's pad and SmolLM2's BOS; a model that emits it has finished).
+STOP_TOKENS = (IM_END, IM_START, "<|endoftext|>")
 
 # Renders a list of {"role", "content"} messages with the HF template and a generation prompt;
 # keyword arguments (enable_thinking) go to the template.
@@ -31,10 +39,17 @@ RenderHF = Callable[..., str]
 
 @dataclass(frozen=True)
 class OllamaTemplate:
+    """``text`` is the Go TEMPLATE, empty for ``GGUF_JINJA``; ``why`` says why there is none."""
+
     family: str
     text: str
     stops: tuple[str, ...] = (IM_END, IM_START)
     default_system: str | None = None
+    why: str = ""
+
+    @property
+    def is_go(self) -> bool:
+        return self.family != GGUF_JINJA
 
 
 def go_template(name: str) -> str:
@@ -93,9 +108,23 @@ def template_for(hf_chat_template: str, render_hf: RenderHF) -> OllamaTemplate:
     return OllamaTemplate(family, text, default_system=default_system)
 
 
+def stops_for(tokenizer: Any) -> tuple[str, ...]:
+    """The ``STOP_TOKENS`` the tokenizer knows, and its EOS token."""
+    vocab = tokenizer.get_vocab()
+    stops = [t for t in STOP_TOKENS if t in vocab]
+    eos = tokenizer.eos_token
+    return tuple(stops + ([eos] if eos and eos not in stops else []))
+
+
 def template_for_tokenizer(tokenizer: Any) -> OllamaTemplate:
     """``template_for`` on a Hugging Face tokenizer's own chat template."""
     chat = from_tokenizer(tokenizer)
     if not chat.text:
         raise _unsupported("the tokenizer has no chat template")
-    return template_for(chat.text, chat.render)
+    template = template_for(chat.text, chat.render)
+    return replace(template, stops=stops_for(tokenizer))
+
+
+def gguf_template(tokenizer: Any, why: str) -> OllamaTemplate:
+    """No Go TEMPLATE: Ollama (0.30 and later) renders the chat template embedded in the GGUF."""
+    return OllamaTemplate(GGUF_JINJA, "", stops=stops_for(tokenizer), why=why)

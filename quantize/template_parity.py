@@ -2,7 +2,8 @@
 
 A TEMPLATE that differs from the Jinja one by a single newline silently degrades a fine-tuned model,
 so each parity conversation is rendered by Go (``gotemplate/render.go`` through the Go toolchain,
-offline) and by the HF chat template, and the texts must be identical.
+offline) and by the HF chat template, and the texts must be identical; a template that is not gets
+no TEMPLATE at all (``choose_template``). The tests hold render.go to Ollama's own template package.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ecmiip.core.chat_template import from_tokenizer
-from ecmiip.core.errors import EcmiipError, VerificationError
-from ecmiip.quantize.ollama_template import OllamaTemplate
+from ecmiip.core.errors import EcmiipError, UnsupportedError, VerificationError
+from ecmiip.quantize.ollama_template import OllamaTemplate, gguf_template, template_for_tokenizer
 from ecmiip.quantize.parity_conversations import PARITY_CONVERSATIONS, Conversation
 
 RENDER_GO = Path(__file__).with_name("gotemplate") / "render.go"
@@ -77,3 +78,28 @@ def template_mismatches(
     got = go_render(template.text, [c.to_ollama(modelfile_system) for c in conversations])
     want = [hf_render(tokenizer, c, modelfile_system=modelfile_system) for c in conversations]
     return [(c, w, g) for c, w, g in zip(conversations, want, got, strict=True) if w != g]
+
+
+def choose_template(
+    tokenizer: Any, conversations: Sequence[Conversation] = PARITY_CONVERSATIONS, *, modelfile_system: str = ""
+) -> OllamaTemplate:
+    """The Go TEMPLATE of the model's family when Go proves it renders every conversation as HF does;
+    else no TEMPLATE, so that Ollama renders the GGUF's own chat template (``gguf_template``).
+
+    Without Go the family's template is kept unproven, as before (the verification says so).
+    """
+    try:
+        template = template_for_tokenizer(tokenizer)
+    except UnsupportedError as e:
+        return gguf_template(tokenizer, why=str(e))
+    if shutil.which("go") is None:
+        return template
+    mismatches = template_mismatches(template, tokenizer, conversations, modelfile_system=modelfile_system)
+    if not mismatches:
+        return template
+    labels = ", ".join(c.label for c, _, _ in mismatches)
+    why = (
+        f"the {template.family!r} Go template renders {len(mismatches)} of {len(conversations)} parity "
+        f"conversations differently from the model's chat template ({labels})"
+    )
+    return gguf_template(tokenizer, why=why)

@@ -440,6 +440,9 @@ def check_modelfile_template(template, hf_tokenizer, conversations, system: str)
 
     from ecmiip.quantize.template_parity import template_mismatches
 
+    if not template.is_go:
+        return Check("Modelfile TEMPLATE parity", None, "no Go TEMPLATE: Ollama renders the GGUF's chat template "
+                     f"(see chat-template parity), because {template.why}")
     if shutil.which("go") is None:
         return Check("Modelfile TEMPLATE parity", None, "skipped: Go is not installed (apt install golang-go)")
     mismatches = template_mismatches(template, hf_tokenizer, conversations, modelfile_system=system)
