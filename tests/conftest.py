@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.models import cached_model
+from tests.ollama_server import OllamaServer, require_ollama
 
 
 def _require(module: str, why: str) -> None:
@@ -50,9 +52,31 @@ def smollm2_gguf(smollm2_dir, tmp_path_factory) -> Path:
     return _exported(smollm2_dir, tmp_path_factory.mktemp("smollm2-gguf"))
 
 
+@pytest.fixture(scope="session")
+def ollama_home(tmp_path_factory) -> Path:
+    """The test session's Ollama home: models (OLLAMA_MODELS), keys and server logs, removed with the session."""
+    return tmp_path_factory.mktemp("ollama-home")
+
+
+@pytest.fixture(scope="session")
+def ollama(ollama_home) -> Iterator[OllamaServer]:
+    """A real ``ollama serve`` on 127.0.0.1 for the whole session (skips, or fails in CI, without Ollama)."""
+    server = OllamaServer(require_ollama(), ollama_home).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ollama_go_template(ollama, ollama_home) -> Iterator[OllamaServer]:
+    """A second server on the same models with ``OLLAMA_GO_TEMPLATE=1``: the Modelfile TEMPLATE is used."""
+    server = OllamaServer(ollama.binary, ollama_home, OLLAMA_GO_TEMPLATE="1").start()
+    yield server
+    server.stop()
+
+
 # The fast default (`pytest`) and the slow end-to-end set (`pytest -m slow`): a test is slow when it uses a
 # real model (building one takes tens of seconds) or is listed in slow_tests.txt (measured ≥ 2 s).
-MODEL_FIXTURES = frozenset({"tiny_qwen3_dir", "smollm2_dir", "tiny_qwen3_gguf", "smollm2_gguf"})
+MODEL_FIXTURES = frozenset({"tiny_qwen3_dir", "smollm2_dir", "tiny_qwen3_gguf", "smollm2_gguf", "ollama"})
 _SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
 
 
