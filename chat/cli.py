@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect-timeout", type=_bounded(float, 0.1, 600, "秒数"), default=DEFAULT_CONNECT_TIMEOUT_S,
                    metavar="SECONDS", help="how long to wait for Ollama to accept the connection (default: %(default)g)")
     p.add_argument("-p", "--prompt", help="answer this question and exit (also: pipe it on stdin)")
-    p.add_argument("--ctx", type=_bounded(int, 256, MAX_CTX, "token 数"), default=DEFAULT_NUM_CTX,
-                   help="context length in tokens (default: %(default)s)")
+    p.add_argument("--ctx", type=_bounded(int, 256, MAX_CTX, "token 数"),
+                   help=f"context length in tokens (default: an Ollama model's own num_ctx, else {DEFAULT_NUM_CTX})")
     p.add_argument("--gpu-layers", type=_bounded(int, -1, None, "层数（-1 = 全部）"), default=-1,
                    help="layers offloaded to the GPU; -1 = all when there is one (default: -1)")
     p.add_argument("--threads", type=_bounded(int, 1, 4096, "线程数"), help="CPU threads (default: llama.cpp's choice)")
@@ -348,6 +348,8 @@ class Chat:
         self.out.print(f"任务：{self.session.task or '通用'}")
 
     def cmd_think(self, rest: list[str]) -> None:
+        if getattr(self.backend, "thinks", None) is False:
+            raise InputError("该模型不支持思考模式（Ollama 报告的能力中没有 thinking）")
         self.session.think = not (self.session.think is not False)
         self.out.print(f"思考模式：{'开' if self.session.think else '关'}")
 
@@ -485,6 +487,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     question = read_question(args)
     backend = open_backend(args)
     try:
+        settle = getattr(backend, "settle", None)  # Ollama: the model's num_ctx and whether it thinks
+        if settle is not None and (note := settle()):
+            err.print(f"[dim]{note}[/]")
         interactive = question is None
         reader = None
         if interactive and sys.stdout.isatty():

@@ -38,7 +38,8 @@ class OllamaBackend:
     Ollama's ``prompt_eval_count`` is what it evaluated (its cache hit is not reported), and an
     estimate would make the cache's share look exact when it is not. ``context_size`` is sent as
     ``num_ctx`` on every request, because without it Ollama picks a context by memory and may silently
-    cut long prompts.
+    cut long prompts; when the caller gives none, :meth:`settle` adopts the model's Modelfile ``num_ctx``
+    (what Ollama itself would use), so the client's budget is the runner's.
     """
 
     supports_logits = False
@@ -51,7 +52,7 @@ class OllamaBackend:
         model: str,
         host: str = DEFAULT_OLLAMA_HOST,
         *,
-        num_ctx: int = DEFAULT_NUM_CTX,
+        num_ctx: int | None = None,
         allow_remote: bool = False,
         timeout: float = DEFAULT_TIMEOUT_S,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
@@ -73,8 +74,36 @@ class OllamaBackend:
         if not (timeout > 0 and connect_timeout > 0):
             raise InputError(f"Ollama timeouts must be positive seconds, not {timeout} / {connect_timeout}")
         self._timeout, self._connect_timeout = timeout, connect_timeout  # first byte (and any pause), connecting
-        self.context_size: int = num_ctx
+        self.context_size: int = num_ctx or DEFAULT_NUM_CTX
+        self._ctx_given = num_ctx is not None
+        self.thinks: bool | None = None  # whether the model can think, once the server has said (settle)
         self.last_stats: Stats | None = None
+
+    def settle(self) -> str | None:
+        """Adopt what the server says of the model: its Modelfile ``num_ctx`` unless one was given, and
+        whether it can think (Ollama refuses ``think`` for a model that cannot). Returns a note for the
+        user, or None; when the server cannot say (down, no such model), the defaults stay and the first
+        question reports the error."""
+        try:
+            conn, resp = self._post("/api/show", {"model": self.model})
+            try:
+                show = json.loads(resp.read())
+            finally:
+                conn.close()
+        except (BackendError, ValueError, OSError):
+            return None
+        if not isinstance(show, dict):
+            return None
+        capabilities = show.get("capabilities")
+        if isinstance(capabilities, list):
+            self.thinks = "thinking" in capabilities
+        if self._ctx_given:
+            return None
+        num_ctx = modelfile_num_ctx(show.get("parameters"))
+        if num_ctx is None:
+            return f"上下文 {self.context_size} tokens（模型 {self.model} 的 Modelfile 未设 num_ctx；可用 --ctx 指定）"
+        self.context_size = num_ctx
+        return f"上下文 {num_ctx} tokens（取自模型 {self.model} 的 Modelfile num_ctx）"
 
     def count_tokens(self, messages: list[dict], think: bool | None) -> int:
         total = 3 + (4 if think is False else 0)  # the assistant's header, an empty think block
@@ -93,7 +122,7 @@ class OllamaBackend:
             "stream": True,
             "options": {**sampling, "num_ctx": self.context_size, "num_predict": max_tokens},
         }
-        if think is not None:
+        if think is not None and self.thinks is not False:
             body["think"] = think
         self.last_stats = None
         t0 = time.perf_counter()
@@ -264,9 +293,25 @@ def _checked_final(msg: dict, raw: bytes) -> dict:
     return msg
 
 
+def modelfile_num_ctx(parameters: object) -> int | None:
+    """``num_ctx`` from ``/api/show``'s ``parameters`` (one "name value" per line), if the Modelfile set it."""
+    if not isinstance(parameters, str):
+        return None
+    for line in parameters.splitlines():
+        name, _, value = line.strip().partition(" ")
+        if name == "num_ctx" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
 def _error_message(body: bytes) -> str:
-    """Ollama's ``{"error": ...}`` text, or the start of whatever else the server said."""
+    """Ollama's ``{"error": ...}`` text (unwrapped when it carries llama-server's own JSON error), or the
+    start of whatever else the server said."""
     try:
-        return str(json.loads(body)["error"])
+        error = json.loads(body)["error"]
+        if isinstance(error, str) and error.startswith("{"):
+            inner = json.loads(error).get("error")
+            error = inner.get("message", error) if isinstance(inner, dict) else error
+        return str(error)
     except (ValueError, KeyError, TypeError):
         return body.decode("utf-8", errors="replace").strip()[:300] or "no details"

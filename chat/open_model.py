@@ -65,14 +65,15 @@ def _hf_dir(path: Path) -> Path:
 def open_model(
     spec: str,
     *,
-    n_ctx: int = DEFAULT_NUM_CTX,
+    n_ctx: int | None = None,
     ollama_host: str | None = None,
     n_gpu_layers: int = -1,
     n_threads: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
 ) -> Backend:
-    """The backend SPEC names, loaded with an ``n_ctx``-token context (see the module doc for SPEC).
+    """The backend SPEC names, loaded with an ``n_ctx``-token context (see the module doc for SPEC); by
+    default the Ollama model's own ``num_ctx`` (after ``settle``), else ``DEFAULT_NUM_CTX``.
 
     ``n_gpu_layers`` and ``n_threads`` are llama.cpp's (all layers on a GPU when there is one; llama.cpp's
     choice of threads), ``ollama_host``, ``timeout`` and ``connect_timeout`` Ollama's.
@@ -84,10 +85,10 @@ def open_model(
     if kind == "gguf":
         from ecmiip.chat.llamacpp_backend import LlamaCppBackend
 
-        return LlamaCppBackend(target, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads)
+        return LlamaCppBackend(target, n_ctx=n_ctx or DEFAULT_NUM_CTX, n_gpu_layers=n_gpu_layers, n_threads=n_threads)
     from ecmiip.chat.transformers_backend import TransformersBackend
 
-    return TransformersBackend(target, adapter=adapter, n_ctx=n_ctx)
+    return TransformersBackend(target, adapter=adapter, n_ctx=n_ctx or DEFAULT_NUM_CTX)
 
 
 def model_info(spec: str, backend: Backend) -> dict:

@@ -3,6 +3,7 @@ the way Ollama will read it before it is trusted.
 
 Ollama's parser has no escape sequences: a value ends at the first newline where the text so far is a
 complete "..." or \"\"\"...\"\"\" string, and runes Go does not call printable are silently dropped.
+Which runes those are is Go's table, not Python's: see ``go_strings.go_is_print``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ _COMMANDS = {"from", "license", "template", "system", "adapter", "draft", "rende
 _COMMANDS |= {"parameter", "message", "requires"}  # Ollama's isValidCommand
 _ROLES = {"system", "user", "assistant"}
 _NIL, _NAME, _VALUE, _PARAMETER, _MESSAGE, _COMMENT = range(6)
-
 
 def _unquote(s: str) -> tuple[str, bool]:
     if s.startswith('"""'):

@@ -1,5 +1,6 @@
 """The Ollama Modelfile: its Go TEMPLATE renders exactly what the HF chat template renders, and every
-value survives Ollama's Modelfile parser."""
+value survives Ollama's Modelfile parser. Both are checked with Ollama's own Go packages (tests/ollama_go.py),
+and so are the product's emulations of them: the parser port and the stdlib ``go_render``."""
 
 from __future__ import annotations
 
@@ -12,11 +13,20 @@ import pytest
 from ecmiip.core.errors import InputError, UnsupportedError
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
 from ecmiip.quantize import template_parity
-from ecmiip.quantize.modelfile import quote_value, render_modelfile, write_modelfile
+from ecmiip.quantize.go_strings import go_is_print
+from ecmiip.quantize.modelfile import REQUIRES_GO_TEMPLATE, quote_value, render_modelfile, write_modelfile
 from ecmiip.quantize.modelfile_parser import parse_modelfile, read_modelfile
-from ecmiip.quantize.ollama_template import OllamaTemplate, RenderHF, template_for, template_for_tokenizer
+from ecmiip.quantize.ollama_template import (
+    FAMILIES,
+    OllamaTemplate,
+    RenderHF,
+    go_template,
+    template_for,
+    template_for_tokenizer,
+)
 from ecmiip.quantize.parity_conversations import PARITY_CONVERSATIONS, Conversation
 from ecmiip.quantize.template_parity import GoMissingError, go_render, hf_render, template_mismatches
+from tests.ollama_go import client_case, commands, ollama_parse, ollama_parse_one, ollama_render
 
 needs_go = pytest.mark.skipif(
     shutil.which("go") is None,
@@ -67,6 +77,23 @@ def _report(mismatches) -> str:
     return "\n".join(f"[{c.label}]\n  HF: {hf!r}\n  Go: {go!r}" for c, hf, go in mismatches)
 
 
+def ollama_mismatches(
+    template: OllamaTemplate, tokenizer, conversations: list[Conversation], *, modelfile_system: str = ""
+) -> list[tuple[Conversation, str, str]]:
+    """(conversation, HF text, Ollama text) where Ollama's own template.Execute, given the messages as a
+    client sends them, renders differently from the HF chat template."""
+    got = ollama_render(template.text, [client_case(c, modelfile_system) for c in conversations])
+    want = [hf_render(tokenizer, c, modelfile_system=modelfile_system) for c in conversations]
+    return [(c, w, g) for c, w, g in zip(conversations, want, got, strict=True) if w != g]
+
+
+def parsed_alike(text: str) -> list[tuple[str, str]]:
+    """The commands Ollama's own parser reads from ``text``, checked to be what the product's port reads."""
+    ollama = ollama_parse_one(text)
+    assert parse_modelfile(text) == ollama, "the parser port reads this Modelfile differently from Ollama"
+    return ollama
+
+
 # --- template families -----------------------------------------------------------------------------
 
 
@@ -75,7 +102,7 @@ def test_families_are_recognised(qwen3_tokenizer, smollm2_tokenizer):
     assert (qwen3.family, qwen3.default_system, qwen3.stops) == (
         "qwen3",
         None,
-        ("<|im_end|>", "<|im_start|>"),
+        ("<|im_end|>", "<|im_start|>", "<|endoftext|>"),  # stops_for: those in the vocabulary, and EOS
     )
     smol = template_for_tokenizer(smollm2_tokenizer)
     assert smol.family == "chatml"
@@ -97,28 +124,26 @@ def test_parity_conversations_cover_the_template_branches(qwen3_tokenizer):
     assert "《" in render["multi-turn"] and "{{ .System }}" in render["quotes-braces"]
 
 
-@needs_go
 @pytest.mark.parametrize("modelfile_system", ["", LEGAL_SYSTEM_PROMPT], ids=["no-SYSTEM", "legal-SYSTEM"])
 def test_qwen3_template_renders_like_hf(qwen3_tokenizer, modelfile_system):
     template = template_for_tokenizer(qwen3_tokenizer)
     conversations = PARITY_CONVERSATIONS + TRAILING_ASSISTANT
-    mismatches = template_mismatches(
+    mismatches = ollama_mismatches(
         template, qwen3_tokenizer, conversations, modelfile_system=modelfile_system
     )
     assert not mismatches, _report(mismatches)
 
 
-@needs_go
 @pytest.mark.parametrize("modelfile_system", ["", LEGAL_SYSTEM_PROMPT], ids=["no-SYSTEM", "legal-SYSTEM"])
 def test_smollm2_template_renders_like_hf(smollm2_tokenizer, modelfile_system):
     template = template_for_tokenizer(smollm2_tokenizer)
     conversations = PARITY_CONVERSATIONS + TRAILING_ASSISTANT
-    mismatches = template_mismatches(
+    mismatches = ollama_mismatches(
         template, smollm2_tokenizer, conversations, modelfile_system=modelfile_system
     )
     assert not mismatches, _report(mismatches)
     # Without a SYSTEM, a conversation with no system message gets SmolLM2's own default system turn.
-    single = go_render(template.text, [PARITY_CONVERSATIONS[0].to_ollama()])[0]
+    single = ollama_render(template.text, [client_case(PARITY_CONVERSATIONS[0])])[0]
     assert single.startswith(f"<|im_start|>system\n{SMOLLM_DEFAULT}<|im_end|>\n<|im_start|>user\n")
 
 
@@ -148,24 +173,23 @@ def test_default_system_with_awkward_characters_is_a_go_string():
     template = template_for(hf_template, render)
     assert template.family == "chatml" and template.default_system == default
     assert "\u3000" not in template.text and "\\u3000" in template.text
-    written = parse_modelfile(render_modelfile(gguf_name="m.gguf", template=template))
+    written = parsed_alike(render_modelfile(gguf_name="m.gguf", template=template))
     assert ("template", template.text) in written
     conversations = PARITY_CONVERSATIONS[:4]
-    got = go_render(template.text, [c.to_ollama() for c in conversations])
     want = []
     for c in conversations:
         messages, kwargs = c.to_hf()
         want.append(render(messages, **kwargs))
-    assert got == want
+    assert ollama_render(template.text, [client_case(c) for c in conversations]) == want
+    assert go_render(template.text, [c.to_ollama() for c in conversations]) == want
 
 
 @needs_go
 def test_go_render_gives_zero_values_for_missing_fields():
     text = "{{ .System }}|{{ .Think }}|{{ .IsThinkSet }}|{{ range .Messages }}{{ .Role }}:{{ .Thinking }}{{ end }}"
-    assert go_render(text, [{"Messages": [{"Role": "user", "Content": "x"}]}, {}]) == [
-        "|false|false|user:",
-        "|false|false|",
-    ]
+    cases = [{"Messages": [{"Role": "user", "Content": "x"}]}, {}]
+    assert go_render(text, cases) == ["|false|false|user:", "|false|false|"]
+    assert ollama_render(text, cases) == go_render(text, cases)
 
 
 def test_go_render_without_go_says_so(monkeypatch):
@@ -196,6 +220,73 @@ def test_to_ollama_mirrors_ollama_chat_handler():
     assert messages[-1] == {"role": "assistant", "content": "c", "reasoning_content": "t"} and kwargs == {
         "enable_thinking": False
     }
+
+
+# The values Ollama's Execute hands a template that ranges over .Messages, as the shipped ones do: System,
+# each collated message, Think, IsThinkSet, Response and Tools. (Not .Prompt, .Suffix or .ThinkLevel: in
+# that case Ollama renders .Prompt as "<no value>", and go_render's Values has no Suffix or ThinkLevel.)
+PROBE = (
+    "S={{ printf \"%q\" .System }} think={{ .Think }}/{{ .IsThinkSet }} R={{ printf \"%q\" .Response }}"
+    " T={{ if .Tools }}yes{{ else }}no{{ end }}\n"
+    "{{ range $i, $m := .Messages }}{{ $i }} {{ $m.Role }} {{ printf \"%q %q\" $m.Content $m.Thinking }}\n{{ end }}"
+)
+COLLATE = [
+    Conversation(None, [("user", "a", None), ("user", "b", None), ("assistant", "c", "t")], think=False),
+    Conversation(None, [("user", "a", None), ("assistant", "b", "t1"), ("assistant", "c", "t2")]),
+    Conversation("s1", [("system", "s2", None), ("user", "u", None), ("system", "s3", None)], think=True),
+    Conversation("", [("user", "", None), ("tool", "r1", None), ("tool", "r2", None), ("user", "x", None)]),
+]
+COLLATE_INDEX = len(PARITY_CONVERSATIONS) + len(TRAILING_ASSISTANT)
+
+
+@needs_go
+@pytest.mark.parametrize("modelfile_system", ["", "SYS"], ids=["no-SYSTEM", "SYSTEM"])
+def test_to_ollama_is_what_ollama_execute_gives_the_template(modelfile_system):
+    """``to_ollama`` (pre-collated, for the stdlib ``go_render``) gives a template exactly the values that
+    Ollama's Execute derives from the client's own messages: the collate, System and the flags."""
+    conversations = PARITY_CONVERSATIONS + TRAILING_ASSISTANT + COLLATE
+    ours = go_render(PROBE, [c.to_ollama(modelfile_system) for c in conversations])
+    ollama = ollama_render(PROBE, [client_case(c, modelfile_system) for c in conversations])
+    assert ours == ollama
+    # System messages anywhere make System; consecutive ones are also merged in Messages.
+    assert ollama[COLLATE_INDEX + 2] == (
+        'S="s1\\n\\ns2\\n\\ns3" think=true/true R="" T=no\n0 system "s1\\n\\ns2" ""\n1 user "u" ""\n2 system "s3" ""\n'
+    )
+
+
+def shipped_templates() -> list[OllamaTemplate]:
+    """The templates ec-miip writes: each family of ``gotemplate/*.gotmpl``, without and with a default
+    system turn (``default_system.gotmpl``), as ``template_for`` builds them from HF chat templates."""
+    from ecmiip.bench.qwen3_tokenizer import QWEN3_CHAT_TEMPLATE
+
+    chatml = (
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+        "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+    with_default = (
+        "{% for m in messages %}{% if loop.first and m['role'] != 'system' %}"
+        "{{ '<|im_start|>system\\n" + SMOLLM_DEFAULT + "<|im_end|>\\n' }}{% endif %}"
+        + chatml.removeprefix("{% for m in messages %}")
+    )
+    awkward = with_default.replace(SMOLLM_DEFAULT, 'You are "Bot" {{ .System }}\u3000ok')
+    return [template_for(t, jinja_renderer(t)) for t in (QWEN3_CHAT_TEMPLATE, chatml, with_default, awkward)]
+
+
+@needs_go
+@pytest.mark.parametrize("modelfile_system", ["", LEGAL_SYSTEM_PROMPT], ids=["no-SYSTEM", "legal-SYSTEM"])
+def test_go_render_is_ollamas_execute_on_every_shipped_template(modelfile_system):
+    """The product's run-time check (``go_render``: Go's stdlib text/template on pre-collated values) renders
+    every shipped template exactly as Ollama's own template package does for every parity conversation."""
+    templates = shipped_templates()
+    assert {t.family for t in templates} == set(FAMILIES)
+    assert [t.default_system is None for t in templates] == [True, True, False, False]
+    assert all(t.text == go_template(t.family).replace("@SYSTEM@\n", "") for t in templates[:2])
+    conversations = PARITY_CONVERSATIONS + TRAILING_ASSISTANT
+    for template in templates:
+        ours = go_render(template.text, [c.to_ollama(modelfile_system) for c in conversations])
+        ollama = ollama_render(template.text, [client_case(c, modelfile_system) for c in conversations])
+        wrong = [(c.label, o, g) for c, o, g in zip(conversations, ollama, ours, strict=True) if o != g]
+        assert not wrong, f"{template.family} (default system {template.default_system!r}): {wrong[:3]}"
 
 
 # --- unsupported templates -------------------------------------------------------------------------
@@ -260,9 +351,9 @@ def qwen3_template() -> OllamaTemplate:
 @pytest.mark.parametrize("system", NASTY_SYSTEMS, ids=range(len(NASTY_SYSTEMS)))
 def test_modelfile_reads_back_exactly(qwen3_template, system):
     license_text = 'Apache License\nVersion 2.0, January 2004\n  "AS IS" BASIS  \n'
-    commands = parse_modelfile(_modelfile(system, qwen3_template, license_text))
-    assert commands == [
+    assert parsed_alike(_modelfile(system, qwen3_template, license_text)) == [
         ("model", "./ec-miip-q4_k_m.gguf"),
+        ("requires", REQUIRES_GO_TEMPLATE),
         ("template", qwen3_template.text),
         ("system", system),
         ("stop", "<|im_end|>"),
@@ -283,11 +374,12 @@ def test_modelfile_layout(qwen3_template, tmp_path):
     assert f"PARAMETER num_ctx {DEFAULT_NUM_CTX}" in lines and "PARAMETER temperature 0.6" in lines
     assert text.count('TEMPLATE """') == 1 and not any(ln.startswith("LICENSE") for ln in lines)
     assert ("system", LEGAL_SYSTEM_PROMPT) in read_modelfile(path)
-    nested = render_modelfile(
-        gguf_name="./dist/m.gguf", template=qwen3_template, parameters={"num_ctx": 4096}
+    assert read_modelfile(path) == ollama_parse_one(path.read_bytes().decode("utf-8"))
+    nested = parsed_alike(
+        render_modelfile(gguf_name="./dist/m.gguf", template=qwen3_template, parameters={"num_ctx": 4096})
     )
-    assert parse_modelfile(nested)[0] == ("model", "./dist/m.gguf")
-    assert [v for k, v in parse_modelfile(nested) if k == "num_ctx"] == ["4096"]
+    assert nested[0] == ("model", "./dist/m.gguf")
+    assert [v for k, v in nested if k == "num_ctx"] == ["4096"]
     with pytest.raises(InputError, match="relative"):
         render_modelfile(gguf_name="/abs/m.gguf", template=qwen3_template)
 
@@ -316,7 +408,7 @@ def test_quote_value_forms():
     assert quote_value('""x') == '"""""x"""'
 
 
-# --- the parser port agrees with Ollama's documented behaviour ---------------------------------------
+# --- the parser port reads what Ollama's own parser reads ---------------------------------------------
 
 
 def test_parser_port_matches_ollama_behaviour():
@@ -329,7 +421,7 @@ def test_parser_port_matches_ollama_behaviour():
         'LICENSE "a\u3000b"\n'  # non-printable runes are silently dropped
         "adapter   ./lora.gguf   \n"
     )
-    assert parse_modelfile(text) == [
+    assert parsed_alike(text) == [
         ("model", "llama3.2"),
         ("temperature", "1"),
         ("stop", "<|eot_id|>"),
@@ -354,3 +446,43 @@ def test_parser_port_matches_ollama_behaviour():
 def test_parser_port_rejects_what_ollama_rejects(text, message):
     with pytest.raises(InputError, match=message):
         parse_modelfile(text)
+    (ollama,) = ollama_parse([text])
+    assert "error" in ollama, f"Ollama reads {commands(ollama)}"
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("FROM x\nREQUIRES 0.14.0\n", [("model", "x"), ("requires", "0.14.0")]),
+        ("requires\t v0.34.4 \nfrom x", [("requires", "v0.34.4"), ("model", "x")]),
+        (
+            'FROM x\nRequires "0.1"\nREQUIRES not-a-version\n',
+            [("model", "x"), ("requires", "0.1"), ("requires", "not-a-version")],
+        ),
+        ("FROM x\nREQUIRES\n", None),
+        ("FROM x\nREQUIRE 0.1\n", None),
+    ],
+)
+def test_requires_reads_as_ollama_reads_it(text, want):
+    """REQUIRES is one of Ollama's commands (any case); its value is checked as a version only when the
+    model is created, not when the Modelfile is parsed."""
+    (ollama,) = ollama_parse([text])
+    assert commands(ollama) == want
+    if want is None:
+        with pytest.raises(InputError):
+            parse_modelfile(text)
+    else:
+        assert parse_modelfile(text) == want
+
+
+def test_parser_port_keeps_and_drops_the_runes_ollama_does():
+    """Every code point, in one SYSTEM value: the port keeps exactly the runes Ollama keeps (Go's
+    strconv.IsPrint, Unicode 15.0.0, whatever Unicode version Python has)."""
+    skip = {"\r", "\n"}  # they would end the value
+    value = "".join(chr(c) for c in range(0x21, 0x110000) if not 0xD800 <= c <= 0xDFFF and chr(c) not in skip)
+    text = f"FROM x\nSYSTEM x {value}\n"
+    ollama = ollama_parse_one(text)
+    assert parse_modelfile(text) == ollama
+    kept = "x " + "".join(filter(go_is_print, value))
+    assert ollama == [("model", "x"), ("system", kept)]
+    assert "\U0001fae8" in kept and "\U00031350" in kept and "\u3000" not in kept  # Unicode 15.0 emoji and CJK
