@@ -1,0 +1,326 @@
+"""The export against a real Ollama server (the pinned build of .ci/build-ollama_server): create, show, the prompt it
+renders, greedy generation, thinking, stops, num_ctx, and what it refuses.
+
+Both test models are used: tiny Qwen3 (real vocabulary and chat template, random weights) and SmolLM2-135M
+(real weights), plus tiny Qwen3 with a simplified chat template outside the exporter's Go families.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from llama_cpp import Llama
+from transformers import AutoTokenizer
+
+from ecmiip.cli import main
+from ecmiip.core.llama import captured_llama_log
+from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+from ecmiip.quantize.modelfile import REQUIRES_GGUF_TEMPLATE, REQUIRES_GO_TEMPLATE
+from ecmiip.quantize.parity_conversations import PARITY_CONVERSATIONS, Conversation
+from ecmiip.quantize.template_parity import hf_render
+from tests.ollama_go import ollama_parse_one
+from tests.ollama_server import OllamaServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A user's own simplification of Qwen's template (ChatML, the empty think block for enable_thinking=False,
+# but no reasoning in history): the exporter's qwen3 Go template cannot render it exactly.
+SIMPLIFIED_QWEN_TEMPLATE = """{%- for message in messages %}
+{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}
+{%- endfor %}
+{%- if add_generation_prompt %}
+{{- '<|im_start|>assistant\\n' }}
+{%- if enable_thinking is defined and enable_thinking is false %}
+{{- '<think>\\n\\n</think>\\n\\n' }}
+{%- endif %}
+{%- endif %}
+"""
+
+MODELS = {"qwen3": "Tiny Qwen3", "smollm2": "SmolLM2", "custom": "Tiny Qwen3, simplified template"}
+SERVERS = {"default": "default choice", "go": "OLLAMA_GO_TEMPLATE=1"}
+
+
+@pytest.fixture(scope="module")
+def custom_template_dir(tiny_qwen3_dir, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("custom-template") / "model"
+    folder.mkdir()
+    for f in tiny_qwen3_dir.iterdir():
+        if f.name != "chat_template.jinja":
+            (folder / f.name).symlink_to(f)
+    (folder / "chat_template.jinja").write_text(SIMPLIFIED_QWEN_TEMPLATE, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def custom_export(custom_template_dir, tmp_path_factory) -> Path:
+    """The simplified-template model exported with full verification (the Go template does not fit it)."""
+    out = tmp_path_factory.mktemp("custom-export") / "dist"
+    assert main(["export", str(custom_template_dir), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def exports(tiny_qwen3_gguf, smollm2_gguf, custom_export, tiny_qwen3_dir, smollm2_dir, custom_template_dir):
+    """name → (export folder, HF model folder)."""
+    return {
+        "qwen3": (tiny_qwen3_gguf.parent, tiny_qwen3_dir),
+        "smollm2": (smollm2_gguf.parent, smollm2_dir),
+        "custom": (custom_export, custom_template_dir),
+    }
+
+
+def _create(server: OllamaServer, name: str, export: Path) -> None:
+    done = server.cli("create", name, "-f", "Modelfile", cwd=export)
+    assert done.returncode == 0 and "success" in done.stderr + done.stdout, done.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def created(ollama_server, exports) -> dict[str, tuple[Path, Path]]:
+    """Every export created in the session's Ollama as ``ecmiip-<name>`` (``ollama create -f Modelfile``)."""
+    for name, (export, _) in exports.items():
+        _create(ollama_server, f"ecmiip-{name}", export)
+    return exports
+
+
+def test_ollama_is_the_pinned_release(ollama_server):
+    assert ollama_server.version() == "0.34.4"
+    assert ollama_server.cli("--version").stdout.strip().endswith("0.34.4")
+
+
+def _values(commands: list[tuple[str, str]]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for name, value in commands:
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def _number_or_text(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+@pytest.mark.parametrize("name", ["qwen3", "smollm2", "custom"])
+def test_show_modelfile_gives_back_ours(created, ollama_server, name):
+    """SYSTEM, TEMPLATE, every PARAMETER (stops included), LICENSE and REQUIRES come back from the server."""
+    export, _ = created[name]
+    ours = _values(ollama_parse_one((export / "Modelfile").read_text(encoding="utf-8")))
+    shown = ollama_server.cli("show", "--modelfile", f"ecmiip-{name}")
+    assert shown.returncode == 0, shown.stderr
+    theirs = _values(ollama_parse_one(shown.stdout))
+    assert theirs["system"] == ours["system"] == [LEGAL_SYSTEM_PROMPT]
+    assert theirs["license"] == ours["license"]
+    if name == "custom":
+        # No Go TEMPLATE: the server keeps the GGUF's Jinja (/api/show), but `show --modelfile` prints Ollama's
+        # placeholder, which would become a real Go template if that output were fed back to `ollama create`.
+        assert "template" not in ours and theirs["template"] == ["{{ .Prompt }}"]
+        assert ollama_server.post("/api/show", {"model": "ecmiip-custom"})["template"] == SIMPLIFIED_QWEN_TEMPLATE
+    else:
+        assert theirs["template"] == ours["template"]
+    assert ours["stop"][:2] == ["<|im_end|>", "<|im_start|>"]
+    for key in ("stop", "num_ctx", "temperature", "top_p", "top_k", "min_p", "repeat_penalty"):
+        assert sorted(map(_number_or_text, theirs[key])) == sorted(map(_number_or_text, ours[key])), key
+    requires = REQUIRES_GGUF_TEMPLATE if name == "custom" else REQUIRES_GO_TEMPLATE
+    assert ours["requires"] == [requires]
+    show = ollama_server.post("/api/show", {"model": f"ecmiip-{name}"})
+    assert show["requires"] == requires and show["system"] == LEGAL_SYSTEM_PROMPT
+
+
+# --- the prompt Ollama builds ----------------------------------------------------------------------
+
+
+def _request(conversation: Conversation, model: str) -> dict:
+    """``conversation`` as a client sends it to /api/chat: its own messages only (the server adds SYSTEM)."""
+    messages = [{"role": r, "content": c, **({"thinking": t} if t else {})} for r, c, t in conversation._messages("")]
+    body = {"model": model, "messages": messages, "_debug_render_only": True}
+    return body if conversation.think is None else {**body, "think": conversation.think}
+
+
+def _without_reasoning(conversation: Conversation) -> Conversation:
+    return Conversation(conversation.system, [(r, c, None) for r, c, _ in conversation.turns], conversation.think)
+
+
+def _reasoning_after_last_query(conversation: Conversation) -> bool:
+    last_query = max(i for i, (r, c, _) in enumerate(conversation.turns) if r == "user" and "<tool_response>" not in c)
+    return any(r == "assistant" and t for r, _, t in conversation.turns[last_query + 1:])
+
+
+def _outcome(server: OllamaServer, model: str, tokenizer, conversation: Conversation) -> str:
+    reply = server.post("/api/chat", _request(conversation, model))
+    if "does not support thinking" in str(reply.get("error")):
+        return "refused: no thinking"
+    got = reply["_debug_info"]["rendered_template"]
+    if got == hf_render(tokenizer, conversation, modelfile_system=LEGAL_SYSTEM_PROMPT):
+        return "= HF"
+    if got == hf_render(tokenizer, _without_reasoning(conversation), modelfile_system=LEGAL_SYSTEM_PROMPT):
+        return "≠ HF: history reasoning dropped"
+    return f"≠ HF: {got[-200:]!r}"
+
+
+def _expected(model: str, server: str, conversation: Conversation) -> str:
+    """What Ollama 0.34.4 does, as observed: SmolLM2 has no thinking, so a request with think=true is
+    refused; on its llama-server path Ollama sends no ``reasoning_content`` for history turns
+    (llm/llama_server.go, llamaServerChatMessage), so reasoning kept after the last query is lost."""
+    if model == "smollm2" and conversation.think:
+        return "refused: no thinking"
+    native = model == "custom" or (model == "qwen3" and server == "default")
+    if native and model == "qwen3" and _reasoning_after_last_query(conversation):
+        return "≠ HF: history reasoning dropped"
+    return "= HF"
+
+
+CHOICES = {("qwen3", "default"): "gguf_chat_template", ("qwen3", "go"): "go_template",
+           ("smollm2", "default"): "go_template", ("smollm2", "go"): "go_template",
+           ("custom", "default"): "gguf_chat_template", ("custom", "go"): "gguf_chat_template"}
+
+
+def parity_table(outcomes: dict[tuple[str, str], dict[str, str]], choices: dict[tuple[str, str], str]) -> str:
+    """The README's table: per parity conversation, what Ollama rendered under each model and setting."""
+    columns = list(outcomes)
+    head = ["conversation", *(f"{MODELS[m]}, {SERVERS[s]}: `{choices[m, s]}`" for m, s in columns)]
+    rows = [head, ["---"] * len(head)]
+    for conversation in PARITY_CONVERSATIONS:
+        rows.append([f"`{conversation.label}`", *(outcomes[c][conversation.label] for c in columns)])
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def test_rendered_prompts_equal_hf_and_the_readme_says_so(created, ollama_server, ollama_go_template):
+    """/api/chat with _debug_render_only, every parity conversation, both models and the custom template,
+    under Ollama's default template choice and with OLLAMA_GO_TEMPLATE=1; the README's table is this run's."""
+    servers = {"default": ollama_server, "go": ollama_go_template}
+    outcomes, choices = {}, {}
+    for model, (_, hf_dir) in created.items():
+        tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+        for key, server in servers.items():
+            outcomes[model, key] = {c.label: _outcome(server, f"ecmiip-{model}", tokenizer, c) for c in PARITY_CONVERSATIONS}
+            choices[model, key] = server.template_choice(f"ecmiip-{model}")
+    expected = {(m, s): {c.label: _expected(m, s, c) for c in PARITY_CONVERSATIONS} for m, s in outcomes}
+    assert choices == CHOICES
+    assert outcomes == expected
+    table = parity_table(outcomes, choices)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert table in readme, f"README.md must hold this run's table:\n{table}"
+
+
+def test_custom_template_exports_without_a_go_template(custom_export):
+    text = (custom_export / "Modelfile").read_text(encoding="utf-8")
+    commands = dict(ollama_parse_one(text))
+    assert "template" not in commands and commands["requires"] == REQUIRES_GGUF_TEMPLATE
+    assert "after-last-query" in text  # the Modelfile says why there is no TEMPLATE
+    report = json.loads((custom_export / "export-report.json").read_text(encoding="utf-8"))
+    checks = {c["name"]: c for c in report["checks"]}
+    assert report["passed"] and checks["chat-template parity"]["passed"]
+    assert checks["Modelfile TEMPLATE parity"]["passed"] is None
+
+
+# --- generation ---------------------------------------------------------------------------------------
+
+GREEDY_TOKENS = 32
+STOPS = ["<|im_end|>", "<|im_start|>", "<|endoftext|>"]
+
+
+@pytest.mark.parametrize("name,question", [("qwen3", "什么是专利的新颖性？"), ("smollm2", "List the days of the week.")])
+def test_greedy_generation_equals_llama_cpp_python(created, ollama_server, name, question):
+    """Temperature 0 through Ollama (its llama-server) and through llama-cpp-python on the same GGUF and the
+    prompt Ollama rendered: the same text, token for token, for GREEDY_TOKENS tokens.
+
+    Only where greedy decoding is well defined: at a near tie between the top two tokens the thread count
+    or the SIMD kernels (Ollama loads the best of its CPU variants) can flip the choice in either engine, so
+    the test first shows the top-1 margin of every step is clear (asked of llama.cpp's log-probabilities).
+    """
+    export, _ = created[name]
+    body = {"model": f"ecmiip-{name}", "messages": [{"role": "user", "content": question}],
+            "options": {"temperature": 0, "seed": 1, "num_predict": GREEDY_TOKENS, "repeat_penalty": 1.0}}
+    if name == "qwen3":
+        body["think"] = False
+    prompt = ollama_server.post("/api/chat", {**body, "_debug_render_only": True})["_debug_info"]["rendered_template"]
+    reply = ollama_server.post("/api/chat", body)
+    with captured_llama_log():
+        llm = Llama(str(export / "ec-miip-Q4_K_M.gguf"), n_ctx=2048, verbose=False, seed=1, logits_all=True)
+    try:
+        ours = llm.create_completion(prompt, max_tokens=GREEDY_TOKENS, temperature=0, repeat_penalty=1.0,
+                                     stop=STOPS, logprobs=2)
+    finally:
+        with captured_llama_log():
+            llm.close()
+    choice = ours["choices"][0]
+    margins = [top[0] - top[1] for step in choice["logprobs"]["top_logprobs"]
+               if len(top := sorted(step.values(), reverse=True)) > 1]
+    assert min(margins) > 0.1, f"a near tie (margin {min(margins):.3f}): choose a prompt with a clear greedy path"
+    assert reply["message"]["content"] == choice["text"]
+    assert reply["prompt_eval_count"] == ours["usage"]["prompt_tokens"]
+    assert reply["done_reason"] == choice["finish_reason"] == "length"
+    assert reply["eval_count"] == ours["usage"]["completion_tokens"] == GREEDY_TOKENS
+    if name == "smollm2":  # a real model: a real answer
+        assert "Monday" in reply["message"]["content"]
+
+
+def _ps(server: OllamaServer) -> dict[str, dict]:
+    with urllib.request.urlopen(f"{server.url}/api/ps", timeout=10) as r:
+        return {m["name"]: m for m in json.load(r)["models"]}
+
+
+def test_num_ctx_from_the_modelfile_is_the_runners_and_a_longer_prompt_is_refused(created, ollama_server, tmp_path):
+    """The runner takes num_ctx from the Modelfile; a prompt longer than it is refused with HTTP 400, not cut."""
+    export, _ = created["qwen3"]
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "ec-miip-Q4_K_M.gguf").symlink_to(export / "ec-miip-Q4_K_M.gguf")
+    text = (export / "Modelfile").read_text(encoding="utf-8").replace("PARAMETER num_ctx 8192", "PARAMETER num_ctx 512")
+    assert "PARAMETER num_ctx 512" in text
+    (small / "Modelfile").write_text(text, encoding="utf-8")
+    _create(ollama_server, "ecmiip-ctx512", small)
+    options = {"temperature": 0, "num_predict": 2}
+    reply = ollama_server.post("/api/chat", {"model": "ecmiip-ctx512", "think": False, "options": options,
+                                      "messages": [{"role": "user", "content": "你好"}]})
+    assert reply["done"] and _ps(ollama_server)["ecmiip-ctx512:latest"]["context_length"] == 512
+    long_question = "专利" * 400
+    refused = ollama_server.post("/api/chat", {"model": "ecmiip-ctx512", "think": False, "options": options,
+                                        "messages": [{"role": "user", "content": long_question}]})
+    assert refused["status"] == 400 and "exceeds the available context size (512 tokens)" in refused["error"]
+
+    # ecmiip-chat adopts the Modelfile's num_ctx and refuses before sending, in one line
+    done = subprocess.run([sys.executable, "-m", "ecmiip.chat.cli", "--ollama", "ecmiip-ctx512", "--ollama-host",
+                           ollama_server.url, "--no-think", "-p", long_question], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr and not done.stdout.strip(), done.stderr
+    assert "取自模型 ecmiip-ctx512 的 Modelfile num_ctx" in done.stderr and "--ctx 512" in done.stderr
+
+
+def test_adapter_is_refused_by_this_ollama(created, ollama_server, tmp_path):
+    """Ollama 0.34.4 refuses ADAPTER (server/create.go: errAdaptersUnsupported): the README says so and the
+    exporter writes none."""
+    export, _ = created["smollm2"]
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    for f in ("ec-miip-Q4_K_M.gguf",):
+        (folder / f).symlink_to(export / f)
+    (folder / "Modelfile").write_text("FROM ./ec-miip-Q4_K_M.gguf\nADAPTER ./ec-miip-Q4_K_M.gguf\n", encoding="utf-8")
+    done = ollama_server.cli("create", "ecmiip-adapter", "-f", "Modelfile", cwd=folder)
+    assert done.returncode != 0 and "LoRA adapters are no longer supported" in done.stderr, done.stderr
+    assert "ADAPTER" not in (export / "Modelfile").read_text(encoding="utf-8")
+    assert "LoRA adapters are no longer supported" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_build_runs_ollama_create_for_real(created, ollama_server, tmp_path, monkeypatch):
+    """``ecmiip build``'s last step runs the real ``ollama create`` when ollama is on PATH."""
+    from types import SimpleNamespace
+
+    from ecmiip.pipeline.cli import _ollama
+
+    export, _ = created["smollm2"]
+    folder = tmp_path / "b" / "06-export"
+    folder.mkdir(parents=True)
+    (folder / "ec-miip-Q4_K_M.gguf").symlink_to(export / "ec-miip-Q4_K_M.gguf")
+    (folder / "Modelfile").write_text((export / "Modelfile").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("PATH", f"{ollama_server.binary.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.host)
+    _ollama(SimpleNamespace(out=tmp_path / "b", name="ecmiip-built"))
+    show = ollama_server.post("/api/show", {"model": "ecmiip-built"})
+    assert show.get("system") == LEGAL_SYSTEM_PROMPT, show
