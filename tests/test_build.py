@@ -179,25 +179,6 @@ def test_demo_killed_mid_sft_resumes_and_ends_with_a_gguf_chat_answers_from(smol
 
 
 
-def test_ollama_create_is_run_when_ollama_is_on_path(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
-    from ecmiip.pipeline.cli import _ollama
-
-    export = tmp_path / "b" / "06-export"
-    export.mkdir(parents=True)
-    (export / "m.gguf").write_bytes(b"GGUF")
-    (export / "Modelfile").write_text("FROM ./m.gguf\n", encoding="utf-8")
-    bindir, calls = tmp_path / "bin", tmp_path / "calls.txt"
-    bindir.mkdir()
-    fake = bindir / "ollama"
-    fake.write_text(f'#!/bin/sh\necho "$PWD $@" >> {calls}\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    _ollama(SimpleNamespace(out=tmp_path / "b", name="ec-miip"))
-    assert calls.read_text().split() == [str(export), "create", "ec-miip", "-f", str(export / "Modelfile")]
-
-
 def test_bench_step_benchmarks_the_quantized_model(tiny_qwen3_gguf, tmp_path):
     from ecmiip.pipeline.build import BuildPlan, quant_gguf, run_bench_step
 

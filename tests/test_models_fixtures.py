@@ -12,7 +12,14 @@ import torch
 from ecmiip.bench.qwen3_tokenizer import QWEN3_ADDED_TOKENS, QWEN3_CHAT_TEMPLATE
 from ecmiip.bench.random_models import build_tiny_qwen3
 from ecmiip.core.statutes import all_articles
-from tests.models import cached_model, make_lora_adapter
+from tests.models import (
+    SCRIPTED_RUN_ON,
+    SCRIPTED_SYSTEMS,
+    cached_model,
+    make_lora_adapter,
+    scripted_prompt,
+    scripted_reply,
+)
 
 
 @pytest.fixture(scope="session")
@@ -208,3 +215,52 @@ def test_smollm2_answers_in_english(smollm2_dir):
         out = model.generate(**batch, max_new_tokens=20, do_sample=False)
     answer = tokenizer.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     assert "Paris" in answer
+
+
+# --- tiny-qwen3-scripted ---------------------------------------------------------------------------
+
+
+def test_tiny_qwen3_scripted_says_its_script_after_q4_k_m(tiny_qwen3_scripted_dir, tmp_path):
+    """What Ollama would run (the exporter's Q4_K_M GGUF; greedy, with and without the Modelfile's repeat
+    penalty) says the scripted reply and stops at <|im_end|>; not stopped, it runs on into the next turn."""
+    import gguf
+    from llama_cpp import Llama
+    from transformers import AutoTokenizer
+
+    from ecmiip.cli import main
+    from ecmiip.core.llama import captured_llama_log
+
+    out = tmp_path / "dist"
+    assert main(["export", str(tiny_qwen3_scripted_dir), "--out", str(out), "--no-verify"]) == 0
+    gguf_path = out / "ec-miip-Q4_K_M.gguf"
+    assert "Q4_K" in {t.tensor_type.name for t in gguf.GGUFReader(gguf_path).tensors}
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen3_scripted_dir)
+    with captured_llama_log():
+        llm = Llama(str(gguf_path), n_ctx=512, verbose=False, seed=0)
+    try:
+        for system in SCRIPTED_SYSTEMS:
+            for thinking in (True, False):
+                prompt = scripted_prompt(tokenizer, system, thinking)
+                reply = scripted_reply(thinking)
+                for penalty in (1.0, 1.05):
+                    completion = llm.create_completion(
+                        prompt, max_tokens=80, temperature=0, repeat_penalty=penalty
+                    )
+                    choice = completion["choices"][0]
+                    said = (choice["text"], choice["finish_reason"])
+                    assert said == (reply, "stop"), (system, thinking, penalty)
+                # Past the end of turn, greedy decoding goes on with the invented next user turn.
+                context = llm.tokenize((prompt + reply + "<|im_end|>").encode(), add_bos=False, special=True)
+                full = llm.tokenize((prompt + reply + SCRIPTED_RUN_ON).encode(), add_bos=False, special=True)
+                run_on = full[len(context) :]
+                generated = []
+                for token in llm.generate(context, temp=0, repeat_penalty=1.0):
+                    generated.append(token)
+                    if len(generated) == len(run_on):
+                        break
+                text = llm.detokenize(generated, special=True).decode()
+                assert (text, generated) == (SCRIPTED_RUN_ON.removeprefix("<|im_end|>"), run_on)
+    finally:
+        with captured_llama_log():
+            llm.close()
+

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -324,3 +326,112 @@ def test_build_runs_ollama_create_for_real(created, ollama_server, tmp_path, mon
     _ollama(SimpleNamespace(out=tmp_path / "b", name="ecmiip-built"))
     show = ollama_server.post("/api/show", {"model": "ecmiip-built"})
     assert show.get("system") == LEGAL_SYSTEM_PROMPT, show
+
+
+def test_bench_puts_the_ollama_model_beside_its_gguf(created, ollama_server, tmp_path):
+    """``ecmiip bench --model GGUF --model ollama:NAME --task mcq,speed``: one table, the same items, both rows."""
+    export, _ = created["smollm2"]
+    gguf, served = str(export / "ec-miip-Q4_K_M.gguf"), "ollama:ecmiip-smollm2"
+    out = tmp_path / "bench"
+    argv = ["bench", "--model", gguf, "--model", served, "--ollama-host", ollama_server.url, "--task", "mcq,speed",
+            "--scorer", "generation", "--limit", "3", "--speed-tokens", "8", "--out", str(out)]
+    assert main(argv) == 0
+    models = json.loads((out / "results.json").read_text(encoding="utf-8"))["models"]
+    assert set(models) == {gguf, served}
+    items = {spec: [i["id"] for i in m["tasks"]["mcq-generation"]["items"]] for spec, m in models.items()}
+    assert items[gguf] == items[served] and len(items[gguf]) == 3
+    assert models[served]["speed"]["decode_tokens"] > 0 and models[gguf]["speed"]["decode_tokens"] > 0
+    table = next(t for t in (out / "report.md").read_text(encoding="utf-8").split("\n\n") if served in t)
+    assert gguf in table or Path(gguf).name in table
+
+
+def test_chat_in_a_terminal_against_the_real_server(created, ollama_server, tmp_path):
+    """ecmiip-chat --ollama in tmux: the answer streams, Ctrl-C stops it and keeps the session, /stats has
+    Ollama's figures, /think switches thinking on."""
+    from tests.test_chat_tmux import CHAT, Terminal, _env
+
+    term = Terminal([*CHAT, "--ollama", "ecmiip-qwen3", "--ollama-host", ollama_server.url, "--no-think",
+                     "--max-tokens", "4000"], _env(tmp_path / "home"))
+    try:
+        screen = term.wait_prompt(timeout=120)
+        assert "取自模型 ecmiip-qwen3 的 Modelfile num_ctx" in screen
+        question = "请详细说明专利的新颖性。"
+        term.type(question)  # random weights: 4000 tokens of anything, streamed
+        deadline = time.time() + 60
+        while not term.screen().split(question, 1)[-1].strip() and time.time() < deadline:
+            time.sleep(0.05)
+        assert term.screen().split(question, 1)[-1].strip(), "no part of the answer appeared"
+        assert "已停止" not in term.screen()
+        term.send("C-c")  # part of the answer is on screen and it is not finished: it streams
+        term.wait_for("已停止")
+        term.wait_prompt(2)  # the session goes on
+    finally:
+        term.close()
+    term = Terminal([*CHAT, "--ollama", "ecmiip-qwen3", "--ollama-host", ollama_server.url, "--no-think",
+                     "--max-tokens", "16"], _env(tmp_path / "home"))
+    try:
+        term.wait_prompt(timeout=120)
+        term.type("什么是专利？")
+        term.wait_prompt(2, timeout=120)
+        term.type("/stats")
+        screen = term.wait_for("生成")
+        assert "16 tokens" in screen.split("生成", 1)[1].splitlines()[0]  # Ollama's eval_count
+        term.type("/think")
+        term.wait_for("思考模式：开")
+        term.type("什么是著作权？")
+        term.wait_prompt(5, timeout=120)
+        assert "错误" not in term.screen()
+    finally:
+        term.close()
+
+
+@pytest.fixture(scope="module")
+def scripted(tiny_qwen3_scripted_dir, ollama_server, tmp_path_factory) -> str:
+    """The scripted tiny Qwen3 (it says SCRIPTED_* and would run on into an invented user turn), exported
+    and created in the session's Ollama."""
+    out = tmp_path_factory.mktemp("scripted") / "dist"
+    assert main(["export", str(tiny_qwen3_scripted_dir), "--out", str(out), "--no-verify"]) == 0
+    _create(ollama_server, "ecmiip-scripted", out)
+    return "ecmiip-scripted"
+
+
+@pytest.mark.parametrize("server", ["default", "go"])
+@pytest.mark.parametrize("think", [True, False])
+def test_thinking_is_separated_and_the_turn_ends_at_its_stop(scripted, ollama_server, ollama_go_template, server, think):
+    """think=true: the reasoning in message.thinking, the answer without <think> tags; think=false: no
+    reasoning; either way the reply ends at <|im_end|>, not in the user turn the model would invent next."""
+    from tests.models import SCRIPTED_ANSWER, SCRIPTED_NEXT_TURN, SCRIPTED_QUESTION, SCRIPTED_REASONING
+
+    chosen = {"default": ollama_server, "go": ollama_go_template}[server]
+    reply = chosen.post("/api/chat", {"model": scripted, "think": think, "options": {"temperature": 0, "num_predict": 120},
+                                      "messages": [{"role": "user", "content": SCRIPTED_QUESTION}]})
+    message = reply["message"]
+    assert message["content"] == SCRIPTED_ANSWER
+    assert (message.get("thinking") or "").strip() == (SCRIPTED_REASONING if think else "")
+    assert reply["done_reason"] == "stop" and SCRIPTED_NEXT_TURN not in json.dumps(reply, ensure_ascii=False)
+    assert chosen.template_choice(scripted) == {"default": "gguf_chat_template", "go": "go_template"}[server]
+
+
+def test_chat_keeps_reasoning_apart_from_the_answer(scripted, ollama_server, tmp_path):
+    """``ecmiip-chat --ollama NAME --think``: with -p, stdout is the answer alone; in a terminal the reasoning
+    streams first and is folded when the answer starts; never a <think> tag or the invented next turn."""
+    from tests.models import SCRIPTED_ANSWER, SCRIPTED_NEXT_TURN, SCRIPTED_QUESTION, SCRIPTED_REASONING
+    from tests.test_chat_tmux import CHAT, Terminal, _env
+
+    command = [*CHAT, "--ollama", scripted, "--ollama-host", ollama_server.url, "--think"]
+    done = subprocess.run([*command, "-p", SCRIPTED_QUESTION], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == SCRIPTED_ANSWER
+    assert "《中华人民共和国专利法》第二十二条 — 现行" in done.stderr  # the citation check
+
+    term = Terminal(command, _env(tmp_path / "home"))
+    try:
+        term.wait_prompt(timeout=120)
+        term.type(SCRIPTED_QUESTION)
+        screen = term.wait_for("第二十二条 — 现行")
+        folded = re.search(r"▸ 思考过程 (\d+) 字（已折叠）", screen)
+        assert folded and int(folded.group(1)) == len(SCRIPTED_REASONING) + 1, screen  # its text and a newline
+        assert folded.start() < screen.index("新颖性是指该发明")
+        assert "<think>" not in screen and SCRIPTED_NEXT_TURN not in screen
+    finally:
+        term.close()
