@@ -1,9 +1,12 @@
 """A small local HTTP server that speaks Ollama's streaming ``/api/chat`` protocol, for tests.
 
+The real Ollama is tested in tests/test_ollama_e2e.py; this one stays for what a real server with a tiny
+model cannot do: answer scripted legal text with citations (for the citation check) and misbehave on cue.
+
 Answers are scripted by keyword; each is streamed in small chunks with a delay so a test can
-watch it arrive (and interrupt it). Every request body is recorded in ``Handler.requests`` (the whole
-conversation as the client sent it). Keywords in the last message script misbehaviour too:
-``挂起`` never sends a byte, ``截断`` ends with ``done_reason: "length"`` after ``num_predict`` tokens,
+watch it arrive (and interrupt it). Every chat request body is recorded in ``Handler.requests`` (the
+whole conversation as the client sent it; ``/api/show`` is answered, not recorded). Keywords in the last
+message script misbehaviour too: ``挂起`` never sends a byte, ``截断`` ends with ``done_reason: "length"`` after ``num_predict`` tokens,
 ``坏类型`` sends fields of the wrong types, ``坏JSON`` a line that is not JSON, ``半截`` closes the stream
 before ``done``, ``非HTTP`` answers with something that is not HTTP.
 """
@@ -43,13 +46,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Handler.requests.append(body)
-        if self.path != "/api/chat":
-            self.send_error(404)
-            return
         if body.get("model") != "fake":
             self._json(404, {"error": f"model '{body.get('model')}' not found"})
             return
+        if self.path == "/api/show":  # what the client asks once at start: the Modelfile's num_ctx, thinking
+            self._json(200, {"parameters": "num_ctx                        8192",
+                             "capabilities": ["completion", "thinking"]})
+            return
+        if self.path != "/api/chat":
+            self.send_error(404)
+            return
+        Handler.requests.append(body)
         question = body["messages"][-1]["content"]
         if "挂起" in question:
             deadline = time.time() + self.hang
