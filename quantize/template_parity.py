@@ -29,9 +29,9 @@ class GoMissingError(EcmiipError):
     """Checking a TEMPLATE needs the Go toolchain."""
 
 
-def _go_env() -> dict[str, str]:
-    # GOPROXY=off: rendering needs the standard library only, so Go must never reach the network.
-    env = dict(os.environ, GOTOOLCHAIN="local", GO111MODULE="on", GOFLAGS="", GOWORK="off", GOPROXY="off")
+def go_env(**overrides: str) -> dict[str, str]:
+    """Go's environment offline (GOPROXY=off, the local toolchain), with caches where it can write."""
+    env = dict(os.environ, GOTOOLCHAIN="local", GO111MODULE="on", GOFLAGS="", GOWORK="off", GOPROXY="off", **overrides)
     home = env.get("HOME", "")
     if not (home and os.access(home, os.W_OK)):
         scratch = Path(tempfile.gettempdir()) / "ecmiip-go"
@@ -51,7 +51,7 @@ def go_render(template_text: str, cases: Sequence[dict[str, Any]]) -> list[str]:
         input=payload.encode(),
         capture_output=True,
         cwd=RENDER_GO.parent,
-        env=_go_env(),
+        env=go_env(),  # render.go needs the standard library only
         timeout=300,
     )
     if proc.returncode != 0:

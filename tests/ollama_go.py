@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from ecmiip.quantize.parity_conversations import Conversation
+from ecmiip.quantize.template_parity import go_env
 
 SOURCE = Path(__file__).with_name("ollama_go")
 FILL_CACHE = "cd tests/ollama_go && go mod download"
@@ -32,13 +33,7 @@ class OllamaGoError(RuntimeError):
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, GOFLAGS="-mod=mod -buildvcs=false", GOPROXY="off", GOTOOLCHAIN="local", GOWORK="off")
-    home = env.get("HOME", "")
-    if not (home and os.access(home, os.W_OK)):
-        scratch = Path(tempfile.gettempdir()) / "ecmiip-go"
-        env.setdefault("GOCACHE", str(scratch / "cache"))
-        env.setdefault("GOPATH", str(scratch / "path"))
-    return env
+    return go_env(GOFLAGS="-mod=mod -buildvcs=false")  # the module cache filled beforehand (FILL_CACHE)
 
 
 @functools.cache
