@@ -31,7 +31,8 @@ class GoMissingError(EcmiipError):
 
 def go_env(**overrides: str) -> dict[str, str]:
     """Go's environment offline (GOPROXY=off, the local toolchain), with caches where it can write."""
-    env = dict(os.environ, GOTOOLCHAIN="local", GO111MODULE="on", GOFLAGS="", GOWORK="off", GOPROXY="off", **overrides)
+    offline = {"GOTOOLCHAIN": "local", "GO111MODULE": "on", "GOFLAGS": "", "GOWORK": "off", "GOPROXY": "off"}
+    env = {**os.environ, **offline, **overrides}
     home = env.get("HOME", "")
     if not (home and os.access(home, os.W_OK)):
         scratch = Path(tempfile.gettempdir()) / "ecmiip-go"
