@@ -3,8 +3,9 @@
 Ollama renders a prompt one of two ways (0.34.4, as observed): with the Modelfile's Go TEMPLATE, or,
 from 0.30 on, with the Jinja chat template inside the GGUF through llama.cpp's own engine, which it
 prefers when that template offers more (Qwen3's has tools) unless ``OLLAMA_GO_TEMPLATE`` says which.
-So a Modelfile carries a Go TEMPLATE only where one renders exactly what the HF template renders;
-both are then equal and the choice does not matter. The Go templates of the supported families are
+So a Modelfile carries a Go TEMPLATE only where one renders exactly what the HF template renders, and
+the GGUF carries the HF template itself: Ollama's choice then changes nothing (but for reasoning kept in
+history, which its llama-server path drops; see the README's Ollama section). The Go templates of the supported families are
 the ``gotemplate/*.gotmpl`` files (package data, read byte for byte: a trailing newline there is part
 of the prompt). The family is picked from the HF template's text and confirmed by rendering probe
 conversations with it; the HF template's default system turn (SmolLM2, Qwen2.5) is found the same way,
