@@ -101,3 +101,14 @@ def pytest_collection_modifyitems(config, items) -> None:
         name = f"{item.module.__name__.rsplit('.', 1)[-1]}::{item.originalname}"
         if name in listed or MODEL_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The real-Ollama tests by name, with the server's version: a CI log shows they ran, not skipped."""
+    reports = [r for outcome in ("passed", "failed", "skipped", "error") for r in terminalreporter.stats.get(outcome, [])
+               if "test_ollama_e2e.py" in getattr(r, "nodeid", "") and (r.when == "call" or r.outcome != "passed")]
+    if not reports:
+        return
+    terminalreporter.section(f"real Ollama ({OllamaServer.seen_version or 'not started'})")
+    for report in reports:
+        terminalreporter.write_line(f"{report.outcome.upper():8} {report.nodeid.split('::', 1)[1]}")

@@ -51,6 +51,8 @@ def _free_port() -> int:
 class OllamaServer:
     """``ollama serve`` on a free loopback port; ``home`` holds its models, keys and log."""
 
+    seen_version: str | None = None  # of the last server started, for the test summary
+
     def __init__(self, binary: Path, home: Path, **env: str) -> None:
         self.binary = binary
         self.home = home
@@ -78,7 +80,7 @@ class OllamaServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"ollama serve exited with {self.process.returncode}: {self.log_tail()}")
             try:
-                self.version()
+                OllamaServer.seen_version = self.version()
                 return self
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.2)
