@@ -25,11 +25,17 @@ def wide_qwen3_dir(tiny_qwen3_dir) -> Path:
     )
 
 
+def _ctrl_c_live() -> None:
+    """In the child, before exec: SIGINT as a terminal's foreground command has it. A test run started in
+    the background (`nohup ... &`) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _export(base: Path, out: Path, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "ECMIIP_HOME": str(out.parent / "home")}
     return subprocess.Popen(
         [sys.executable, "-m", "ecmiip", "export", str(base), "--out", str(out), "--quant", "Q4_K_M", "--no-verify"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, **kw,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, preexec_fn=_ctrl_c_live, **kw,
     )
 
 
