@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import functools
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -19,10 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ecmiip.quantize.parity_conversations import Conversation
 from ecmiip.quantize.template_parity import go_env
+from tests.ollama_server import skip_unless_required
 
 SOURCE = Path(__file__).with_name("ollama_go")
 FILL_CACHE = "cd tests/ollama_go && go mod download"
@@ -65,9 +63,7 @@ def binary() -> Path:
     """The built program, or a skip (a failure when ECMIIP_REQUIRE_OLLAMA=1) that says why."""
     built = _build()
     if isinstance(built, str):
-        if os.environ.get("ECMIIP_REQUIRE_OLLAMA") == "1":
-            pytest.fail(f"{built}, and ECMIIP_REQUIRE_OLLAMA=1 says Ollama's own packages must check it")
-        pytest.skip(built)
+        skip_unless_required(built)
     return built
 
 
@@ -115,14 +111,9 @@ def ollama_render(template: str, cases: Sequence[dict[str, Any]]) -> list[str]:
 def client_case(conversation: Conversation, modelfile_system: str = "") -> dict[str, Any]:
     """``conversation`` as Ollama's chat handler hands it to Execute: the request's own messages, not
     collated, with the Modelfile SYSTEM put first unless they begin with a system message
-    (server/routes.go ChatHandler: ``if req.Messages[0].Role != "system" && m.System != ""``)."""
-    msgs = ([("system", conversation.system, None)] if conversation.system is not None else []) + list(
-        conversation.turns
-    )
-    if msgs and msgs[0][0] != "system" and modelfile_system:
-        msgs.insert(0, ("system", modelfile_system, None))
+    (server/routes.go ChatHandler; ``Conversation._messages`` applies the same rule)."""
     return {
-        "Messages": [{"Role": r, "Content": c, "Thinking": t or ""} for r, c, t in msgs],
+        "Messages": [{"Role": r, "Content": c, "Thinking": t or ""} for r, c, t in conversation._messages(modelfile_system)],
         "Think": bool(conversation.think),
         "IsThinkSet": conversation.think is not None,
     }
