@@ -29,7 +29,7 @@ from rich.table import Table
 from transformers import TrainerCallback
 
 from ecmiip.core.boundary import guarded
-from ecmiip.core.console import console
+from ecmiip.core.console import console, print_error
 from ecmiip.core.outputs import write_json_atomic
 
 
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.preset:
         return guarded(lambda: run_preset(args), program="train_speed", debug=args.debug,
-                       print_error=lambda m: console.print(f"[red]error:[/] {m}"))  # fmt: skip
+                       print_error=print_error)
     args.steps = args.steps or 8
 
     from ecmiip.bench.random_models import tiny_qwen3

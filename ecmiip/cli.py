@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.markup import escape
 from rich_argparse import RichHelpFormatter
 
 from ecmiip import __version__
 from ecmiip.core.boundary import guarded
-from ecmiip.core.console import console
+from ecmiip.core.console import print_error
 
 DESCRIPTION = """\
 ec-miip turns a small open model into an offline Chinese intellectual-property law assistant:
@@ -43,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(handler, args: argparse.Namespace, debug: bool = False) -> int:
     """Run a command inside the error boundary: user errors are one red line, not a traceback."""
     return guarded(lambda: handler(args), program="ecmiip", debug=debug,
-                   print_error=lambda m: console.print(f"[bold red]error:[/] {escape(m)}", highlight=False))
+                   print_error=print_error)
 
 
 def main(argv: list[str] | None = None) -> int:

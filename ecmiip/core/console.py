@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +19,12 @@ from rich.progress import (
 
 # Status and progress go to stderr so that stdout stays clean for answers and JSON.
 console = Console(stderr=True)
+
+
+def print_error(message: str, label: str = "error:") -> None:
+    """The one red line of an error boundary: never folded, so a log or a pipe holds it whole (a path in it
+    stays greppable; a terminal still wraps it for the eye)."""
+    console.print(f"[bold red]{label}[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def stdout_console(piped_width: int | None = None) -> Console:
