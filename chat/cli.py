@@ -29,6 +29,7 @@ from rich.text import Text
 from rich_argparse import RichHelpFormatter
 
 from ecmiip.chat.backends import Backend, Stats
+from ecmiip.chat.history import History
 from ecmiip.chat.ollama_backend import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_OLLAMA_HOST, DEFAULT_TIMEOUT_S
 from ecmiip.chat.render import StreamView
 from ecmiip.chat.session import (
@@ -59,13 +60,21 @@ HELP = """\
 /think                切换 Qwen3 思考模式
 /law 专利法 11 [版本]  查看法条原文及其效力（默认现行版本）
 /draft 律师函         按模板起草文书（会询问缺少的信息；留空则标为【待填写】）
+/file 路径             附加文件（.txt .md .docx .pdf）；/file 列出附件，/file --clear 移除全部
+                      回答可按〔第N段〕引用附件，引用会被核对；文件太长时只提供与问题最相关的段落
+/export docx|md [文件] [last]  导出对话（last：只导出最后一个回答，如 /draft 文书），附引用条文
+/copy                 复制最后一个回答（无剪贴板时写入文件）
+/regenerate           重新生成最后一个回答
+/laws                 法条库中的法律、版本和效力
+/sessions [all]       已保存的会话；/resume 编号 恢复，/rename 标题 重命名当前会话，/delete 编号 删除
 /save [md|json] [名称]  保存对话（权限 0600）
 /load 名称|autosave   载入 /save json 保存的对话，或最近一次自动保存
 /stats                速度与上下文用量
 /multi                切换多行输入（多行时 Enter 换行，Esc-Enter 发送）
 输入：粘贴的多行文字整体作为一条消息；Esc-Enter（或 Alt-Enter）换行；↑/↓ 历史（跨会话保留）；
       Ctrl-R 搜索历史；Tab 补全命令和法律名称。
-每轮回答结束后对话自动保存到 {autosave}（/load autosave 可恢复）。
+每轮回答结束后对话存入本机的会话库（ecmiip-chat --continue 继续，--history 文字 查找；--no-history 不留记录），
+并自动保存到 {autosave}（/load autosave 可恢复）。
 Ctrl-C 停止当前回答或取消当前命令（保留对话），Ctrl-D 退出。"""
 
 ANSWER_RESERVE = 1024  # tokens kept free for the answer when trimming history
@@ -96,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Offline Chinese IP-law assistant over llama.cpp (or a local Ollama). Nothing leaves this machine.",
         formatter_class=RichHelpFormatter,
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--model", type=Path,
         help="GGUF file (e.g. dist/ec-miip-Q4_K_M.gguf), or an HF model folder, or FOLDER+ADAPTER (transformers)",
@@ -124,8 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longest answer in tokens (default: 2048)")
     p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                    help="answer and check citations against the versions in force on this date (old cases); default: today")
+    p.add_argument("--file", action="append", type=Path, default=[], metavar="PATH",
+                   help="attach a document (.txt .md .docx .pdf) to the conversation; repeatable")
     p.add_argument("--load", metavar="NAME",
                    help="continue a session saved with /save json (NAME in the transcripts folder), or 'autosave'")
+    kept = p.add_argument_group("lasting sessions (SQLite in the user-data folder, mode 0600)")
+    which = kept.add_mutually_exclusive_group()
+    which.add_argument("-c", "--continue", dest="cont", action="store_true", help="continue the last session")
+    which.add_argument("--resume", metavar="ID", help="continue session ID (see /sessions or --history)")
+    which.add_argument("--history", metavar="TEXT",
+                       help='search every stored session for TEXT, print the matches and exit ("" lists them all)')
+    kept.add_argument("--no-history", action="store_true",
+                      help="leave nothing behind: no stored session, no autosave, no input history")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     return p
 
@@ -179,10 +198,97 @@ class Chat:
         self.autosave: Path | None = None  # set by the first finished turn of an interactive session
         self._started = time.strftime("%Y%m%d-%H%M%S")
         self._raw = ""  # the text after a command's name, unsplit (/system keeps its apostrophes)
+        self.history: History | None = None if getattr(args, "no_history", False) else History()
+        self.history_id: int | None = None
+
+    @property
+    def model_name(self) -> str:
+        return f"ollama:{self.args.ollama}" if getattr(self.args, "ollama", None) else Path(str(self.args.model)).name
+
+    # --- lasting history (SQLite): every finished turn is committed before the next prompt --------------
+    def record(self, turn: Turn, regenerating: bool = False) -> None:
+        """Store a finished turn (the session is created with its first); a failure is a warning only."""
+        if self.history is None:
+            return
+        try:
+            if self.history_id is None:
+                self.history_id = self.history.create(self.session, self.model_name)
+            elif regenerating:
+                self.history.replace_last_turn(self.history_id, turn)
+            else:
+                self.history.append_turn(self.history_id, turn)
+        except EcmiipError as e:
+            self.err.print(f"[yellow]对话历史未能保存：{escape(str(e))}；对话仍在，可用 /save 另存。[/]", soft_wrap=True)
+
+    def on_change(self, reset: bool = False) -> None:
+        """Settings or attachments changed: the stored session follows (once it exists)."""
+        if self.history is None or self.history_id is None:
+            return
+        try:
+            self.history.save_settings(self.history_id, self.session, reset=reset)
+        except EcmiipError as e:
+            self.err.print(f"[yellow]对话历史未能更新：{escape(str(e))}[/]", soft_wrap=True)
+
+    def open_session(self, session_id: int) -> None:
+        """``--resume``, ``--continue``, ``/resume``: a stored session replaces the one in memory."""
+        if self.history is None:
+            raise InputError("--no-history 下不读写对话历史")
+        session, info = self.history.load(session_id)
+        self.session, self.history_id, self.last_stats = session, session_id, None
+        self.out.print(f"已恢复会话 #{info.id}「{info.title}」：{len(session.turns)} 轮"
+                       f"{f'，附件 {len(session.attachments)} 个' if session.attachments else ''}"
+                       f"（{info.updated:%Y-%m-%d %H:%M}，模型 {info.model}）。", highlight=False)
+
+    def cmd_sessions(self, rest: list[str]) -> None:
+        if self.history is None:
+            raise InputError("--no-history 下不读写对话历史")
+        infos = self.history.sessions(None if rest == ["all"] else 20)
+        if not infos:
+            self.out.print("还没有保存的会话。")
+            return
+        table = Table(title="会话（/resume 编号 恢复；/sessions all 列出全部）")
+        for column in ("编号", "标题", "轮数", "更新于", "模型"):
+            table.add_column(column, overflow="fold")
+        for i in infos:
+            mark = " ◀ 当前" if i.id == self.history_id else ""
+            table.add_row(f"#{i.id}", i.title + mark, str(i.turns), f"{i.updated:%Y-%m-%d %H:%M}", i.model)
+        self.out.print(table)
+
+    def cmd_resume(self, rest: list[str]) -> None:
+        from ecmiip.chat.history import parse_session_id
+
+        if len(rest) != 1:
+            raise InputError("用法：/resume 编号（/sessions 列出会话）")
+        self.open_session(parse_session_id(rest[0]))
+
+    def cmd_rename(self, rest: list[str]) -> None:
+        if self.history is None:
+            raise InputError("--no-history 下不读写对话历史")
+        if not self._raw:
+            raise InputError("用法：/rename 新标题（重命名当前会话）")
+        if self.history_id is None:
+            raise InputError("当前会话还没有保存（第一轮回答结束后才保存），请稍后再重命名")
+        self.history.rename(self.history_id, rest[0] if len(rest) == 1 else self._raw)
+        self.out.print("已重命名。")
+
+    def cmd_delete(self, rest: list[str]) -> None:
+        from ecmiip.chat.history import parse_session_id
+
+        if self.history is None:
+            raise InputError("--no-history 下不读写对话历史")
+        if len(rest) != 1:
+            raise InputError("用法：/delete 编号（/sessions 列出会话）")
+        sid = parse_session_id(rest[0])
+        self.history.delete(sid)
+        if sid == self.history_id:
+            self.history_id = None  # the conversation in memory goes on; its next turn starts a new record
+        self.out.print(f"已删除会话 #{sid}。")
 
     # --- one question -----------------------------------------------------------------------------
-    def ask(self, question: str, *, interactive: bool) -> Turn | None:
-        """Answer ``question``; the history changes only when the answer is complete (Ctrl-C: None)."""
+    def ask(self, question: str, *, interactive: bool, regenerating: bool = False) -> Turn | None:
+        """Answer ``question``; the history changes only when the answer is complete (Ctrl-C: None).
+
+        ``regenerating``: the answer replaces the last turn (the caller took it out of the session)."""
         from ecmiip.core.citations import verify_citations
 
         context, sources = "", []
@@ -195,6 +301,11 @@ class Chat:
         size = self.backend.context_size
         budget = size - min(self.args.max_tokens, ANSWER_RESERVE, size // 4)
         count = lambda m: self.backend.count_tokens(m, self.session.think)  # noqa: E731
+        selections = self.select_passages(question, context, budget, count)
+        if selections:
+            from ecmiip.chat.passages import format_document
+
+            context = "\n\n".join([*(format_document(d, sel) for d, sel in selections), *([context] if context else [])])
         trial = replace(self.session, turns=list(self.session.turns))  # the history changes only on success
         try:
             dropped = trial.fit(question, budget, count, context)
@@ -247,11 +358,64 @@ class Chat:
         checks = verify_citations(turn.answer, self.as_of)
         turn.flagged = [c.text for c in checks if not c.ok]
         self.report_citations(checks)
+        turn.flagged += self.report_paragraph_refs(turn.answer, selections)
         trial.turns.append(turn)
         self.session.turns = trial.turns
-        if interactive:
+        if interactive and self.history is not None:
             self.save_automatically()
+        self.record(turn, regenerating)
         return turn
+
+    def select_passages(self, question: str, context: str, budget: int, count) -> list[tuple]:
+        """For each attached document, the passages this question gets (all of it when it fits).
+
+        The documents share what the system prompt, the question and retrieved articles leave of the
+        budget, less a quarter kept for the conversation so far; the user is told what was left out.
+        """
+        if not self.session.attachments:
+            return []
+        from ecmiip.chat.passages import select_passages
+
+        alone = count(Session(self.session.system).messages(question, context))
+        room = max(0, (budget - alone) * 3 // 4) // len(self.session.attachments)
+        per_text = lambda text: count([{"role": "user", "content": text}]) - self._empty_user(count)  # noqa: E731
+        selections = []
+        for doc in self.session.attachments:
+            sel = select_passages(doc, question, room, per_text)
+            if sel.left_out:
+                shown = "、".join(str(p.number) for p in sel.left_out[:20]) + ("…" if len(sel.left_out) > 20 else "")
+                self.err.print(f"[yellow]{escape(doc.name)} 共 {len(doc.paragraphs)} 段，上下文放不下全部："
+                               f"本轮只提供与问题最相关的 {len(sel.kept)} 段，未提供第 {shown} 段"
+                               f"（可用更大的 --ctx，或在问题中写明要看的段落）。[/]", soft_wrap=True, highlight=False)
+            selections.append((doc, sel))
+        return selections
+
+    def _empty_user(self, count) -> int:
+        if getattr(self, "_empty_cost", None) is None:
+            self._empty_cost = count([{"role": "user", "content": ""}])
+        return self._empty_cost
+
+    def report_paragraph_refs(self, answer: str, selections: list[tuple]) -> list[str]:
+        """A line for every 〔第N段〕 the answer cites: given to the model, or not (then flagged)."""
+        if not selections:
+            return []
+        from ecmiip.chat.passages import paragraph_refs
+
+        flagged = []
+        for doc, sel in selections:
+            refs = paragraph_refs(answer, doc, sel)
+            if not refs:
+                continue
+            self.err.print(f"[bold]段落引用核查[/]（{escape(doc.name)}，共 {len(doc.paragraphs)} 段）：", highlight=False)
+            for ref in refs:
+                shown = f"第{ref.number}段" + (f"（{ref.text}）" if ref.text != f"〔第{ref.number}段〕" else "")
+                if ref.given:
+                    self.err.print(f"  [green]✓ {escape(shown)} — 见附件[/]", soft_wrap=True, highlight=False)
+                    continue
+                flagged.append(f"{doc.name} 第{ref.number}段")
+                why = "附件中没有这一段" if not ref.exists else "这一段本轮未提供给模型，回答不可能依据它"
+                self.err.print(f"  [bold yellow]⚠ {escape(shown)} — {why}[/]", soft_wrap=True, highlight=False)
+        return flagged
 
     @contextlib.contextmanager
     def _waiting(self, prompt_tokens: int):
@@ -325,11 +489,13 @@ class Chat:
     def cmd_reset(self, rest: list[str]) -> None:
         self.session.reset()
         self.last_stats = None
+        self.on_change(reset=True)
         self.out.print("对话已清空。")
 
     def cmd_system(self, rest: list[str]) -> None:
         if self._raw:
             self.session.system = rest[0] if len(rest) == 1 else self._raw  # "quoted text" loses its quotes
+            self.on_change()
         self.out.print(Markdown(f"**系统提示**\n\n{self.session.system}"))
 
     def cmd_mode(self, rest: list[str]) -> None:
@@ -337,6 +503,7 @@ class Chat:
             if rest[0] not in MODES:
                 raise InputError(f"没有模式 {rest[0]!r}；可用：{'、'.join(MODES)}")
             self.session.mode = rest[0]
+            self.on_change()
         self.out.print(f"模式：{describe_mode(self.session.mode)}", highlight=False)
 
     def cmd_task(self, rest: list[str]) -> None:
@@ -345,12 +512,14 @@ class Chat:
                 raise InputError(f"没有任务 {rest[0]!r}；可用：{'、'.join(TASKS)}")
             self.session.task = rest[0]
             self.session.system = system_prompt(rest[0], as_of=self.as_of)
+            self.on_change()
         self.out.print(f"任务：{self.session.task or '通用'}")
 
     def cmd_think(self, rest: list[str]) -> None:
         if getattr(self.backend, "thinks", None) is False:
             raise InputError("该模型不支持思考模式（Ollama 报告的能力中没有 thinking）")
         self.session.think = not (self.session.think is not False)
+        self.on_change()
         self.out.print(f"思考模式：{'开' if self.session.think else '关'}")
 
     def cmd_multi(self, rest: list[str]) -> None:
@@ -385,6 +554,76 @@ class Chat:
             return
         self.ask(draft_prompt(template, values, self.as_of), interactive=True)
 
+    def cmd_file(self, rest: list[str]) -> None:
+        from ecmiip.chat.documents import read_document
+
+        if not rest:
+            if not self.session.attachments:
+                self.out.print("没有附件；用 /file 路径 附加文件（.txt .md .docx .pdf）。")
+            for d in self.session.attachments:
+                self.out.print(f"附件：{d.path}（{d.kind}，{len(d.paragraphs)} 段）", highlight=False)
+            return
+        if rest == ["--clear"]:
+            self.session.attachments.clear()
+            self.out.print("已移除全部附件。")
+            self.on_change()
+            return
+        for name in rest:
+            doc = read_document(Path(name).expanduser())  # a bad file is one error line; nothing is attached
+            again = self.session.attach(doc)
+            pages = doc.paragraphs[-1].page if doc.paragraphs and doc.paragraphs[-1].page else None
+            self.out.print(f"{'已重新读取' if again else '已附加'} {doc.name}：{len(doc.paragraphs)} 段"
+                           f"{f'，{pages} 页' if pages else ''}（{doc.kind}）。提问时可要求按〔第N段〕引用。",
+                           highlight=False)
+            for note in doc.notes:
+                self.err.print(f"[yellow]{escape(doc.name)}：{escape(note)}[/]", soft_wrap=True, highlight=False)
+        self.on_change()
+
+    def cmd_export(self, rest: list[str]) -> None:
+        from ecmiip.chat.export import FORMATS, conversation_report, export_path
+
+        words = [w for w in rest if w not in ("last", "--force")]
+        if not words or words[0] not in FORMATS or len(words) > 2:
+            raise InputError("用法：/export docx|md [文件名] [last] [--force]")
+        last, force = "last" in rest, "--force" in rest
+        path = export_path(words[0], words[1] if len(words) > 1 else None, last=last)
+        report = conversation_report(self.session, model=self.model_name, as_of=self.as_of, last=last)
+        written = report.write(path, force=force)
+        self.out.print(f"已导出：{written.resolve()}", highlight=False)
+
+    def cmd_copy(self, rest: list[str]) -> None:
+        from ecmiip.chat.clipboard import copy_text
+
+        if not self.session.turns:
+            raise InputError("还没有回答可复制")
+        where = copy_text(self.session.turns[-1].answer)
+        self.out.print(f"已复制最后一个回答{where}。", highlight=False)
+
+    def cmd_regenerate(self, rest: list[str]) -> None:
+        if not self.session.turns:
+            raise InputError("还没有回答可重新生成")
+        last = self.session.turns.pop()  # back only if the new answer does not complete
+        before = len(self.session.turns)
+        try:
+            self.ask(last.question, interactive=True, regenerating=True)
+        finally:
+            if len(self.session.turns) == before:
+                self.session.turns.append(last)
+                self.err.print("[yellow]保留原来的回答。[/]")
+
+    def cmd_laws(self, rest: list[str]) -> None:
+        from ecmiip.core.statutes import store
+
+        day = self.as_of or date.today()
+        table = Table(title=f"法条库（效力按{day.isoformat()}；核对至{store().as_of.isoformat()}）", show_lines=False)
+        for column in ("法律、法规或司法解释", "版本", "效力"):
+            table.add_column(column, overflow="fold")
+        for law, docs in store().by_law.items():
+            for doc in docs:
+                live = doc.in_force_on(day)
+                table.add_row(law, doc.version, Text(doc.validity(day), style="green" if live else "yellow"))
+        self.out.print(table)
+
     def cmd_save(self, rest: list[str]) -> None:
         if len(rest) > 2:
             raise InputError("用法：/save [md|json] [名称]（名称中有空格时请加引号）")
@@ -398,7 +637,7 @@ class Chat:
             raise InputError(f"用法：/load 名称|autosave（{transcripts_dir()} 中 /save json 保存的文件）")
         path = latest_autosave() if rest[0] == "autosave" else transcript_path(rest[0], "json")
         session = load(path)  # checked whole before it replaces anything
-        self.session, self.last_stats = session, None
+        self.session, self.last_stats, self.history_id = session, None, None  # stored anew with its next turn
         self.out.print(f"已载入 {len(session.turns)} 轮对话（{path.name}）。", highlight=False)
 
     def cmd_stats(self, rest: list[str]) -> None:
@@ -483,9 +722,37 @@ def read_question(args: argparse.Namespace) -> str | None:
     return text
 
 
+def print_history(query: str, out: Console) -> int:
+    """``--history TEXT``: the stored sessions that mention TEXT, newest first, the match in bold."""
+    hits = History().search(query, limit=None)
+    if not hits:
+        out.print(f"没有找到包含「{escape(query)}」的会话。" if query else "还没有保存的会话。")
+        return 0
+    table = Table(title=f"会话中的「{escape(query)}」（ecmiip-chat --resume 编号 继续）" if query else "会话")
+    for column in ("编号", "更新于", "标题", "位置", "内容"):
+        table.add_column(column, overflow="fold")
+    for h in hits:
+        snippet = Text(h.snippet)
+        if h.span[1] > h.span[0]:
+            snippet.stylize("bold yellow", *h.span)
+        where = "标题" if h.turn is None else f"第 {h.turn} 轮" + (f"（共 {h.matches} 处）" if h.matches > 1 else "")
+        table.add_row(f"#{h.session_id}", f"{h.updated:%Y-%m-%d %H:%M}", h.title, where, snippet)
+    out.print(table)
+    return 0
+
+
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.history is not None:
+        if args.no_history:
+            raise InputError("--history 与 --no-history 不能同时使用")
+        return print_history(args.history, out)
+    if args.model is None and args.ollama is None:
+        raise InputError("请用 --model 文件.gguf 或 --ollama 名称 指定模型（--history 查找会话则不需要）")
+    if args.no_history and (args.cont or args.resume):
+        raise InputError("--no-history 下不读写对话历史，不能与 --continue 或 --resume 同时使用")
     question = read_question(args)
     backend = open_backend(args)
+    chat: Chat | None = None
     try:
         settle = getattr(backend, "settle", None)  # Ollama: the model's num_ctx and whether it thinks
         if settle is not None and (note := settle()):
@@ -495,10 +762,22 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         if interactive and sys.stdout.isatty():
             from ecmiip.chat.lineinput import ChatCompleter, LineReader
 
-            reader = LineReader(ChatCompleter(_completions()))
+            reader = LineReader(ChatCompleter(_completions()), persistent=not args.no_history)
         chat = Chat(backend, args, out, err, reader)  # reads the statute store: a damaged user store is an error line
+        if args.cont:
+            latest = chat.history.latest()
+            if latest is None:
+                err.print("[yellow]还没有保存的会话；开始新的对话。[/]")
+            else:
+                chat.open_session(latest)
+        elif args.resume:
+            from ecmiip.chat.history import parse_session_id
+
+            chat.open_session(parse_session_id(args.resume))
         if args.load:
             chat.cmd_load([args.load])
+        if args.file:
+            chat.cmd_file([str(f) for f in args.file])
         if not interactive:
             try:
                 return 0 if chat.ask(question, interactive=False) is not None else EXIT_INTERRUPTED
@@ -508,6 +787,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return chat.repl()
     finally:
         backend.close()
+        if chat is not None and chat.history is not None:
+            chat.history.close()
 
 
 def _completions() -> dict:

@@ -6,24 +6,29 @@ line and sends a multi-line paste as several questions. prompt_toolkit reads key
 paste arrives whole as one message of any length (newlines included); ``/multi`` switches to a mode
 where Enter starts a new line (Esc-Enter or Alt-Enter sends); in the normal mode Esc-Enter inserts a
 newline. ↑/↓ walk the history, which is kept across sessions in the user-data folder (mode 0600);
-Ctrl-R searches it; Tab completes commands and, after ``/law``, the names of the laws in the store.
+Ctrl-R searches it; Tab completes commands, the names of the laws in the store after ``/law``, and file
+paths after ``/file``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.completion import Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 
 from ecmiip.core.paths import user_data_dir
 
-COMMANDS = ("help", "reset", "system", "mode", "task", "think", "law", "draft", "save", "load", "stats", "multi")
+COMMANDS = ("help", "reset", "system", "mode", "task", "think", "law", "draft", "file", "export", "copy",
+            "regenerate", "laws", "sessions", "resume", "rename", "delete", "save", "load", "stats", "multi")
+PATH_COMMANDS = ("file",)  # whose argument is a file path: completed from the file system
 
 
 def history_path() -> Path:
@@ -46,12 +51,16 @@ class ChatCompleter(Completer):
 
     def __init__(self, arguments: dict[str, Callable[[], Iterable[str]]]) -> None:
         self.arguments = arguments
+        self.paths = PathCompleter(expanduser=True, file_filter=_attachable)
 
     def get_completions(self, document, complete_event):
         text = document.text_before_cursor
         if not text.startswith("/") or "\n" in text:
             return
         words = text[1:].split(" ")
+        if len(words) >= 2 and words[0] in PATH_COMMANDS:
+            yield from self.paths.get_completions(Document(words[-1], len(words[-1])), complete_event)
+            return
         if len(words) == 1:
             for name in COMMANDS:
                 if name.startswith(words[0]):
@@ -65,6 +74,11 @@ class ChatCompleter(Completer):
             for choice in choices:
                 if choice.startswith(words[1]):
                     yield Completion(choice, start_position=-len(words[1]))
+
+
+def _attachable(name: str) -> bool:
+    """Folders (to walk into) and the files ``/file`` reads."""
+    return os.path.isdir(name) or name.lower().endswith((".txt", ".md", ".docx", ".pdf"))
 
 
 def _private_file(path: Path) -> Path:
@@ -81,12 +95,13 @@ def _private_file(path: Path) -> Path:
 class LineReader:
     """Reads a question or a command, and the answers of a command's dialogue (``/draft``)."""
 
-    def __init__(self, completer: Completer | None = None, history: Path | None = None) -> None:
+    def __init__(self, completer: Completer | None = None, history: Path | None = None,
+                 persistent: bool = True) -> None:
         self.multiline = False
-        try:
-            store = FileHistory(str(_private_file(history or history_path())))
-        except OSError:  # a read-only home: the session still works, without lasting history
-            store = InMemoryHistory()
+        store = InMemoryHistory()  # --no-history, or a read-only home: the session works without lasting history
+        if persistent:
+            with contextlib.suppress(OSError):
+                store = FileHistory(str(_private_file(history or history_path())))
         keys = KeyBindings()
 
         @keys.add("escape", "enter", filter=Condition(lambda: not self.multiline))

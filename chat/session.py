@@ -1,7 +1,9 @@
 """A chat session: history within a token budget, and transcripts saved safely.
 
 Thinking is never kept in history (Qwen3's template drops it for past turns anyway, and it would
-eat the context). When the next prompt would not fit, the oldest turns go first; the system prompt
+eat the context). Attached documents belong to the session, not to a turn: each question gets the
+passages of them that serve it (:mod:`~ecmiip.chat.passages`), and a saved session keeps their text, so a
+resumed conversation still has the contract it was about. When the next prompt would not fit, the oldest turns go first; the system prompt
 and the current question never do, and the caller is told how many turns were dropped.
 """
 
@@ -15,10 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecmiip.core.errors import InputError
 from ecmiip.core.outputs import atomic_write
 from ecmiip.core.paths import user_data_dir
+
+if TYPE_CHECKING:
+    from ecmiip.chat.documents import LoadedDocument
 
 
 class ContextOverflow(InputError):
@@ -45,6 +51,16 @@ class Session:
     mode: str = "rigorous"
     task: str | None = None
     think: bool | None = None
+    attachments: list[LoadedDocument] = field(default_factory=list)
+
+    def attach(self, doc: LoadedDocument) -> bool:
+        """Add ``doc``; a file attached again replaces its older reading (True)."""
+        for i, old in enumerate(self.attachments):
+            if old.path == doc.path:
+                self.attachments[i] = doc
+                return True
+        self.attachments.append(doc)
+        return False
 
     def messages(self, question: str | None = None, context: str = "") -> list[dict]:
         """System prompt, past turns (answers only), and the new question (with retrieved context)."""
@@ -111,7 +127,8 @@ def transcript_path(name: str | None, fmt: str) -> Path:
 
 
 def render_markdown(session: Session) -> str:
-    lines = ["# ec-miip 对话记录", "", f"- 模式：{session.mode}", f"- 任务：{session.task or '通用'}", ""]
+    lines = ["# ec-miip 对话记录", "", f"- 模式：{session.mode}", f"- 任务：{session.task or '通用'}",
+             *(f"- 附件：{d.name}（{len(d.paragraphs)} 段）" for d in session.attachments), ""]
     for i, t in enumerate(session.turns, 1):
         lines += [f"## 问题 {i}", "", t.question, "", f"## 回答 {i}", "", t.answer, ""]
         if t.sources:
@@ -157,8 +174,45 @@ def write_private(path: Path, text: str) -> Path:
 
 def save(session: Session, path: Path, fmt: str) -> Path:
     """Write the transcript with mode 0600, atomically; never follows or replaces a symlink."""
-    text = render_markdown(session) if fmt == "md" else json.dumps(asdict(session), ensure_ascii=False, indent=2)
+    text = render_markdown(session) if fmt == "md" else json.dumps(session_to_dict(session), ensure_ascii=False, indent=2)
     return write_private(path, text + "\n")
+
+
+def session_to_dict(session: Session) -> dict:
+    """The JSON form of a session (``/save json``, the history database): attachments as plain lists."""
+    data = asdict(session)
+    data["attachments"] = [document_to_dict(d) for d in session.attachments]
+    return data
+
+
+def document_to_dict(doc: LoadedDocument) -> dict:
+    return {"path": str(doc.path), "kind": doc.kind, "notes": list(doc.notes),
+            "paragraphs": [[p.number, p.text, p.page] for p in doc.paragraphs]}
+
+
+def document_from_dict(data: object, where: str) -> LoadedDocument:
+    """An attachment as :func:`document_to_dict` wrote it; InputError naming the field at fault."""
+    from ecmiip.chat.documents import LoadedDocument, Paragraph
+
+    def bad(what: str) -> InputError:
+        return InputError(f"{where}: {what}；它不是 ec-miip 保存的对话")
+
+    if not isinstance(data, dict) or not isinstance(data.get("path"), str) or data.get("kind") not in DOCUMENT_KINDS:
+        raise bad("附件应有 path（文本）和 kind（txt、md、docx 或 pdf）")
+    paragraphs = []
+    for i, item in enumerate(data.get("paragraphs") or []):
+        ok = (isinstance(item, list) and len(item) == 3 and isinstance(item[0], int) and isinstance(item[1], str)
+              and (item[2] is None or isinstance(item[2], int)))
+        if not ok:
+            raise bad(f"附件 paragraphs[{i}] 应为 [段号, 文本, 页码或 null]")
+        paragraphs.append(Paragraph(item[0], item[1], item[2]))
+    notes = data.get("notes") or []
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise bad("附件 notes 应为文本列表")
+    return LoadedDocument(Path(data["path"]), data["kind"], tuple(paragraphs), tuple(notes))
+
+
+DOCUMENT_KINDS = ("txt", "md", "docx", "pdf")
 
 
 def autosave_path(started: str | None = None) -> Path:
@@ -239,4 +293,8 @@ def session_from_dict(data: object, where: str) -> Session:
             if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
                 raise bad(f"turns[{i}].{key}", "文本列表", items)
         turns.append(Turn(t["question"], t.get("answer", ""), list(t.get("sources", [])), list(t.get("flagged", []))))
-    return Session(system=system, turns=turns, mode=mode, task=task, think=think)
+    raw_docs = data.get("attachments") or []
+    if not isinstance(raw_docs, list):
+        raise bad("attachments", "列表", raw_docs)
+    docs = [document_from_dict(d, f"{where}: attachments[{i}]") for i, d in enumerate(raw_docs)]
+    return Session(system=system, turns=turns, mode=mode, task=task, think=think, attachments=docs)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +14,12 @@ import pytest
 
 from tests.models import cached_model
 from tests.ollama_server import OllamaServer, require_ollama
+
+# No test writes into the real user-data folder (the session history, transcripts, logs, the user's
+# statutes): the whole run gets a folder of its own; a test that needs a fresh one sets its own.
+_HOME = tempfile.mkdtemp(prefix="ecmiip-test-home-")
+os.environ["ECMIIP_HOME"] = _HOME
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 
 
 def _require(module: str, why: str) -> None:

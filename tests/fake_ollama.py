@@ -24,7 +24,11 @@ TRADE_SECRET = (
     "情节严重的，依照《刑法》第二百一十九条追究刑事责任。现行法见《反不正当竞争法》（2025修订）第十条。"
     "另见《商业秘密保护法》第三条和《专利法》第九十九条。"
 )
+# Asked with an attached contract: cites a paragraph that exists, one that does not, and an article.
+ATTACHMENT_ANSWER = ("第三段约定的改进技术无偿回授条款风险较高〔第3段〕，参见《中华人民共和国民法典》第八百五十条；"
+                     "另见〔第999段〕。")
 SCRIPT = {
+    "核对附件": ATTACHMENT_ANSWER,  # first: an attached document's text may hold the other keywords
     "商业秘密": TRADE_SECRET,
     "九十九": "根据《专利法》第九十九条，被告应当承担责任。另见《中华人民共和国专利法》第十一条。",
     "长": "这是一个很长的回答。" * 200,
