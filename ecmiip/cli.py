@@ -19,6 +19,7 @@ Everything runs on your machine; nothing is sent anywhere."""
 
 def build_parser() -> argparse.ArgumentParser:
     from ecmiip.bench import run as bench_run
+    from ecmiip.chat import claims_cli
     from ecmiip.core import pull_cli, statutes_cli
     from ecmiip.pipeline import cli as pipeline_cli
     from ecmiip.quantize import cli as quantize_cli
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback of an error (anywhere on the command line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     bench_run.register(sub)
+    claims_cli.register(sub)
     pipeline_cli.register(sub)
     pull_cli.register(sub)
     statutes_cli.register(sub)
