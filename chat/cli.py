@@ -561,7 +561,7 @@ class Chat:
             if not self.session.attachments:
                 self.out.print("没有附件；用 /file 路径 附加文件（.txt .md .docx .pdf）。")
             for d in self.session.attachments:
-                self.out.print(f"附件：{d.path}（{d.kind}，{len(d.paragraphs)} 段）", highlight=False)
+                self.out.print(f"附件：{d.path}（{d.kind}，{len(d.paragraphs)} 段）", highlight=False, soft_wrap=True)
             return
         if rest == ["--clear"]:
             self.session.attachments.clear()
@@ -574,7 +574,7 @@ class Chat:
             pages = doc.paragraphs[-1].page if doc.paragraphs and doc.paragraphs[-1].page else None
             self.out.print(f"{'已重新读取' if again else '已附加'} {doc.name}：{len(doc.paragraphs)} 段"
                            f"{f'，{pages} 页' if pages else ''}（{doc.kind}）。提问时可要求按〔第N段〕引用。",
-                           highlight=False)
+                           highlight=False, soft_wrap=True)
             for note in doc.notes:
                 self.err.print(f"[yellow]{escape(doc.name)}：{escape(note)}[/]", soft_wrap=True, highlight=False)
         self.on_change()
@@ -589,7 +589,7 @@ class Chat:
         path = export_path(words[0], words[1] if len(words) > 1 else None, last=last)
         report = conversation_report(self.session, model=self.model_name, as_of=self.as_of, last=last)
         written = report.write(path, force=force)
-        self.out.print(f"已导出：{written.resolve()}", highlight=False)
+        self.out.print(f"已导出：{written.resolve()}", highlight=False, soft_wrap=True)
 
     def cmd_copy(self, rest: list[str]) -> None:
         from ecmiip.chat.clipboard import copy_text

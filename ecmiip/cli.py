@@ -19,7 +19,7 @@ Everything runs on your machine; nothing is sent anywhere."""
 
 def build_parser() -> argparse.ArgumentParser:
     from ecmiip.bench import run as bench_run
-    from ecmiip.chat import claims_cli
+    from ecmiip.chat import claims_cli, review_cli
     from ecmiip.core import pull_cli, statutes_cli
     from ecmiip.pipeline import cli as pipeline_cli
     from ecmiip.quantize import cli as quantize_cli
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     bench_run.register(sub)
     claims_cli.register(sub)
+    review_cli.register(sub)
     pipeline_cli.register(sub)
     pull_cli.register(sub)
     statutes_cli.register(sub)

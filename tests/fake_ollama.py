@@ -25,7 +25,7 @@ TRADE_SECRET = (
     "另见《商业秘密保护法》第三条和《专利法》第九十九条。"
 )
 # Asked with an attached contract: cites a paragraph that exists, one that does not, and an article.
-ATTACHMENT_ANSWER = ("第三段约定的改进技术无偿回授条款风险较高〔第3段〕，参见《中华人民共和国民法典》第八百五十条；"
+ATTACHMENT_ANSWER = ("改进技术无偿回授的约定风险较高〔第3段〕，参见《中华人民共和国民法典》第八百五十条；"
                      "另见〔第999段〕。")
 SCRIPT = {
     "核对附件": ATTACHMENT_ANSWER,  # first: an attached document's text may hold the other keywords
