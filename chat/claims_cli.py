@@ -85,7 +85,7 @@ def _compare(args: argparse.Namespace) -> int:
         report.write(args.out, force=args.force)
         console.print(f"[green]已写入[/] {args.out}：{comparison.conclusion}", highlight=False)
     else:
-        _print(comparison)
+        print_comparison(comparison)
     return 0
 
 
@@ -102,14 +102,15 @@ def _ask_model(args: argparse.Namespace, comparison) -> None:
     comparison.model = args.model
 
 
-def _print(comparison) -> None:
+def print_comparison(comparison, out=None) -> None:
+    """The 比对表 on the terminal (rich measures CJK widths), the conclusion and the matched terms."""
     from rich.table import Table
     from rich.text import Text
 
     from ecmiip.chat.claims import RULES_ONLY, TABLE_HEADER, conclusion_text, table_rows, term_lines
     from ecmiip.core.console import stdout_console
 
-    out = stdout_console(piped_width=160)
+    out = out or stdout_console(piped_width=160)
     title = f"专利权利要求比对表：{comparison.claims_name} 权利要求{comparison.claim.number} 与 {comparison.target_name}"
     table = Table(*TABLE_HEADER, title=title, show_lines=True)
     for row in table_rows(comparison):

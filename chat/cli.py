@@ -49,6 +49,7 @@ from ecmiip.core.errors import EcmiipError, InputError
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, MODES, TASKS, system_prompt
 
 if TYPE_CHECKING:
+    from ecmiip.chat.documents import LoadedDocument
     from ecmiip.chat.lineinput import LineReader
 
 HELP = """\
@@ -63,6 +64,8 @@ HELP = """\
 /file 路径             附加文件（.txt .md .docx .pdf）；/file 列出附件，/file --clear 移除全部
                       回答可按〔第N段〕引用附件，引用会被核对；文件太长时只提供与问题最相关的段落
 /export docx|md [文件] [last]  导出对话（last：只导出最后一个回答，如 /draft 文书），附引用条文
+/review [报告.docx]     逐条审查附加的合同（风险等级、依据、修改建议），写出审查报告
+/compare [比对表.docx]  权利要求比对：倒数第二个附件为权利要求书，最后一个为被诉产品说明
 /copy                 复制最后一个回答（无剪贴板时写入文件）
 /regenerate           重新生成最后一个回答
 /laws                 法条库中的法律、版本和效力
@@ -590,6 +593,67 @@ class Chat:
         report = conversation_report(self.session, model=self.model_name, as_of=self.as_of, last=last)
         written = report.write(path, force=force)
         self.out.print(f"已导出：{written.resolve()}", highlight=False, soft_wrap=True)
+
+    def attachment(self, name: str | None, what: str) -> LoadedDocument:
+        """The attached document ``name`` names (its file name or its number in /file), else the last one."""
+        docs = self.session.attachments
+        if not docs:
+            raise InputError(f"请先用 /file 附加{what}")
+        if name is None:
+            return docs[-1]
+        for i, d in enumerate(docs, 1):
+            if name in (d.name, str(d.path), str(i)):
+                return d
+        raise InputError(f"没有名为 {name!r} 的附件；/file 列出附件")
+
+    def cmd_review(self, rest: list[str]) -> None:
+        """The clause-by-clause review of an attached contract, with this session's model (``ecmiip review``)."""
+        from ecmiip.chat.review import SUMMARY_HEADER, review, state_path, summary_rows, write_review
+        from ecmiip.chat.review_cli import default_out
+
+        force = "--force" in rest
+        words = [w for w in rest if w != "--force"]
+        outs = [w for w in words if w.lower().endswith((".docx", ".md"))]
+        names = [w for w in words if w not in outs]
+        if len(outs) > 1 or len(names) > 1:
+            raise InputError("用法：/review [附件名] [报告.docx|报告.md] [--force]")
+        doc = self.attachment(names[0] if names else None, "要审查的合同")
+        out = Path(outs[0]).expanduser() if outs else Path(default_out(doc.path).name)
+        if out.exists() and not force:
+            raise InputError(f"{out} 已存在；加 --force 覆盖，或给出另一个报告文件名")
+        state = state_path(out)
+        result = review(doc, self.backend, model=self.model_name, state=state, as_of=self.as_of)
+        if result.reused:
+            self.err.print(f"[dim]沿用上次中断前已审查的 {result.reused} 条（{state}）[/]", highlight=False, soft_wrap=True)
+        table = Table(*SUMMARY_HEADER, title=f"合同条款审查：{doc.name}", show_lines=True)
+        for row in summary_rows(result):
+            table.add_row(*(Text(cell, overflow="fold") for cell in row))
+        self.out.print(table)
+        path = write_review(result, out, force=force, state=state)
+        self.out.print(f"已写出审查报告：{path.resolve()}（逐条理由、依据、修改建议和引用条文）", highlight=False, soft_wrap=True)
+
+    def cmd_compare(self, rest: list[str]) -> None:
+        """Claim 1 of the first attachment against the second (``ecmiip compare-claims``), with this model."""
+        from ecmiip.chat.claims import build_report, compare, design_patent_text, is_design_patent
+        from ecmiip.chat.claims_cli import print_comparison
+        from ecmiip.chat.claims_model import apply_model
+
+        force = "--force" in rest
+        words = [w for w in rest if w != "--force"]
+        if len(self.session.attachments) < 2 or len(words) > 1:
+            raise InputError("用法：先 /file 权利要求书，再 /file 被诉产品说明，然后 /compare [比对表.docx|.md] [--force]")
+        claims_doc, target = self.session.attachments[-2:]
+        if is_design_patent(claims_doc.text()):
+            self.out.print(f"{claims_doc.name}：{design_patent_text()}", highlight=False, soft_wrap=True)
+            return
+        comparison = compare(claims_doc.text(), target.paragraphs, claims_name=claims_doc.name, target_name=target.name)
+        apply_model(self.backend, comparison.matches, as_of=self.as_of,
+                    progress=lambda label: self.err.print(f"[dim]模型判断特征 {label} 是否等同…[/]", highlight=False))
+        comparison.model = self.model_name
+        print_comparison(comparison, self.out)
+        if words:
+            path = build_report(comparison, self.as_of).write(Path(words[0]).expanduser(), force=force)
+            self.out.print(f"已写出比对表：{path.resolve()}", highlight=False, soft_wrap=True)
 
     def cmd_copy(self, rest: list[str]) -> None:
         from ecmiip.chat.clipboard import copy_text

@@ -26,7 +26,7 @@ from prompt_toolkit.key_binding import KeyBindings
 
 from ecmiip.core.paths import user_data_dir
 
-COMMANDS = ("help", "reset", "system", "mode", "task", "think", "law", "draft", "file", "export", "copy",
+COMMANDS = ("help", "reset", "system", "mode", "task", "think", "law", "draft", "file", "review", "compare", "export", "copy",
             "regenerate", "laws", "sessions", "resume", "rename", "delete", "save", "load", "stats", "multi")
 PATH_COMMANDS = ("file",)  # whose argument is a file path: completed from the file system
 

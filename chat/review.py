@@ -300,6 +300,14 @@ def _basis_lines(item: ClauseReview, day: date) -> list[str]:
     return lines
 
 
+SUMMARY_HEADER = ("条款", "类型", "风险等级", "要点")
+
+
+def summary_rows(result: ReviewResult) -> list[list[str]]:
+    """The summary table the report opens with (and the chat client prints): one row per part."""
+    return [[x.clause.name, "、".join(x.types) or "—", x.risk or "未审查", _key_points(x)] for x in result.reviews]
+
+
 def build_report(result: ReviewResult, *, statutes_as_of: date | None = None) -> Report:
     """Title and facts, the summary table first, one section per clause, the method, the citations appendix."""
     from ecmiip.core.statutes import store
@@ -313,8 +321,7 @@ def build_report(result: ReviewResult, *, statutes_as_of: date | None = None) ->
     reviewed = sum(1 for x in result.reviews if x.clause.reviewed)
     r.paragraph(f"共 {len(result.reviews)} 部分，审查条款 {reviewed} 条：高风险 {counts['高']} 条，中风险 {counts['中']} 条，"
                 f"低风险 {counts['低']} 条。")
-    r.table(["条款", "类型", "风险等级", "要点"],
-            [[x.clause.name, "、".join(x.types) or "—", x.risk or "未审查", _key_points(x)] for x in result.reviews])
+    r.table(SUMMARY_HEADER, summary_rows(result))
     r.heading("逐条审查", 1)
     cited: list[str] = []
     for x in result.reviews:

@@ -1,0 +1,122 @@
+"""The chat client's document commands on a live session (the scripted Ollama of tests/fake_ollama.py):
+passages under a small context, /review and /compare with the session's model, exports, /regenerate,
+/copy without a clipboard, lasting sessions and --no-history."""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+
+import pytest
+from docx import Document as Docx
+from rich.console import Console
+
+from ecmiip.chat.cli import Chat, build_parser, main, open_backend
+from ecmiip.core.errors import EcmiipError, InputError
+from tests import doc_fixtures
+from tests.fake_ollama import ATTACHMENT_ANSWER, Handler, serve
+
+
+@pytest.fixture
+def ollama():
+    server, url = serve()
+    Handler.requests.clear()
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECMIIP_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "home"
+
+
+def _chat(url: str, *extra: str) -> tuple[Chat, io.StringIO]:
+    args = build_parser().parse_args(["--ollama", "fake", "--ollama-host", url, *extra])
+    buf = io.StringIO()
+    console = Console(file=buf, width=200)
+    return Chat(open_backend(args), args, console, console), buf
+
+
+def test_a_long_document_gives_the_best_passages_and_says_what_was_left_out(ollama, home, tmp_path):
+    chat, buf = _chat(ollama, "--ctx", "2048")
+    chat.command(f"/file {doc_fixtures.contract_docx(tmp_path)}")
+    chat.ask("核对附件：改进技术的回授和竞争限制", interactive=True)
+    sent = Handler.requests[-1]["messages"][-1]["content"]
+    assert "〔第" in sent and "改进技术" in sent
+    shown = sent.count("〔第")
+    assert 3 <= shown < len(doc_fixtures.contract_paragraphs())
+    assert "上下文放不下全部" in buf.getvalue() and "未提供第" in buf.getvalue()
+    # 第3段 is in the document but, with 2,048 tokens, not among the passages this question got.
+    assert "〔第3段〕" not in sent
+    assert "⚠ 第3段 — 这一段本轮未提供给模型" in buf.getvalue()
+
+
+def test_review_and_compare_with_the_sessions_model(ollama, home, tmp_path):
+    chat, buf = _chat(ollama, "--ctx", "32768")
+    with pytest.raises(InputError, match="/file"):
+        chat.command("/review")
+    chat.command(f"/file {doc_fixtures.contract_docx(tmp_path)}")
+    chat.command("/review 审查报告.docx")
+    doc = Docx(str(tmp_path / "审查报告.docx"))
+    summary = doc.tables[0]
+    assert [c.text for c in summary.rows[0].cells] == ["条款", "类型", "风险等级", "要点"]
+    risks = {row.cells[0].text: row.cells[2].text for row in summary.rows[1:]}
+    assert risks["第十一条（改进技术的归属）"] == "高" and risks["第十二条（竞争限制）"] == "高"
+    assert "模型：ollama:fake" in "\n".join(p.text for p in doc.paragraphs)
+    with pytest.raises(EcmiipError, match="已存在"):
+        chat.command("/review 审查报告.docx")
+
+    chat.command(f"/file {doc_fixtures.CLAIMS_TXT}")
+    chat.command(f"/file {doc_fixtures.PRODUCT_TXT}")
+    chat.command("/compare 比对表.md")
+    table = (tmp_path / "比对表.md").read_text(encoding="utf-8")
+    assert "缺失" in table and "不落入" in table
+
+
+def test_export_regenerate_copy_and_a_session_that_lasts(ollama, home, tmp_path, monkeypatch):
+    chat, buf = _chat(ollama, "--ctx", "32768")
+    chat.command(f"/file {doc_fixtures.contract_docx(tmp_path)}")
+    chat.ask("核对附件中的条款", interactive=True)
+    assert chat.session.turns[-1].answer == ATTACHMENT_ANSWER
+    assert chat.session.turns[-1].flagged == ["license_contract.docx 第999段"]
+
+    chat.command("/regenerate")
+    assert len(chat.session.turns) == 1  # replaced, not added
+    chat.command("/export docx 文书 last")
+    text = "\n".join(p.text for p in Docx(str(tmp_path / "文书.docx")).paragraphs)
+    assert ATTACHMENT_ANSWER in text and "核对附件中的条款" not in text  # the answer only
+    assert "非法垄断技术或者侵害他人技术成果的技术合同无效。" in text
+    with pytest.raises(EcmiipError, match="已存在"):
+        chat.command("/export docx 文书 last")
+
+    monkeypatch.setenv("PATH", "")  # no clipboard tool: the answer goes to a private file
+    chat.command("/copy")
+    copied = next((home / "transcripts").glob("copy-*.md"))
+    assert copied.read_text(encoding="utf-8").strip() == ATTACHMENT_ANSWER
+    assert oct(copied.stat().st_mode & 0o777) == "0o600"
+
+    chat.command("/rename 许可合同审查")
+    db = sqlite3.connect(home / "history.sqlite3")
+    assert db.execute("SELECT title FROM sessions").fetchall() == [("许可合同审查",)]
+    assert db.execute("SELECT COUNT(*) FROM turns").fetchone() == (1,)  # /regenerate replaced the stored turn
+
+    later, out = _chat(ollama, "--ctx", "32768", "--continue")
+    later.open_session(later.history.latest())
+    assert later.session.attachments[0].name == "license_contract.docx" and len(later.session.turns) == 1
+    later.command("/delete 1")
+    assert later.history.sessions() == []
+
+
+def test_no_history_leaves_nothing_behind(ollama, home, tmp_path, capsys):
+    contract = doc_fixtures.contract_docx(tmp_path)
+    assert main(["--ollama", "fake", "--ollama-host", ollama, "--no-history", "--file", str(contract),
+                 "-p", "核对附件"]) == 0
+    assert "〔第3段〕" in capsys.readouterr().out
+    assert not home.exists() or not any(os.scandir(home))
+    assert main(["--ollama", "fake", "--ollama-host", ollama, "--file", str(contract), "-p", "核对附件"]) == 0
+    assert (home / "history.sqlite3").is_file()  # a one-shot answer is kept too, unless --no-history
+    assert main(["--no-history", "--history", "x"]) == 1
+    assert "不能同时使用" in capsys.readouterr().err
