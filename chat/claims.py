@@ -609,7 +609,7 @@ def build_report(comparison: Comparison, as_of: date | None = None):
     report.heading("结论", 1)
     report.paragraph(summary)
     report.heading("比对表", 1)
-    report.table(TABLE_HEADER, table_rows(comparison))
+    report.table(TABLE_HEADER, table_rows(comparison), widths=(0.08, 0.26, 0.30, 0.12, 0.24))
     report.heading("命中用语", 1)
     report.bullets(term_lines(comparison))
     report.heading("比对规则", 1)

@@ -170,6 +170,18 @@ def open_backend(args: argparse.Namespace) -> Backend:
     )
 
 
+def number_ranges(numbers: list[int], most: int = 12) -> str:
+    """``1–6、8、9、12…``: sorted paragraph numbers as runs, the first ``most`` runs shown."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    words = [f"{a}" if a == b else f"{a}–{b}" for a, b in runs]
+    return "、".join(words[:most]) + ("…" if len(words) > most else "")
+
+
 def split_args(text: str) -> list[str]:
     """A command's arguments: shell-like quoting where it is balanced, plain words where it is not.
 
@@ -386,7 +398,7 @@ class Chat:
         for doc in self.session.attachments:
             sel = select_passages(doc, question, room, per_text)
             if sel.left_out:
-                shown = "、".join(str(p.number) for p in sel.left_out[:20]) + ("…" if len(sel.left_out) > 20 else "")
+                shown = number_ranges([p.number for p in sel.left_out])
                 self.err.print(f"[yellow]{escape(doc.name)} 共 {len(doc.paragraphs)} 段，上下文放不下全部："
                                f"本轮只提供与问题最相关的 {len(sel.kept)} 段，未提供第 {shown} 段"
                                f"（可用更大的 --ctx，或在问题中写明要看的段落）。[/]", soft_wrap=True, highlight=False)

@@ -51,6 +51,7 @@ class _Bullets:
 class _Table:
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    widths: tuple[float, ...] | None = None  # shares of the page width, per column
 
 
 class Report:
@@ -74,14 +75,20 @@ class Report:
     def bullets(self, items: Sequence[str]) -> None:
         self.blocks.append(_Bullets(tuple(items)))
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        """A table whose first row is ``header``; every row must have as many cells as the header."""
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]],
+              widths: Sequence[float] | None = None) -> None:
+        """A table whose first row is ``header``; every row must have as many cells as the header.
+
+        ``widths``: each column's share of the text width in Word (short labels narrow, text wide); a cell
+        that reads 高, 缺失 or 不落入… is shaded so the risks stand out on paper."""
         header = tuple(str(h) for h in header)
         out = tuple(tuple(str(c) for c in row) for row in rows)
         for i, row in enumerate(out, 1):
             if len(row) != len(header):
                 raise ValueError(f"table row {i} has {len(row)} cells, the header {len(header)}")
-        self.blocks.append(_Table(header, out))
+        if widths is not None and len(widths) != len(header):
+            raise ValueError(f"{len(widths)} widths for {len(header)} columns")
+        self.blocks.append(_Table(header, out, tuple(widths) if widths is not None else None))
 
     def citations_appendix(self, texts: Iterable[str], as_of: date | None = None) -> list[CitationCheck]:
         """Append "附录：引用条文": every verified article cited in ``texts`` (citation, version, validity on
@@ -239,4 +246,21 @@ def _add_table(document, block: _Table) -> None:
     for row, values in zip(table.rows[1:], block.rows, strict=True):
         for cell, text in zip(row.cells, values, strict=True):
             cell.text = text
+            if text in SHADES:
+                shade = OxmlElement("w:shd")
+                shade.set(qn("w:val"), "clear")
+                shade.set(qn("w:fill"), SHADES[text])
+                cell._tc.get_or_add_tcPr().append(shade)
+    if block.widths:
+        section = document.sections[-1]
+        usable = section.page_width - section.left_margin - section.right_margin
+        table.autofit = False
+        for column, share in zip(table.columns, block.widths, strict=True):
+            column.width = int(usable * share)  # the grid (LibreOffice, WPS) and each cell (Word)
+            for cell in column.cells:
+                cell.width = int(usable * share)
     document.add_paragraph()
+
+
+# Cells shaded in Word: the risk levels and verdicts a reader looks for first.
+SHADES = {"高": "F4CCCC", "中": "FCE5CD", "缺失": "F4CCCC", "等同（待确认）": "FCE5CD"}

@@ -321,7 +321,7 @@ def build_report(result: ReviewResult, *, statutes_as_of: date | None = None) ->
     reviewed = sum(1 for x in result.reviews if x.clause.reviewed)
     r.paragraph(f"共 {len(result.reviews)} 部分，审查条款 {reviewed} 条：高风险 {counts['高']} 条，中风险 {counts['中']} 条，"
                 f"低风险 {counts['低']} 条。")
-    r.table(SUMMARY_HEADER, summary_rows(result))
+    r.table(SUMMARY_HEADER, summary_rows(result), widths=(0.22, 0.30, 0.14, 0.34))
     r.heading("逐条审查", 1)
     cited: list[str] = []
     for x in result.reviews:

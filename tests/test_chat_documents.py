@@ -12,7 +12,7 @@ import pytest
 from docx import Document as Docx
 from rich.console import Console
 
-from ecmiip.chat.cli import Chat, build_parser, main, open_backend
+from ecmiip.chat.cli import Chat, build_parser, main, number_ranges, open_backend
 from ecmiip.core.errors import EcmiipError, InputError
 from tests import doc_fixtures
 from tests.fake_ollama import ATTACHMENT_ANSWER, Handler, serve
@@ -120,3 +120,9 @@ def test_no_history_leaves_nothing_behind(ollama, home, tmp_path, capsys):
     assert (home / "history.sqlite3").is_file()  # a one-shot answer is kept too, unless --no-history
     assert main(["--no-history", "--history", "x"]) == 1
     assert "不能同时使用" in capsys.readouterr().err
+
+
+def test_left_out_paragraphs_are_named_as_runs():
+    assert number_ranges([9, 1, 2, 3, 5, 6, 8]) == "1–3、5–6、8–9"
+    assert number_ranges(list(range(1, 100, 2)), most=3) == "1、3、5…"
+    assert number_ranges([]) == ""
