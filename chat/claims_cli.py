@@ -8,11 +8,11 @@ transparent rules run, and the output says so.
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
 from rich_argparse import RichHelpFormatter
 
+from ecmiip.core.arguments import iso_day
 from ecmiip.core.console import console
 
 
@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a .gguf, an HF model folder or ollama:NAME for the 等同 question (default: rules only)")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the 比对表 to FILE (.docx or .md) instead of printing it")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD", help="check cited articles on this date (default: today)")
+    p.add_argument("--as-of", type=iso_day, metavar="YYYY-MM-DD", help="check cited articles on this date (default: today)")
+    p.add_argument("--ollama-host", metavar="URL", help="Ollama address for ollama:NAME (default: 127.0.0.1:11434)")
     p.set_defaults(handler=_compare)
 
 
@@ -47,12 +48,6 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"权利要求编号应为正整数，而不是 {text!r}")
     return value
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -91,9 +86,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _ask_model(args: argparse.Namespace, comparison) -> None:
     from ecmiip.chat.claims_model import apply_model
-    from ecmiip.chat.open_model import open_model
+    from ecmiip.chat.open_model import open_settled
 
-    backend = open_model(args.model)
+    backend = open_settled(args.model, ollama_host=args.ollama_host,
+                           say=lambda note: console.print(f"[dim]{note}[/]", highlight=False))
     try:
         apply_model(backend, comparison.matches, as_of=args.as_of,
                     progress=lambda label: console.print(f"[dim]模型判断特征 {label} 是否等同…[/]", highlight=False))

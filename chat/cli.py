@@ -43,6 +43,7 @@ from ecmiip.chat.session import (
     transcript_path,
     transcripts_dir,
 )
+from ecmiip.core.arguments import iso_day
 from ecmiip.core.boundary import EXIT_INTERRUPTED, _write_log, describe, guarded
 from ecmiip.core.console import console, stdout_console
 from ecmiip.core.errors import EcmiipError, InputError
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rag", action="store_true", help="retrieve relevant articles into the prompt and list them as sources")
     p.add_argument("--max-tokens", type=_bounded(int, 1, MAX_CTX, "token 数"), default=2048,
                    help="longest answer in tokens (default: 2048)")
-    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=iso_day, metavar="YYYY-MM-DD",
                    help="answer and check citations against the versions in force on this date (old cases); default: today")
     p.add_argument("--file", action="append", type=Path, default=[], metavar="PATH",
                    help="attach a document (.txt .md .docx .pdf) to the conversation; repeatable")
@@ -151,12 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     return p
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def open_backend(args: argparse.Namespace) -> Backend:
@@ -822,8 +817,6 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         if args.no_history:
             raise InputError("--history 与 --no-history 不能同时使用")
         return print_history(args.history, out)
-    if args.model is None and args.ollama is None:
-        raise InputError("请用 --model 文件.gguf 或 --ollama 名称 指定模型（--history 查找会话则不需要）")
     if args.no_history and (args.cont or args.resume):
         raise InputError("--no-history 下不读写对话历史，不能与 --continue 或 --resume 同时使用")
     question = read_question(args)
@@ -882,7 +875,10 @@ def _completions() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # a usage error: one line and exit 2
+    parser = build_parser()
+    args = parser.parse_args(argv)  # a usage error: one line and exit 2
+    if args.history is None and args.model is None and args.ollama is None:
+        parser.error("one of the arguments --model --ollama is required (--history needs neither)")
     out, err = stdout_console(), console
 
     def print_error(message: str) -> None:

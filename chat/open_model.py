@@ -11,6 +11,7 @@ after export is a matter of naming both. The SPEC forms:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ecmiip.chat.backends import Backend
@@ -89,6 +90,17 @@ def open_model(
     from ecmiip.chat.transformers_backend import TransformersBackend
 
     return TransformersBackend(target, adapter=adapter, n_ctx=n_ctx or DEFAULT_NUM_CTX)
+
+
+def open_settled(spec: str, *, n_ctx: int | None = None, ollama_host: str | None = None,
+                 say: Callable[[str], None] | None = None) -> Backend:
+    """:func:`open_model`, then, for Ollama, the model's own ``num_ctx`` and whether it can think, as the
+    server reports them (a one-shot command would otherwise send ``think`` to a model that refuses it)."""
+    backend = open_model(spec, n_ctx=n_ctx, ollama_host=ollama_host)
+    settle = getattr(backend, "settle", None)
+    if settle is not None and (note := settle()) and say is not None:
+        say(note)
+    return backend
 
 
 def model_info(spec: str, backend: Backend) -> dict:

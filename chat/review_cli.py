@@ -9,11 +9,11 @@ there.
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
 from rich_argparse import RichHelpFormatter
 
+from ecmiip.core.arguments import iso_day
 from ecmiip.core.console import console
 
 REPORT_SUFFIX = "-审查报告.docx"
@@ -35,17 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, metavar="REPORT",
                    help=f"report file, .docx or .md (default: FILE's name + {REPORT_SUFFIX} beside it)")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
-    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=iso_day, metavar="YYYY-MM-DD",
                    help="check articles against the versions in force on this date (default: today)")
     p.add_argument("--ctx", type=_ctx, metavar="N", help="context length in tokens (default: the model's / 8192)")
+    p.add_argument("--ollama-host", metavar="URL", help="Ollama address for ollama:NAME (default: 127.0.0.1:11434)")
     p.set_defaults(handler=_review)
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"日期应写作 YYYY-MM-DD，而不是 {text!r}") from None
 
 
 def _ctx(text: str) -> int:
@@ -81,9 +76,10 @@ def _review(args: argparse.Namespace) -> int:
         console.print(f"[yellow]注意[/]：{note}", highlight=False)
     backend, state = None, None
     if not args.rules_only:
-        from ecmiip.chat.open_model import open_model
+        from ecmiip.chat.open_model import open_settled
 
-        backend = open_model(args.model, n_ctx=args.ctx)
+        backend = open_settled(args.model, n_ctx=args.ctx, ollama_host=args.ollama_host,
+                               say=lambda note: console.print(f"[dim]{note}[/]", highlight=False))
         state = state_path(out)
     try:
         result = review(document, backend, model=args.model, state=state, as_of=args.as_of)

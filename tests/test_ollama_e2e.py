@@ -345,6 +345,26 @@ def test_bench_puts_the_ollama_model_beside_its_gguf(created, ollama_server, tmp
     assert gguf in table or Path(gguf).name in table
 
 
+def test_review_and_compare_claims_ask_the_real_server(created, ollama_server, tmp_path):
+    """``ecmiip review`` and ``compare-claims`` with ollama:NAME: every clause and every 等同 candidate is a
+    real request (SmolLM2 cannot think: its requests must not ask it to, or Ollama refuses them)."""
+    from docx import Document as Docx
+
+    from tests import doc_fixtures
+
+    contract, report = doc_fixtures.contract_docx(tmp_path), tmp_path / "审查报告.docx"
+    assert main(["review", str(contract), "--model", "ollama:ecmiip-qwen3", "--ollama-host", ollama_server.url,
+                 "--out", str(report)]) == 0
+    doc = Docx(str(report))
+    assert len(doc.tables[0].rows) == 1 + 21  # the header and every part of the contract
+    assert "模型：ollama:ecmiip-qwen3" in "\n".join(p.text for p in doc.paragraphs)
+    table = tmp_path / "比对表.md"
+    assert main(["compare-claims", "--claims", str(doc_fixtures.CLAIMS_TXT), "--target", str(doc_fixtures.PRODUCT_TXT),
+                 "--model", "ollama:ecmiip-smollm2", "--ollama-host", ollama_server.url, "--out", str(table)]) == 0
+    text = table.read_text(encoding="utf-8")
+    assert "ollama:ecmiip-smollm2" in text and "缺失" in text and "不落入" in text
+
+
 def test_chat_in_a_terminal_against_the_real_server(created, ollama_server, tmp_path):
     """ecmiip-chat --ollama in tmux: the answer streams, Ctrl-C stops it and keeps the session, /stats has
     Ollama's figures, /think switches thinking on."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.table import Table
 from rich_argparse import RichHelpFormatter
 
+from ecmiip.core.arguments import iso_day
 from ecmiip.core.console import console
 from ecmiip.core.errors import InputError
 from ecmiip.core.statutes import (
@@ -18,17 +19,9 @@ from ecmiip.core.statutes import (
     STATUSES,
     SUPERSEDED,
     UNVERIFIED,
-    parse_date,
     store,
     user_statutes_dir,
 )
-
-
-def _day(text: str) -> date:
-    try:
-        return parse_date(text, "date")
-    except InputError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,24 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--law", required=True, help="title, e.g. 中华人民共和国反不正当竞争法 (or 反不正当竞争法)")
     imp.add_argument("--version", required=True, help="version label, e.g. 2025修订")
-    imp.add_argument("--effective", required=True, type=_day, metavar="YYYY-MM-DD", help="the day it takes effect")
+    imp.add_argument("--effective", required=True, type=iso_day, metavar="YYYY-MM-DD", help="the day it takes effect")
     imp.add_argument("--status", choices=STATUSES, default=IN_FORCE, help="(default: in_force from --effective on)")
     imp.add_argument("--supersedes", metavar="VERSION",
                      help="the version it replaces (default: the one in force the day before; `none` for none)")
     imp.add_argument("--doc-number", default="", help="document number, e.g. 法释〔2025〕5号 or 主席令第五十号")
-    imp.add_argument("--promulgated", type=_day, metavar="YYYY-MM-DD", help="promulgation date")
+    imp.add_argument("--promulgated", type=iso_day, metavar="YYYY-MM-DD", help="promulgation date")
     imp.add_argument("--force", action="store_true", help="replace a text of the same law and version you imported")
     imp.set_defaults(handler=_import)
 
     ls = cmds.add_parser("list", help="every text with its version, dates and status", description="every text with its version, dates and status", formatter_class=RichHelpFormatter)
-    ls.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD", help="statuses on this date (default: today)")
+    ls.add_argument("--as-of", type=iso_day, metavar="YYYY-MM-DD", help="statuses on this date (default: today)")
     ls.set_defaults(handler=_list)
 
     show = cmds.add_parser("show", help="a law's versions, or one article with its validity", description="a law's versions, or one article with its validity", formatter_class=RichHelpFormatter)
     show.add_argument("law", metavar="LAW")
     show.add_argument("article", nargs="?", metavar="ARTICLE", help="e.g. 11, 十一, 第十条之一")
     show.add_argument("--version", help="a version other than the one in force (e.g. 2019修正)")
-    show.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD", help="the version in force on this date")
+    show.add_argument("--as-of", type=iso_day, metavar="YYYY-MM-DD", help="the version in force on this date")
     show.set_defaults(handler=_show)
 
     st = cmds.add_parser("status", help="your to-do list: superseded, unverified or old texts",
