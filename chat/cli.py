@@ -524,6 +524,15 @@ class Chat:
             self.session.system = system_prompt(rest[0], as_of=self.as_of)
             self.on_change()
         self.out.print(f"任务：{self.session.task or '通用'}")
+        self.hint_task()
+
+    def hint_task(self) -> None:
+        """The two document tasks have a command that works through the whole attachment: say so."""
+        hints = {"合同条款审查": (1, "/review 逐条审查附加的合同并写出审查报告"),
+                 "专利权利要求比对": (2, "/compare 把倒数第二个附件（权利要求书）与最后一个附件（被诉产品说明）逐项比对")}
+        need, hint = hints.get(self.session.task or "", (0, ""))
+        if need and len(self.session.attachments) >= need:
+            self.err.print(f"[dim]提示：{hint}。[/]", highlight=False)
 
     def cmd_think(self, rest: list[str]) -> None:
         if getattr(self.backend, "thinks", None) is False:
@@ -588,6 +597,7 @@ class Chat:
             for note in doc.notes:
                 self.err.print(f"[yellow]{escape(doc.name)}：{escape(note)}[/]", soft_wrap=True, highlight=False)
         self.on_change()
+        self.hint_task()
 
     def cmd_export(self, rest: list[str]) -> None:
         from ecmiip.chat.export import FORMATS, conversation_report, export_path

@@ -70,7 +70,9 @@ def test_review_and_compare_with_the_sessions_model(ollama, home, tmp_path):
         chat.command("/review 审查报告.docx")
 
     chat.command(f"/file {doc_fixtures.CLAIMS_TXT}")
+    chat.command("/task 专利权利要求比对")
     chat.command(f"/file {doc_fixtures.PRODUCT_TXT}")
+    assert "提示：/compare" in buf.getvalue()
     chat.command("/compare 比对表.md")
     table = (tmp_path / "比对表.md").read_text(encoding="utf-8")
     assert "缺失" in table and "不落入" in table
