@@ -25,7 +25,14 @@ class Terminal:
         self.name = f"ecmiip-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         line = f"env {exports} {' '.join(shlex.quote(c) for c in command)}; sleep 30"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "50", line], check=True)
+        start = ["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "50", line]
+        for attempt in range(5):  # the tmux server of a just-closed last session may still be exiting
+            done = subprocess.run(start, capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+            time.sleep(0.2 * (attempt + 1))
+        else:
+            raise AssertionError(f"tmux new-session failed: {done.stderr.strip()}")
 
     def screen(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name, "-S", "-200"], capture_output=True, text=True).stdout
