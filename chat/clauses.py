@@ -431,3 +431,36 @@ def max_risk(*risks: str | None) -> str:
     """The highest of the risks given (None ignored); 低 when none."""
     present = [r for r in risks if r in RISK_ORDER]
     return max(present, key=RISK_ORDER.__getitem__) if present else "低"
+
+
+# ---------------------------------------------------------------- references to clauses in an answer
+
+# 合同第十一条 / 本协议第3条 — never 《…合同法》第X条 (a statute) nor 第X条 alone (which law?).
+CLAUSE_REF = re.compile(rf"(?<![》\w])(?:本|该|此|上述)?(?:合同|协议)(?:的)?第\s*([{_CN}\d]+)\s*条")
+
+
+@dataclass(frozen=True)
+class ClauseRef:
+    text: str  # as the answer wrote it
+    number: int
+    clause: Clause | None  # the clause so numbered, None when the document has none
+
+
+def clause_refs(answer: str, clauses: Sequence[Clause]) -> list[ClauseRef]:
+    """Each clause of the contract the answer names (合同第十一条), once, with the clause when it exists.
+
+    A clause is found by the number of its top-level label (第十一条, 11., 十一、), so an answer may cite the
+    contract's own numbering whatever style the contract uses."""
+    by_number: dict[int, Clause] = {}
+    for c in clauses:
+        digits = re.sub(r"[第条、.．\s]", "", c.label)
+        n = number_or_none(digits) if digits else None
+        if n is not None and c.reviewed:
+            by_number.setdefault(n, c)
+    out, seen = [], set()
+    for m in CLAUSE_REF.finditer(answer):
+        n = number_or_none(m.group(1))
+        if n is not None and n not in seen:
+            seen.add(n)
+            out.append(ClauseRef(m.group(0), n, by_number.get(n)))
+    return out

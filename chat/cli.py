@@ -409,14 +409,24 @@ class Chat:
         """A line for every 〔第N段〕 the answer cites: given to the model, or not (then flagged)."""
         if not selections:
             return []
+        from ecmiip.chat.clauses import clause_refs, segment_clauses
         from ecmiip.chat.passages import paragraph_refs
 
         flagged = []
         for doc, sel in selections:
             refs = paragraph_refs(answer, doc, sel)
-            if not refs:
+            clauses = clause_refs(answer, segment_clauses(doc.paragraphs))
+            if not refs and not clauses:
                 continue
             self.err.print(f"[bold]段落引用核查[/]（{escape(doc.name)}，共 {len(doc.paragraphs)} 段）：", highlight=False)
+            for c in clauses:  # 合同第十一条: the contract's own numbering
+                if c.clause is None:
+                    flagged.append(f"{doc.name} {c.text}")
+                    self.err.print(f"  [bold yellow]⚠ {escape(c.text)} — 附件中没有这一条[/]", soft_wrap=True, highlight=False)
+                else:
+                    where = number_ranges(list(c.clause.paragraphs))
+                    self.err.print(f"  [green]✓ {escape(c.text)} — {escape(c.clause.name)}，见第 {where} 段[/]",
+                                   soft_wrap=True, highlight=False)
             for ref in refs:
                 shown = f"第{ref.number}段" + (f"（{ref.text}）" if ref.text != f"〔第{ref.number}段〕" else "")
                 if ref.given:

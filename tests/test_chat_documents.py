@@ -128,3 +128,17 @@ def test_left_out_paragraphs_are_named_as_runs():
     assert number_ranges([9, 1, 2, 3, 5, 6, 8]) == "1–3、5–6、8–9"
     assert number_ranges(list(range(1, 100, 2)), most=3) == "1、3、5…"
     assert number_ranges([]) == ""
+
+
+def test_clause_numbers_in_an_answer_are_checked_against_the_contract(ollama, home, tmp_path):
+    from ecmiip.chat.clauses import clause_refs, segment_clauses
+    from ecmiip.chat.documents import read_document
+
+    clauses = segment_clauses(read_document(doc_fixtures.contract_docx(tmp_path)).paragraphs)
+    answer = "本合同第十一条约定无偿回授，协议第12条限制竞争；《中华人民共和国合同法》第三条不算；合同第三十条不存在。"
+    refs = clause_refs(answer, clauses)
+    assert [(r.text, r.number, r.clause.name if r.clause else None) for r in refs] == [
+        ("本合同第十一条", 11, "第十一条（改进技术的归属）"),
+        ("协议第12条", 12, "第十二条（竞争限制）"),
+        ("合同第三十条", 30, None),
+    ]
