@@ -542,7 +542,7 @@ class Chat:
                  "专利权利要求比对": (2, "/compare 把倒数第二个附件（权利要求书）与最后一个附件（被诉产品说明）逐项比对")}
         need, hint = hints.get(self.session.task or "", (0, ""))
         if need and len(self.session.attachments) >= need:
-            self.err.print(f"[dim]提示：{hint}。[/]", highlight=False)
+            self.err.print(f"[dim]提示：{hint}。[/]", highlight=False, soft_wrap=True)
 
     def cmd_think(self, rest: list[str]) -> None:
         if getattr(self.backend, "thinks", None) is False:

@@ -69,6 +69,17 @@ def smollm2_gguf(smollm2_dir, tmp_path_factory) -> Path:
     return _exported(smollm2_dir, tmp_path_factory.mktemp("smollm2-gguf"))
 
 
+@pytest.fixture
+def ollama() -> Iterator[str]:
+    """The scripted Ollama of tests/fake_ollama.py (its URL), for what a tiny real model cannot say on cue."""
+    from tests.fake_ollama import Handler, serve
+
+    server, url = serve()
+    Handler.requests.clear()
+    yield url
+    server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def ollama_home(tmp_path_factory) -> Path:
     """The test session's Ollama home: models (OLLAMA_MODELS), keys and server logs, removed with the session."""

@@ -12,17 +12,9 @@ from rich.console import Console
 
 from ecmiip.chat.cli import Chat, build_parser, open_backend
 from ecmiip.core.errors import InputError
-from tests.fake_ollama import Handler, serve
+from tests.fake_ollama import Handler
 
 CHAT = [sys.executable, "-m", "ecmiip.chat.cli"]
-
-
-@pytest.fixture
-def ollama():
-    server, url = serve()
-    Handler.requests.clear()
-    yield url
-    server.shutdown()
 
 
 @pytest.mark.parametrize("fixture", ["tiny_qwen3_gguf", "smollm2_gguf"])

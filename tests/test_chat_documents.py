@@ -4,26 +4,17 @@ passages under a small context, /review and /compare with the session's model, e
 
 from __future__ import annotations
 
-import io
 import os
 import sqlite3
 
 import pytest
 from docx import Document as Docx
-from rich.console import Console
 
-from ecmiip.chat.cli import Chat, build_parser, main, number_ranges, open_backend
+from ecmiip.chat.cli import main, number_ranges
 from ecmiip.core.errors import EcmiipError, InputError
 from tests import doc_fixtures
-from tests.fake_ollama import ATTACHMENT_ANSWER, Handler, serve
-
-
-@pytest.fixture
-def ollama():
-    server, url = serve()
-    Handler.requests.clear()
-    yield url
-    server.shutdown()
+from tests.fake_ollama import ATTACHMENT_ANSWER, Handler
+from tests.test_chat_cli import _chat
 
 
 @pytest.fixture
@@ -31,13 +22,6 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("ECMIIP_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     return tmp_path / "home"
-
-
-def _chat(url: str, *extra: str) -> tuple[Chat, io.StringIO]:
-    args = build_parser().parse_args(["--ollama", "fake", "--ollama-host", url, *extra])
-    buf = io.StringIO()
-    console = Console(file=buf, width=200)
-    return Chat(open_backend(args), args, console, console), buf
 
 
 def test_a_long_document_gives_the_best_passages_and_says_what_was_left_out(ollama, home, tmp_path):

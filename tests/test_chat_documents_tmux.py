@@ -13,17 +13,9 @@ import pytest
 from docx import Document as Docx
 
 from tests import doc_fixtures
-from tests.fake_ollama import serve
 from tests.test_chat_tmux import CHAT, Terminal, _env
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt install tmux)")
-
-
-@pytest.fixture
-def ollama():
-    server, url = serve()
-    yield url
-    server.shutdown()
 
 
 def _chat(url: str, *extra: str) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_ollama import Handler, serve
+from tests.fake_ollama import Handler
 from tests.test_chat_tmux import CHAT, Terminal, _env, pytestmark  # noqa: F401 — skipped without tmux
 
 
@@ -21,14 +21,6 @@ class Term(Terminal):
     def screen(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name, "-S", "-"], capture_output=True,
                               text=True).stdout
-
-
-@pytest.fixture
-def ollama():
-    server, url = serve()
-    Handler.requests.clear()
-    yield url
-    server.shutdown()
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_ollama import serve
-
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt install tmux)")
 
 CHAT = [sys.executable, "-m", "ecmiip.chat.cli"]
@@ -65,13 +63,6 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
-
-
-@pytest.fixture
-def ollama():
-    server, url = serve()
-    yield url
-    server.shutdown()
 
 
 @pytest.fixture
