@@ -123,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--prompt", help="answer this question and exit (also: pipe it on stdin)")
     p.add_argument("--ctx", type=_bounded(int, 256, MAX_CTX, "token 数"),
                    help=f"context length in tokens (default: an Ollama model's own num_ctx, else {DEFAULT_NUM_CTX})")
-    p.add_argument("--gpu-layers", type=_bounded(int, -1, None, "层数（-1 = 全部）"), default=-1,
-                   help="layers offloaded to the GPU; -1 = all when there is one (default: -1)")
+    p.add_argument("--gpu-layers", type=_bounded(int, -1, None, "层数（-1 = 全部）"),
+                   help="layers offloaded to the GPU, -1 = all (default for a GGUF: what `ecmiip doctor` advises "
+                   "for this machine and file; else -1)")
     p.add_argument("--threads", type=_bounded(int, 1, 4096, "线程数"), help="CPU threads (default: llama.cpp's choice)")
     p.add_argument("--mode", choices=sorted(MODES), default="rigorous", help="sampling preset (default: rigorous)")
     p.add_argument("--task", choices=sorted(TASKS), help="task preset added to the system prompt")
@@ -154,14 +155,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-def open_backend(args: argparse.Namespace) -> Backend:
-    """The backend ``--model`` or ``--ollama`` names, opened by :func:`~ecmiip.chat.open_model.open_model`."""
+def open_backend(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> Backend:
+    """The backend ``--model`` or ``--ollama`` names, opened by :func:`~ecmiip.chat.open_model.open_model`.
+
+    For a GGUF the user gave no ``--ctx`` or ``--gpu-layers`` for, the machine decides them by the rules of
+    ``ecmiip doctor`` (free RAM and VRAM, the llama.cpp build, the model's size), and ``say`` is told once."""
     from ecmiip.chat.open_model import open_model
 
+    n_ctx, layers = args.ctx, args.gpu_layers
+    model = str(args.model) if args.model is not None else ""
+    if not args.ollama and model.lower().endswith(".gguf") and (n_ctx is None or layers is None):
+        from ecmiip.pipeline.doctor import chat_settings
+
+        advised = chat_settings(model) if Path(model).is_file() else None
+        if advised is not None:
+            n_ctx = n_ctx if n_ctx is not None else advised.n_ctx
+            layers = layers if layers is not None else advised.n_gpu_layers
+            if say is not None:
+                say(f"llama.cpp：上下文 {n_ctx} tokens，GPU 层数 {'全部' if layers == -1 else layers}"
+                    f"（按 ecmiip doctor 的规则：{advised.note}；可用 --ctx、--gpu-layers 指定）")
     return open_model(
-        f"ollama:{args.ollama}" if args.ollama else str(args.model),
-        n_ctx=args.ctx, ollama_host=args.ollama_host, n_gpu_layers=args.gpu_layers, n_threads=args.threads,
-        timeout=args.timeout, connect_timeout=args.connect_timeout,
+        f"ollama:{args.ollama}" if args.ollama else model,
+        n_ctx=n_ctx, ollama_host=args.ollama_host, n_gpu_layers=-1 if layers is None else layers,
+        n_threads=args.threads, timeout=args.timeout, connect_timeout=args.connect_timeout,
     )
 
 
@@ -840,7 +856,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.no_history and (args.cont or args.resume):
         raise InputError("--no-history 下不读写对话历史，不能与 --continue 或 --resume 同时使用")
     question = read_question(args)
-    backend = open_backend(args)
+    backend = open_backend(args, say=lambda note: err.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True))
     chat: Chat | None = None
     try:
         settle = getattr(backend, "settle", None)  # Ollama: the model's num_ctx and whether it thinks

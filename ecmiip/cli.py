@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ecmiip.chat import claims_cli, review_cli
     from ecmiip.core import pull_cli, statutes_cli
     from ecmiip.pipeline import cli as pipeline_cli
+    from ecmiip.pipeline import doctor_cli
     from ecmiip.quantize import cli as quantize_cli
+    from ecmiip.quantize import publish_cli
     from ecmiip.train import data_cli, train_cli
 
     parser = argparse.ArgumentParser(prog="ecmiip", description=DESCRIPTION, formatter_class=RichHelpFormatter)
@@ -34,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     claims_cli.register(sub)
     review_cli.register(sub)
     pipeline_cli.register(sub)
+    doctor_cli.register(sub)
     pull_cli.register(sub)
     statutes_cli.register(sub)
     quantize_cli.register(sub)
+    publish_cli.register(sub)
     data_cli.register(sub)
     train_cli.register(sub)
     return parser
