@@ -14,7 +14,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from ecmiip.pipeline import advice, doctor, doctor_cli
-from ecmiip.pipeline.advice import GB, QWEN3_4B, QWEN3_4B_BYTES, advise, choose_quant, llama_settings
+from ecmiip.pipeline.advice import (
+    GB,
+    QWEN3_4B,
+    QWEN3_4B_BYTES,
+    advise,
+    largest_fitting,
+    llama_settings,
+)
 from ecmiip.pipeline.doctor import (
     GPU,
     GPUs,
@@ -80,10 +87,10 @@ def test_cpu_only_8gb_laptop():
     assert "CPU only" in text(a) and "demo" in text(a)
 
 
-def test_cpu_with_plenty_of_ram_gets_a_larger_quant_and_says_it_is_slower():
+def test_cpu_with_plenty_of_ram_keeps_the_fast_quant_and_names_the_larger_one():
     a = advise(machine(total_gb=64, free_gb=48))
-    assert a.quant == "Q8_0" and a.n_gpu_layers == 0 and a.num_ctx == 32768  # capped
-    assert "more slowly" in text(a)
+    assert a.quant == "Q4_K_M" and a.n_gpu_layers == 0 and a.num_ctx == 32768  # capped
+    assert "answers fastest" in text(a) and "Q8_0 (~4.3 GB) also fits in RAM" in text(a)
 
 
 def test_16gb_with_an_8gb_cuda_gpu_offloads_everything():
@@ -160,7 +167,7 @@ def test_unknown_memory_falls_back_to_the_defaults():
 
 
 def test_quant_ladder_grows_with_memory():
-    quants = [choose_quant(machine(total_gb=g * 1.5, free_gb=g)) for g in (3, 6, 7, 8, 9, 12)]
+    quants = [largest_fitting(machine(total_gb=g * 1.5, free_gb=g)) for g in (3, 6, 7, 8, 9, 12)]
     order = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"]
     assert [order.index(q) for q in quants] == sorted(order.index(q) for q in quants)
     assert quants[0] == "Q4_K_M" and quants[-1] == "Q8_0"

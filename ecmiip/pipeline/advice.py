@@ -181,6 +181,16 @@ def _layers_text(layers: int, total: int) -> str:
 
 
 def choose_quant(profile: MachineProfile, shape: ModelShape = QWEN3_4B) -> str:
+    """On a GPU (discrete, or Apple's unified memory with Metal) the largest quant that fits comfortably
+    (:func:`largest_fitting`); on a CPU Q4_K_M, because a CPU generates each token as fast as it can read the
+    weights from memory, so a larger file answers proportionally slower (Q8_0 about 1.7× slower) for a fidelity
+    gain the ladder measures as small; :func:`advise` names the larger one that would fit."""
+    if _vram_pool(profile) is None and not (profile.memory.unified and _offload(profile)):
+        return DEFAULT_QUANT
+    return largest_fitting(profile, shape)
+
+
+def largest_fitting(profile: MachineProfile, shape: ModelShape = QWEN3_4B) -> str:
     """The largest quant whose weights and an 8,192-token cache fit comfortably: all in the free VRAM of a
     discrete GPU (a quant split between GPU and CPU runs slower than a smaller one that fits), or within
     three quarters of the free RAM (CPU, Apple unified memory). Q4_K_M otherwise."""
@@ -214,14 +224,16 @@ def advise(profile: MachineProfile) -> Advice:
         warns.append(f"only {gib(usable)} of free RAM + VRAM: Qwen3-4B will not run well here. Use {DEFAULT_QUANT} "
                      f"with a small num_ctx ({MIN_CTX}), close other programs, or use a machine with more memory")
         recs.append(f"Quant: {quant} ({size}), the smallest we ship")
+    elif quant == DEFAULT_QUANT and (larger := largest_fitting(profile)) != DEFAULT_QUANT:
+        recs.append(f"Quant: {quant} ({size}): on a CPU each token costs a read of the whole model, so the "
+                    f"smallest good quant answers fastest; {larger} (~{QWEN3_4B_BYTES[larger] / GB:.1f} GB) also "
+                    "fits in RAM, closer to F16 but slower (see the quant ladder in the export report)")
     elif quant == DEFAULT_QUANT:
         recs.append(f"Quant: {quant} ({size}), the default: a larger quant would not fit comfortably")
     else:
         where = "in the free VRAM" if _vram_pool(profile) is not None else "in three quarters of the free RAM"
         recs.append(f"Quant: {quant} ({size}): fits with an {SIZING_CTX}-token context {where}; "
                     f"{DEFAULT_QUANT} (~{QWEN3_4B_BYTES[DEFAULT_QUANT] / GB:.1f} GB) is smaller and faster")
-    if quant != DEFAULT_QUANT and _vram_pool(profile) is None:
-        recs.append(f"On a CPU a larger quant answers more slowly; {DEFAULT_QUANT} is the fastest")
     recs.append(f"llama.cpp: {settings.note}")
     recs.append(f"Run: ecmiip-chat --model MODEL-{quant}.gguf --gpu-layers {settings.n_gpu_layers} "
                 f"--ctx {settings.n_ctx}  (Ollama: PARAMETER num_ctx {settings.n_ctx})")
