@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tokenizer-pre", help="llama.cpp pre-tokenizer name, overriding the detected one")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-verify", action="store_true", help="skip the verification checks (not recommended)")
+    p.add_argument(
+        "--adapter-gguf", action="store_true",
+        help="also write the adapter as llama.cpp's LoRA GGUF (NAME-LoRA-F16.gguf), for users who have the base; "
+        "verified against the merged model",
+    )
     p.set_defaults(handler=_export)
 
     p = sub.add_parser(
@@ -60,6 +65,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("dir", type=Path, help="export directory holding the Modelfile")
     c.add_argument("--name", default="ec-miip", help="Ollama model name (default: ec-miip)")
     c.set_defaults(handler=_ollama_create)
+    c = osub.add_parser(
+        "push", help="push a local Ollama model to ollama.com (ollama cp into your namespace, then ollama push)",
+        description="Run `ollama cp NAME NAMESPACE/NAME` when NAME has no namespace (with --namespace), then "
+        "`ollama push NAMESPACE/NAME`. Needs a running Ollama signed in to ollama.com (`ollama signin`, or its "
+        "public key ~/.ollama/id_ed25519.pub added at https://ollama.com/settings/keys).",
+        formatter_class=RichHelpFormatter,
+    )
+    c.add_argument("name", metavar="NAME", help="local Ollama model, e.g. ec-miip or alice/ec-miip:q4_K_M")
+    c.add_argument("--namespace", metavar="USER", help="your ollama.com user or organisation: copy NAME there first")
+    c.set_defaults(handler=_ollama_push)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -76,6 +91,7 @@ def _export(args: argparse.Namespace) -> int:
             tokenizer_pre=args.tokenizer_pre,
             force=args.force,
             verify=not args.no_verify,
+            adapter_gguf=args.adapter_gguf,
         )
     )
     return 0
@@ -91,3 +107,10 @@ def _ollama_create(args: argparse.Namespace) -> int:
     from ecmiip.quantize.ollama import create
 
     return create(args.dir, args.name)
+
+
+def _ollama_push(args: argparse.Namespace) -> int:
+    from ecmiip.quantize.ollama import push
+
+    push(args.name, namespace=args.namespace)
+    return 0

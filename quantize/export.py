@@ -20,6 +20,7 @@ from ecmiip.core.outputs import check_free_disk, refuse_existing, write_text_ato
 from ecmiip.core.prompts import DEFAULT_NUM_CTX, LEGAL_SYSTEM_PROMPT, SAMPLING_DEFAULTS
 from ecmiip.quantize import verify
 from ecmiip.quantize.adapter import LoraAdapter
+from ecmiip.quantize.adapter_gguf import AdapterGGUF
 from ecmiip.quantize.checkpoint import Checkpoint
 from ecmiip.quantize.convert import OUTTYPES, Conversion, Metadata, estimate_gguf_bytes
 from ecmiip.quantize.inputs import check_model_name, check_output_dir, local_dir, probe_writable
@@ -30,6 +31,9 @@ from ecmiip.quantize.template_parity import choose_template
 from ecmiip.quantize.verification import release_memory, run_checks
 
 REPORT_NAME = "export-report.json"
+# Why the LoRA GGUF gets no `FROM <base>` + `ADAPTER` Modelfile (tests/test_ollama_e2e.py checks the refusal).
+ADAPTER_MODELFILE_NOTE = ("no ADAPTER Modelfile: the Ollama we test against (0.34.4) refuses ADAPTER; load the LoRA GGUF "
+                          "in llama.cpp (--lora) on the base GGUF instead")
 
 
 @dataclass
@@ -45,6 +49,7 @@ class ExportOptions:
     verify: bool = True
     system: str = LEGAL_SYSTEM_PROMPT
     num_ctx: int = DEFAULT_NUM_CTX
+    adapter_gguf: bool = False  # also write the adapter as llama.cpp's LoRA GGUF
 
 
 @dataclass
@@ -74,6 +79,9 @@ def export(opts: ExportOptions) -> ExportResult:
     check_output_dir(opts.out)
     ckpt = Checkpoint(base)  # config.json and safetensors headers, before the tokenizer reads them
     adapter = LoraAdapter.load(adapter_dir) if adapter_dir else None
+    if opts.adapter_gguf and adapter is None:
+        raise InputError("--adapter-gguf writes the adapter as a LoRA GGUF; give the adapter with --adapter")
+    lora = AdapterGGUF(adapter, ckpt, outtype=opts.outtype, name=opts.name) if opts.adapter_gguf else None
     tokenizer = load_tokenizer(base, local_files_only=True)
     if not tokenizer.chat_template:
         raise InputError(f"{base}: the tokenizer has no chat template; a chat model needs one")
@@ -91,7 +99,8 @@ def export(opts: ExportOptions) -> ExportResult:
         ckpt=ckpt,
     )
     reference, quant_paths, modelfile, report = output_paths(opts, quants)
-    refuse_existing([reference, *quant_paths.values(), modelfile, report], opts.force)
+    lora_path = opts.out / f"{opts.name}-LoRA-{opts.outtype.upper()}.gguf" if lora else None
+    refuse_existing([reference, *quant_paths.values(), modelfile, report, *([lora_path] if lora else [])], opts.force)
     served = quant_paths[quants[0]] if quants else reference
     card = read_model_card(base)
     max_positions = int(conversion.ckpt.config.get("max_position_embeddings") or opts.num_ctx)
@@ -103,6 +112,8 @@ def export(opts: ExportOptions) -> ExportResult:
         license_text=card.license_text or card.license,
     )
     needed = estimate_gguf_bytes(conversion.plan) + sum(int(conversion.n_params * BITS_PER_WEIGHT[q] / 8) for q in quants)
+    if lora:  # the adapter, and the base GGUF its check converts to a scratch file
+        needed += lora.nbytes + (estimate_gguf_bytes(conversion.plan) if opts.verify else 0)
     created = _missing_folders(opts.out)
     try:
         opts.out.mkdir(parents=True, exist_ok=True)
@@ -114,14 +125,15 @@ def export(opts: ExportOptions) -> ExportResult:
     except BaseException:
         _remove_empty(created)
         raise
-    outputs = [reference, *quant_paths.values(), modelfile, report]
+    outputs = [reference, *quant_paths.values(), modelfile, report, *([lora_path] if lora else [])]
     new_outputs = [p for p in outputs if not p.exists()]
     try:
         # The converter (adapter factors, vocabulary, plan) is handed over, not kept here: verification
         # needs its memory once the GGUF is written.
-        handed = [conversion]
-        del conversion, adapter, ckpt, tokenizer
-        return _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir)
+        handed, lora_handed = [conversion], [(lora, lora_path)] if lora else []
+        del conversion, adapter, ckpt, tokenizer, lora
+        return _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir,
+                              lora_handed)
     except VerificationError:
         raise  # the files stay for diagnosis; the report says what failed
     except BaseException:
@@ -151,7 +163,8 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
-def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir):
+def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_text, report, template, adapter_dir,
+                   lora_handed=()):
     conversion = handed.pop()
     base = conversion.base_dir
     timings: dict[str, float] = {}
@@ -162,6 +175,12 @@ def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_te
         task = bar.add_task(f"GGUF {opts.outtype.upper()} ({conversion.spec.name})", total=len(conversion.plan))
         conversion.write(reference, on_tensor=lambda t: bar.advance(task))
     timings["convert_s"] = time.perf_counter() - t0
+    lora_path = None
+    if lora_handed:  # the adapter as llama.cpp's LoRA GGUF (adapter_gguf.py)
+        lora, lora_path = lora_handed.pop()
+        lora.write(lora_path)
+        del lora
+        console.print(f"[dim]{ADAPTER_MODELFILE_NOTE}[/]")
     # Free the converter's state before llama.cpp maps the GGUF: verify reloads what it needs.
     n_tensors = len(conversion.plan)
     del conversion
@@ -183,16 +202,21 @@ def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_te
     if opts.verify:
         tokenizer = load_tokenizer(base, local_files_only=True)
         checks = run_checks(reference, base, adapter_dir, quant_paths, template, opts.system, tokenizer)
-    write_report(report, opts, reference, quant_paths, modelfile, checks, timings)
-    print_summary(checks, reference, quant_paths, modelfile)
+        if lora_path is not None:
+            from ecmiip.quantize.adapter_gguf_verify import verify_adapter_export
+
+            twin = next((c.details.get("storage_rounding_ratio") for c in checks if c.name == "logits parity"), None)
+            checks.append(verify_adapter_export(lora_path, base, reference, tokenizer, outtype=opts.outtype, twin_ratio=twin))
+    write_report(report, opts, reference, quant_paths, modelfile, checks, timings, lora_path)
+    print_summary(checks, reference, {**quant_paths, **({"LoRA GGUF": lora_path} if lora_path else {})}, modelfile)
     failed = [c.name for c in checks if c.passed is False]
     if failed:
         raise VerificationError(f"verification failed: {', '.join(failed)} (details in {report})")
     return ExportResult(reference, quant_paths, modelfile, report, checks)
 
 
-def write_report(path, opts, reference, quant_paths, modelfile, checks, timings) -> None:
-    files = {"reference": reference, **quant_paths, "modelfile": modelfile}
+def write_report(path, opts, reference, quant_paths, modelfile, checks, timings, lora_path=None) -> None:
+    files = {"reference": reference, **quant_paths, "modelfile": modelfile, **({"lora_gguf": lora_path} if lora_path else {})}
     doc = {
         "base": str(opts.base),
         "adapter": str(opts.adapter) if opts.adapter else None,
@@ -202,6 +226,8 @@ def write_report(path, opts, reference, quant_paths, modelfile, checks, timings)
         "checks": verify.report_dict(checks),
         "passed": all(c.passed is not False for c in checks),
     }
+    if lora_path:
+        doc["notes"] = [ADAPTER_MODELFILE_NOTE]
     write_text_atomic(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
 
 
