@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ecmiip.pipeline import cli as pipeline_cli
     from ecmiip.pipeline import doctor_cli
     from ecmiip.quantize import cli as quantize_cli
-    from ecmiip.quantize import publish_cli
+    from ecmiip.quantize import ladder_cli, publish_cli
     from ecmiip.train import data_cli, train_cli
 
     parser = argparse.ArgumentParser(prog="ecmiip", description=DESCRIPTION, formatter_class=RichHelpFormatter)
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     statutes_cli.register(sub)
     quantize_cli.register(sub)
     publish_cli.register(sub)
+    ladder_cli.register(sub)
     data_cli.register(sub)
     train_cli.register(sub)
     return parser

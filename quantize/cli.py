@@ -24,8 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="ec-miip", help="model name (file names and GGUF metadata) (default: ec-miip)")
     p.add_argument(
         "--quant", action="append", metavar="TYPE",
-        help=f"llama.cpp quantization, repeatable: {', '.join(QUANT_TYPES)} (default: Q4_K_M)",
+        help=f"llama.cpp quantization, repeatable: {', '.join(QUANT_TYPES)}, or `ladder`: every sensible type at 4B "
+        "(with and without an importance matrix from legal text), each measured against the F16 (default: Q4_K_M)",
     )
+    p.add_argument("--bench", type=Path, metavar="RESULTS",
+                   help="with --quant ladder: an `ecmiip bench` results.json of these files (the accuracy column)")
     p.add_argument("--outtype", choices=["f16", "bf16", "f32"], default="f16", help="type of the unquantized GGUF (default: f16)")
     p.add_argument("--tokenizer-pre", help="llama.cpp pre-tokenizer name, overriding the detected one")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -80,13 +83,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from ecmiip.quantize.export import ExportOptions, export
 
+    quants = args.quant or ["Q4_K_M"]
+    ladder = any(q.lower() == "ladder" for q in quants)
+    if ladder:
+        from ecmiip.quantize.ladder import LADDER
+
+        quants = list(dict.fromkeys([*(q for q in quants if q.lower() != "ladder"), "Q4_K_M",
+                                     *(q for q in LADDER if q in QUANT_TYPES)]))
+    elif args.bench is not None:
+        from ecmiip.core.errors import InputError
+
+        raise InputError("--bench goes with --quant ladder (it fills the ladder's accuracy column)")
     export(
         ExportOptions(
             base=args.base,
             out=args.out,
             adapter=args.adapter,
             name=args.name,
-            quants=args.quant or ["Q4_K_M"],
+            quants=quants,
+            ladder=ladder,
+            bench=args.bench,
             outtype=args.outtype,
             tokenizer_pre=args.tokenizer_pre,
             force=args.force,

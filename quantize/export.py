@@ -50,6 +50,8 @@ class ExportOptions:
     system: str = LEGAL_SYSTEM_PROMPT
     num_ctx: int = DEFAULT_NUM_CTX
     adapter_gguf: bool = False  # also write the adapter as llama.cpp's LoRA GGUF
+    ladder: bool = False  # --quant ladder: every rung quantized and measured (quantize/ladder.py)
+    bench: Path | None = None  # with the ladder: an `ecmiip bench` results.json for its accuracy column
 
 
 @dataclass
@@ -100,7 +102,13 @@ def export(opts: ExportOptions) -> ExportResult:
     )
     reference, quant_paths, modelfile, report = output_paths(opts, quants)
     lora_path = opts.out / f"{opts.name}-LoRA-{opts.outtype.upper()}.gguf" if lora else None
-    refuse_existing([reference, *quant_paths.values(), modelfile, report, *([lora_path] if lora else [])], opts.force)
+    extra = []
+    if opts.ladder:  # the rungs the export's own quantization does not write (other types, importance matrix)
+        from ecmiip.quantize.ladder import planned_files
+
+        extra = [path for _, path, _ in planned_files(opts.out, opts.name, existing=quant_paths)]
+    refuse_existing([reference, *quant_paths.values(), modelfile, report, *([lora_path] if lora else []), *extra],
+                    opts.force)
     served = quant_paths[quants[0]] if quants else reference
     card = read_model_card(base)
     max_positions = int(conversion.ckpt.config.get("max_position_embeddings") or opts.num_ctx)
@@ -112,6 +120,10 @@ def export(opts: ExportOptions) -> ExportResult:
         license_text=card.license_text or card.license,
     )
     needed = estimate_gguf_bytes(conversion.plan) + sum(int(conversion.n_params * BITS_PER_WEIGHT[q] / 8) for q in quants)
+    if opts.ladder:
+        from ecmiip.quantize.ladder import planned_bytes, planned_files
+
+        needed += planned_bytes(conversion.n_params, planned_files(opts.out, opts.name, existing=quant_paths))
     if lora:  # the adapter, and the base GGUF its check converts to a scratch file
         needed += lora.nbytes + (estimate_gguf_bytes(conversion.plan) if opts.verify else 0)
     created = _missing_folders(opts.out)
@@ -207,7 +219,15 @@ def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_te
 
             twin = next((c.details.get("storage_rounding_ratio") for c in checks if c.name == "logits parity"), None)
             checks.append(verify_adapter_export(lora_path, base, reference, tokenizer, outtype=opts.outtype, twin_ratio=twin))
-    write_report(report, opts, reference, quant_paths, modelfile, checks, timings, lora_path)
+    ladder = None
+    if opts.ladder:  # after the checks: the rungs are measured against the verified F16
+        from ecmiip.quantize.ladder import ladder_table, run_ladder
+
+        ladder = run_ladder(reference, opts.out, name=opts.name, existing=quant_paths, bench=opts.bench,
+                            num_ctx=opts.num_ctx, force=opts.force,
+                            on_status=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
+        console.print(ladder_table(ladder))
+    write_report(report, opts, reference, quant_paths, modelfile, checks, timings, lora_path, ladder)
     print_summary(checks, reference, {**quant_paths, **({"LoRA GGUF": lora_path} if lora_path else {})}, modelfile)
     failed = [c.name for c in checks if c.passed is False]
     if failed:
@@ -215,7 +235,7 @@ def _write_outputs(opts, handed, quant_paths, reference, modelfile, modelfile_te
     return ExportResult(reference, quant_paths, modelfile, report, checks)
 
 
-def write_report(path, opts, reference, quant_paths, modelfile, checks, timings, lora_path=None) -> None:
+def write_report(path, opts, reference, quant_paths, modelfile, checks, timings, lora_path=None, ladder=None) -> None:
     files = {"reference": reference, **quant_paths, "modelfile": modelfile, **({"lora_gguf": lora_path} if lora_path else {})}
     doc = {
         "base": str(opts.base),
@@ -228,6 +248,8 @@ def write_report(path, opts, reference, quant_paths, modelfile, checks, timings,
     }
     if lora_path:
         doc["notes"] = [ADAPTER_MODELFILE_NOTE]
+    if ladder is not None:
+        doc["quant_ladder"] = ladder.to_json()
     write_text_atomic(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
 
 

@@ -213,6 +213,10 @@ def render_card(export, layout_files: dict, info: CardInfo, *, as_of: str, bench
         "## Ollama files", "", *_ollama_lines(export), "",
         "## Verification", "", *verification_table(export.report), "",
     ]
+    if export.report.get("quant_ladder"):  # `ecmiip export --quant ladder`: every rung measured against the F16
+        from ecmiip.quantize.ladder import Ladder, ladder_markdown
+
+        lines += ["## Quant ladder", "", ladder_markdown(Ladder.from_json(export.report["quant_ladder"])).rstrip(), ""]
     if bench is not None:
         lines += ["## Benchmark", "", *bench_table(bench), ""]
     if info.license:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
+import os
+
+# llama.cpp's OpenMP threads spin while they wait; on a shared 2-core machine the spinning starves the other
+# work (each first decode took ~6 s instead of 0.1 s). Set before torch or llama_cpp loads libgomp.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import atexit  # noqa: E402
 import importlib.util
 import os
 import shutil
