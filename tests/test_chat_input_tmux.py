@@ -19,7 +19,7 @@ class Term(Terminal):
     """The whole scrollback, so that counting prompts still works after long outputs."""
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name, "-S", "-"], capture_output=True,
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name, "-S", "-"], capture_output=True,
                               text=True).stdout
 
 
@@ -50,8 +50,8 @@ def _paste(term: Terminal, text: str, tmp: Path) -> None:
     """A bracketed paste, as a terminal sends it when text is pasted with the mouse or Ctrl-Shift-V."""
     buffer = tmp / "paste.txt"
     buffer.write_text(text, encoding="utf-8")
-    subprocess.run(["tmux", "load-buffer", "-b", term.name, str(buffer)], check=True)
-    subprocess.run(["tmux", "paste-buffer", "-p", "-d", "-b", term.name, "-t", term.name], check=True)
+    subprocess.run([*term.tmux, "load-buffer", "-b", term.name, str(buffer)], check=True)
+    subprocess.run([*term.tmux, "paste-buffer", "-p", "-d", "-b", term.name, "-t", term.name], check=True)
 
 
 def test_quotes_in_every_slash_command_keep_the_session(ollama, home):

@@ -23,7 +23,10 @@ class Terminal:
         self.name = f"ecmiip-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         line = f"env {exports} {' '.join(shlex.quote(c) for c in command)}; sleep 30"
-        start = ["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "50", line]
+        # A tmux server of its own (-L): its environment and directory are this test's, never those of a
+        # server an earlier test started (a shared server keeps the environment it was started with).
+        self.tmux = ["tmux", "-L", self.name]
+        start = [*self.tmux, "new-session", "-d", "-s", self.name, "-c", str(Path.cwd()), "-x", "160", "-y", "50", line]
         for attempt in range(5):  # the tmux server of a just-closed last session may still be exiting
             done = subprocess.run(start, capture_output=True, text=True)
             if done.returncode == 0:
@@ -33,10 +36,11 @@ class Terminal:
             raise AssertionError(f"tmux new-session failed: {done.stderr.strip()}")
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name, "-S", "-200"], capture_output=True, text=True).stdout
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name, "-S", "-200"], capture_output=True,
+                              text=True).stdout
 
     def send(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def type(self, text: str) -> None:
         self.send("-l", text)
@@ -62,7 +66,7 @@ class Terminal:
         raise AssertionError(f"prompt #{count} did not appear; screen:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
