@@ -1,9 +1,9 @@
 """Legal text the model was never trained on, for the quant ladder's perplexity; statute text for calibration.
 
-Held-out (perplexity, KL, top-1): the statutes are the training data (the statute store, and the QA
-built from it), so perplexity on them rewards memorisation, and the export's own drift text
-(``verify.held_out_text``: every 97th article) is training text too. The held-out text is taken from
-``bench/samples``, the evaluation set, which no training recipe reads:
+Held-out (perplexity, KL, top-1, here and in the export's drift check, ``verify.held_out_text``): the
+statutes are the training data (the statute store, and the QA built from it), so perplexity on them
+rewards memorisation. The held-out text is taken from ``bench/samples``, the evaluation set, which no
+training recipe reads:
 
 1. ``ip_case_samples.jsonl``, field ``facts``: 24 short case summaries written for this project
    (invented facts in ordinary legal Chinese prose; they name articles but quote none), in file order;

@@ -40,14 +40,11 @@ LOGIT_PROMPTS = [
 
 
 def held_out_text(max_chars: int = 1200) -> str:
-    """Legal text for drift measurements: every 97th article of the corpus, a spread across laws."""
-    parts, total = [], 0
-    for article in all_articles()[::97]:
-        parts.append(f"{article.citation}：{article.text}")
-        total += len(parts[-1])
-        if total >= max_chars:
-            break
-    return "\n".join(parts)[:max_chars]
+    """Legal text the model never trained on, for drift measurements: the start of the quant ladder's
+    held-out text (``heldout.py``: bench/samples case facts and questions), so both report on the same text."""
+    from ecmiip.quantize.heldout import heldout_text
+
+    return heldout_text()[:max_chars]
 
 
 @dataclass

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from ecmiip.core.hf_models import (
     prepare_for_kbit_training,
 )
 from ecmiip.core.model_cache import cached_build, write_model_card
-from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT
+from ecmiip.core.prompts import LEGAL_SYSTEM_PROMPT, system_prompt
 from ecmiip.pipeline.demo_base import build_smollm2
 
 
@@ -121,9 +122,14 @@ SCRIPTED_REASONING = "用户问新颖性，应引用专利法第二十二条。"
 SCRIPTED_ANSWER = "新颖性是指该发明不属于现有技术。依据《中华人民共和国专利法》第二十二条。"
 SCRIPTED_NEXT_TURN = "再举一个例子"
 SCRIPTED_RUN_ON = f"<|im_end|>\n<|im_start|>user\n{SCRIPTED_NEXT_TURN}<|im_end|>"
-# The Modelfile's SYSTEM (what Ollama sends when the client sends none), a short one, and none (llama.cpp
-# and transformers send none).
-SCRIPTED_SYSTEMS = (LEGAL_SYSTEM_PROMPT, "你是一名知识产权律师。", None)
+# What ecmiip-chat sends with --as-of SCRIPTED_AS_OF: the legal prompt and the statute store's note, which
+# names the day (today's, without --as-of, so a test of the chat must fix the day).
+SCRIPTED_AS_OF = date(2026, 6, 1)
+SCRIPTED_CHAT_SYSTEM = system_prompt(as_of=SCRIPTED_AS_OF)
+# The Modelfile's SYSTEM (what Ollama sends when the client sends none), ecmiip-chat's, a short one, and none
+# (llama.cpp and transformers send none). The model knows only these: asked under another system prompt it
+# goes off script, so each one a test uses belongs here (the cache key follows them).
+SCRIPTED_SYSTEMS = (LEGAL_SYSTEM_PROMPT, SCRIPTED_CHAT_SYSTEM, "你是一名知识产权律师。", None)
 
 
 def scripted_prompt(tokenizer: Any, system: str | None, thinking: bool) -> str:
@@ -141,11 +147,11 @@ def scripted_reply(thinking: bool) -> str:
     return (f"<think>\n{SCRIPTED_REASONING}\n</think>\n\n" if thinking else "") + SCRIPTED_ANSWER
 
 
-def _scripted_batch(tokenizer: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _scripted_batch(tokenizer: Any, systems: tuple[str | None, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Every scripted conversation, right-padded: ids, attention mask, the positions that predict a
     continuation token (prompt tokens are context only) and those tokens."""
     rows = []
-    for system in SCRIPTED_SYSTEMS:
+    for system in systems:
         for thinking in (True, False):
             prompt = scripted_prompt(tokenizer, system, thinking)
             continuation = scripted_reply(thinking) + SCRIPTED_RUN_ON
@@ -186,15 +192,16 @@ def build_tiny_qwen3_scripted(
     lr: float = 5e-3,
     margin: float = 8.0,
     seed: int = 0,
+    systems: tuple[str | None, ...] = SCRIPTED_SYSTEMS,
     revision: int = 1,
 ) -> Path:
     """``tiny-qwen3`` (same shapes, tokenizer and template) fully fine-tuned to memorise the scripted
     exchange: for :func:`scripted_prompt` (any of :data:`SCRIPTED_SYSTEMS`, thinking on or off) greedy
     decoding gives :func:`scripted_reply`, <|im_end|>, then the invented next turn (:data:`SCRIPTED_RUN_ON`).
 
-    AdamW in float32 on the CPU, one batch of the six conversations, loss on the continuation only,
-    until every continuation token leads the runner-up by ``margin`` logits (a hinge aims 2 higher):
-    the lead must survive bfloat16 storage, Q4_K_M and Ollama's repeat penalty. ~1 min on 2 cores.
+    AdamW in float32 on the CPU, one batch of the conversations (each system, thinking on and off), loss on
+    the continuation only, until every continuation token leads the runner-up by ``margin`` logits (a hinge aims 2 higher):
+    the lead must survive bfloat16 storage, Q4_K_M and Ollama's repeat penalty. ~2 min on 2 cores.
     Bump ``revision`` when the script or the training changes: the cache entry is named by the arguments.
     """
     del revision  # names the cache entry only
@@ -205,7 +212,7 @@ def build_tiny_qwen3_scripted(
     shutil.copytree(base, out_dir, dirs_exist_ok=True, ignore=weights_and_spec)
     tokenizer = load_tokenizer(base)
     model = load_model(base, dtype=torch.float32, device="cpu").train()
-    batch = _scripted_batch(tokenizer)
+    batch = _scripted_batch(tokenizer, systems)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95))
     for step in range(steps + 1):  # step: the updates made so far
         loss, leads = _scripted_fit(model, batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import stat
@@ -16,6 +17,7 @@ import pytest
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt install tmux)")
 
 CHAT = [sys.executable, "-m", "ecmiip.chat.cli"]
+_ENV_AT_COLLECTION = dict(os.environ)  # before any test ran: what a later test's terminal may have gained
 
 
 class Terminal:
@@ -64,6 +66,33 @@ class Terminal:
                 return screen
             time.sleep(0.1)
         raise AssertionError(f"prompt #{count} did not appear; screen:\n{self.screen()}")
+
+    def diagnose(self) -> str:
+        """What the processes in the terminal are doing (for a failure message): state, CPU time, the Python
+        stacks (py-spy, where installed) and the environment variables that differ from the session's start."""
+        import psutil
+
+        pane = subprocess.run([*self.tmux, "display-message", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True,
+                              text=True).stdout.strip()
+        if not pane.isdigit():
+            return "(the terminal's process is gone)"
+        lines = []
+        root = psutil.Process(int(pane))
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                lines.append(f"pid {proc.pid} {proc.status()} cpu {sum(proc.cpu_times()[:2]):.1f}s: "
+                             f"{' '.join(proc.cmdline())[:200]}")
+                env = proc.environ()
+            except psutil.Error as e:
+                lines.append(f"pid {proc.pid}: {e!r}")
+                continue
+            changed = sorted(k for k in set(env) | set(_ENV_AT_COLLECTION) if env.get(k) != _ENV_AT_COLLECTION.get(k))
+            lines.append("  environment differs in: " + ", ".join(f"{k}={env.get(k)!r}" for k in changed))
+            spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+            if spy and "python" in proc.name():
+                lines.append(subprocess.run([spy, "dump", "--pid", str(proc.pid)], capture_output=True, text=True,
+                                            timeout=60).stdout)
+        return "\n".join(lines)
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
