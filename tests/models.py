@@ -199,9 +199,10 @@ def build_tiny_qwen3_scripted(
     exchange: for :func:`scripted_prompt` (any of :data:`SCRIPTED_SYSTEMS`, thinking on or off) greedy
     decoding gives :func:`scripted_reply`, <|im_end|>, then the invented next turn (:data:`SCRIPTED_RUN_ON`).
 
-    AdamW in float32 on the CPU, one batch of the conversations (each system, thinking on and off), loss on
-    the continuation only, until every continuation token leads the runner-up by ``margin`` logits (a hinge aims 2 higher):
-    the lead must survive bfloat16 storage, Q4_K_M and Ollama's repeat penalty. ~2 min on 2 cores.
+    AdamW in float32 on the CPU, one batch of the conversations (each system, thinking on and off), loss
+    on the continuation only, until every continuation token leads the runner-up by ``margin`` logits (a
+    hinge aims 2 higher): the lead must survive bfloat16 storage, Q4_K_M and Ollama's repeat penalty.
+    ~2 min on 2 cores.
     Bump ``revision`` when the script or the training changes: the cache entry is named by the arguments.
     """
     del revision  # names the cache entry only

@@ -76,6 +76,7 @@ class Terminal:
                               text=True).stdout.strip()
         if not pane.isdigit():
             return "(the terminal's process is gone)"
+        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
         lines = []
         root = psutil.Process(int(pane))
         for proc in [root, *root.children(recursive=True)]:
@@ -88,7 +89,6 @@ class Terminal:
                 continue
             changed = sorted(k for k in set(env) | set(_ENV_AT_COLLECTION) if env.get(k) != _ENV_AT_COLLECTION.get(k))
             lines.append("  environment differs in: " + ", ".join(f"{k}={env.get(k)!r}" for k in changed))
-            spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
             if spy and "python" in proc.name():
                 lines.append(subprocess.run([spy, "dump", "--pid", str(proc.pid)], capture_output=True, text=True,
                                             timeout=60).stdout)
