@@ -19,7 +19,7 @@ from ecmiip.quantize import verify
 from ecmiip.quantize.adapter_gguf import LORA_A, LORA_B, TOKEN_EMBD
 from ecmiip.quantize.convert import convert
 from ecmiip.quantize.gguf_file import GGUFFile
-from ecmiip.quantize.verification import release_memory
+from ecmiip.quantize.verification import FULL_RUN_MAX_BYTES, depth_for, release_memory, write_slice
 
 OUTPUT = "output.weight"
 
@@ -107,13 +107,37 @@ def check_adapter_gguf(adapter_gguf: Path, base_gguf: Path, merged_gguf: Path, p
 
 
 def verify_adapter_export(adapter_gguf: Path, base_dir: Path, merged_gguf: Path, tokenizer, *, outtype: str,
-                          twin_ratio: float | None) -> verify.Check:
+                          twin_ratio: float | None, full_run_max_bytes: int = FULL_RUN_MAX_BYTES) -> verify.Check:
     """The export's check: the base converted to a scratch GGUF beside the outputs, base + adapter run in
-    llama.cpp against the merged file on the logits prompts, the scratch file removed."""
+    llama.cpp against the merged file on the logits prompts, the scratch files removed.
+
+    A merged file above ``full_run_max_bytes`` is run as the logits check runs it: the base, the adapter and
+    the merged file are each cut to the same depth slice (bytes unchanged), so the check costs the slice's
+    memory, not the whole 16-bit base's (8.8 GiB at 4 B otherwise).
+    """
     prompts = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in verify.LOGIT_PROMPTS]
+    merged = GGUFFile(merged_gguf)
+    depth = depth_for(merged_gguf, int(merged.get(f"{merged.architecture}.block_count")), full_run_max_bytes)
     with tempfile.TemporaryDirectory(prefix=".ecmiip-adapter-", dir=merged_gguf.parent) as tmp:
         base_gguf = Path(tmp) / "base.gguf"
         convert(base_dir, base_gguf, outtype=outtype, tokenizer=tokenizer)
         release_memory()
-        return check_adapter_gguf(adapter_gguf, base_gguf, merged_gguf, prompts,
-                                  tolerance=adapter_tolerance(outtype, twin_ratio), labels=list(verify.LOGIT_PROMPTS))
+        check_fits(adapter_gguf, base_gguf)  # on the files as they are, before any slicing
+        if depth is not None:
+            base_gguf = _slice(GGUFFile(base_gguf), depth, Path(tmp) / "base-slice.gguf", drop_source=True)
+            merged_gguf = _slice(merged, depth, Path(tmp) / "merged-slice.gguf")
+            adapter_gguf = _slice(GGUFFile(adapter_gguf), depth, Path(tmp) / "lora-slice.gguf")
+        del merged
+        check = check_adapter_gguf(adapter_gguf, base_gguf, merged_gguf, prompts,
+                                   tolerance=adapter_tolerance(outtype, twin_ratio), labels=list(verify.LOGIT_PROMPTS))
+    if depth is not None:
+        check.summary += f"; depth slice of layers {', '.join(str(i) for i in depth)}"
+        check.details["layers"] = list(depth)
+    return check
+
+
+def _slice(src: GGUFFile, depth: tuple[int, ...], dst: Path, *, drop_source: bool = False) -> Path:
+    write_slice(src, depth, dst)
+    if drop_source:  # the scratch base: free its disk before the next file is written
+        src.path.unlink()
+    return dst

@@ -22,7 +22,7 @@ MoE layers (MUL_MAT_ID) are not collected: ec-miip's architectures are dense.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +30,6 @@ import numpy as np
 
 from ecmiip.core.errors import EcmiipError, InputError, UnsupportedError
 from ecmiip.core.llama import captured_llama_log, load_failure
-from ecmiip.core.outputs import atomic_path
 
 MIN_BATCH_ROWS = 16  # imatrix.cpp ignores smaller batches (the last tokens of a generation)
 GGML_TYPE_F32 = 0
@@ -223,43 +222,3 @@ def imatrix_array(imatrix: Mapping[str, np.ndarray]):
     entries[len(imatrix)].name = None
     entries._keep = keep
     return entries
-
-
-def quantize_here(
-    src: Path,
-    dst: Path,
-    ftype: int,
-    label: str,
-    *,
-    imatrix: Mapping[str, np.ndarray] | None = None,
-    nthread: int = 0,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> None:
-    """llama.cpp's quantizer in this process, with any llama ftype and an optional importance matrix.
-
-    ``quantize.quantize`` runs the quantizer in a child that knows only its four types and no
-    importance matrix; this runs it here (Ctrl-C takes effect when the file is written), atomically.
-    """
-    import re
-
-    import llama_cpp
-
-    from ecmiip.quantize.quantize import MAX_BUF_BYTES
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype, params.nthread, params.max_buf_size = ftype, nthread, MAX_BUF_BYTES
-    entries = imatrix_array(imatrix) if imatrix else None
-    if entries is not None:
-        params.imatrix = ctypes.cast(entries, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
-    tensor_line = re.compile(r"\[\s*(\d+)/\s*(\d+)\]")
-
-    def progress(line: str) -> None:
-        m = tensor_line.search(line)
-        if m and on_progress is not None:
-            on_progress(int(m.group(1)), int(m.group(2)))
-
-    with atomic_path(dst) as tmp, captured_llama_log(progress) as log:
-        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
-        if rc != 0 or not Path(tmp).is_file():
-            tail = "\n".join(line for line in log[-8:] if line.strip())
-            raise EcmiipError(f"llama.cpp could not quantize {src} to {label} (code {rc}):\n{tail}")

@@ -451,9 +451,8 @@ def run_ladder(
     to their files, which are measured as they are. Every check comes before the first file is written.
     """
     from ecmiip.quantize import verify
-    from ecmiip.quantize.imatrix import quantize_here
     from ecmiip.quantize.inputs import check_output_dir, probe_writable
-    from ecmiip.quantize.quantize import QUANT_TYPES, quantize
+    from ecmiip.quantize.quantize import quantize
 
     reference, out = Path(reference), Path(out)
     verify.check_gguf(reference)
@@ -481,13 +480,7 @@ def run_ladder(
             imatrix, imatrix_info = _calibrate(reference, calibration_tokens, calibration_chunk, say)
         for q, path, with_imatrix in new:
             say(f"quantizing {q}{' with the importance matrix' if with_imatrix else ''}")
-            if not with_imatrix and q in QUANT_TYPES:
-                quantize(reference, path, q)  # the export's own path: a child process, Ctrl-C stops it at once
-            else:
-                import llama_cpp
-
-                quantize_here(reference, path, getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{q}"), q,
-                              imatrix=imatrix if with_imatrix else None)
+            quantize(reference, path, q, imatrix=imatrix if with_imatrix else None)  # a child: Ctrl-C stops it at once
         say(f"measuring {len(files) + 1} files on {heldout_tokens} held-out tokens")
         return measure_ladder(reference, files, heldout_tokens=heldout_tokens, num_ctx=num_ctx, bench=bench,
                               imatrix_info=imatrix_info)

@@ -4,7 +4,9 @@ llama.cpp quantizes inside one long C call whose only way back into Python is it
 ctypes swallows a KeyboardInterrupt raised there: Ctrl-C would be ignored until the whole file was
 written. So the quantizer runs in a child process of its own (its own session, so the terminal's
 SIGINT reaches only us, and killed with us on Linux); Ctrl-C in the parent stops it at once, and
-the temporary output is removed, so no final-named file is ever left behind.
+the temporary output is removed, so no final-named file is ever left behind. Every quantization goes
+this way: the export's types, the ladder's others, and those made with an importance matrix (handed to
+the child in a scratch ``.npz``, arrays only).
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 
 from ecmiip.core.errors import EcmiipError, InputError
 from ecmiip.core.llama import captured_llama_log
 from ecmiip.core.outputs import atomic_path
+from ecmiip.quantize.imatrix import imatrix_array
 
 QUANT_TYPES: dict[str, int] = {
     "Q4_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
@@ -53,11 +58,20 @@ def parse_quant_types(names: list[str]) -> list[str]:
     return list(dict.fromkeys(upper))
 
 
+def llama_ftype(qtype: str) -> int:
+    """llama.cpp's file type for ``qtype``: the export's four, or any other its quantizer knows (IQ4_XS…)."""
+    ftype = QUANT_TYPES.get(qtype, getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{qtype}", None))
+    if not isinstance(ftype, int):
+        raise InputError(f"llama.cpp has no quantization type {qtype}")
+    return ftype
+
+
 def quantize_in_process(
     src: Path,
     dst: Path,
     qtype: str,
     *,
+    imatrix: Mapping[str, np.ndarray] | None = None,
     nthread: int = 0,
     max_buf_bytes: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
@@ -67,9 +81,12 @@ def quantize_in_process(
     Not interruptible: use :func:`quantize`, which runs this in a child process.
     """
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = QUANT_TYPES[qtype]
+    params.ftype = llama_ftype(qtype)
     params.nthread = nthread
     params.max_buf_size = MAX_BUF_BYTES if max_buf_bytes is None else max_buf_bytes
+    entries = imatrix_array(imatrix) if imatrix else None  # kept alive until the call returns
+    if entries is not None:
+        params.imatrix = ctypes.cast(entries, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
 
     def progress(line: str) -> None:
         m = _TENSOR_LINE.search(line)
@@ -89,27 +106,32 @@ def quantize(
     dst: Path,
     qtype: str,
     *,
+    imatrix: Mapping[str, np.ndarray] | None = None,
     nthread: int = 0,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Quantize ``src`` (F32/F16/BF16 GGUF) to ``dst``; llama.cpp's log explains any failure.
+    """Quantize ``src`` (F32/F16/BF16 GGUF) to ``dst``, weighing rounding errors by ``imatrix`` when given
+    (``imatrix.collect_imatrix``); llama.cpp's log explains any failure.
 
     Runs in a child process that Ctrl-C (or any exception here) stops within a second; ``dst`` appears
     only when the quantizer has finished.
     """
-    if qtype not in QUANT_TYPES:
-        parse_quant_types([qtype])
-    with atomic_path(dst) as tmp:
-        _run_child(Path(src), tmp, qtype, nthread, on_progress)
+    llama_ftype(qtype)
+    with atomic_path(dst) as tmp, tempfile.TemporaryDirectory(prefix=".ecmiip-imatrix-") as scratch:
+        imatrix_file = ""
+        if imatrix:
+            imatrix_file = str(Path(scratch) / "imatrix.npz")
+            np.savez(imatrix_file, **{name: np.asarray(v, np.float32) for name, v in imatrix.items()})
+        _run_child(Path(src), tmp, qtype, nthread, imatrix_file, on_progress)
 
 
-def _run_child(src: Path, tmp: Path, qtype: str, nthread: int, on_progress) -> None:
+def _run_child(src: Path, tmp: Path, qtype: str, nthread: int, imatrix_file: str, on_progress) -> None:
     cmd = [
         # `-c` puts the working folder first on sys.path: drop it, so a user's numbers.py (or any file
         # named like a module) in the folder they run from cannot shadow the standard library.
         sys.executable, "-c", "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
         "from ecmiip.quantize.quantize import _child_main; _child_main()",
-        str(src), str(tmp), qtype, str(nthread), str(MAX_BUF_BYTES), str(os.getpid()),
+        str(src), str(tmp), qtype, str(nthread), str(MAX_BUF_BYTES), str(os.getpid()), imatrix_file,
     ]
     log: list[str] = []
     proc = subprocess.Popen(
@@ -169,16 +191,22 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _child_main() -> None:
-    """Entry point of the quantizer child: argv = src, tmp, qtype, nthread, max_buf_bytes, parent pid."""
+    """Entry point of the quantizer child: argv = src, tmp, qtype, nthread, max_buf_bytes, parent pid,
+    importance-matrix .npz ("" for none)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops us with SIGTERM
-    src, tmp, qtype, nthread, max_buf, parent = sys.argv[1:7]
+    src, tmp, qtype, nthread, max_buf, parent, imatrix_file = sys.argv[1:8]
     _die_with_parent(int(parent))
 
     def progress(i: int, n: int) -> None:
         print(f"{_PROGRESS}{i} {n}", flush=True)
 
+    imatrix = None
+    if imatrix_file:
+        with np.load(imatrix_file, allow_pickle=False) as npz:
+            imatrix = {name: npz[name] for name in npz.files}
     try:
-        quantize_in_process(Path(src), Path(tmp), qtype, nthread=int(nthread), max_buf_bytes=int(max_buf), on_progress=progress)
+        quantize_in_process(Path(src), Path(tmp), qtype, imatrix=imatrix, nthread=int(nthread),
+                            max_buf_bytes=int(max_buf), on_progress=progress)
     except EcmiipError as e:
         for line in str(e).splitlines()[1:]:
             print(f"{_LOG}{line}", flush=True)

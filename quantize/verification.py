@@ -50,8 +50,16 @@ def storage_type(gguf_file: GGUFFile) -> str:
     return max(counts, key=lambda k: counts[k]) if counts else "f32"
 
 
+def depth_for(gguf_path: Path, n_layers: int, full_run_max_bytes: int = FULL_RUN_MAX_BYTES) -> tuple[int, ...] | None:
+    """The layers llama.cpp runs of a file this large (None: the whole model)."""
+    return None if gguf_path.stat().st_size <= full_run_max_bytes else slice_layers(n_layers)
+
+
 def write_slice(src: GGUFFile, layers: tuple[int, ...], dst: Path) -> Path:
-    """A GGUF of ``layers`` only (renumbered), with the file's embedding, final norm and head, bytes unchanged."""
+    """A GGUF of ``layers`` only (renumbered), with the file's embedding, final norm and head, bytes unchanged.
+
+    A LoRA adapter GGUF slices the same way: its pairs carry the base's tensor names, and it has no layer count.
+    """
     keep = []
     for name in src.tensors:
         if not name.startswith("blk."):
@@ -60,7 +68,8 @@ def write_slice(src: GGUFFile, layers: tuple[int, ...], dst: Path) -> Path:
         index, rest = name[4:].split(".", 1)
         if int(index) in layers:
             keep.append((name, f"blk.{layers.index(int(index))}.{rest}"))
-    return copy_gguf(src, dst, tensors=keep, metadata={f"{src.architecture}.block_count": len(layers)})
+    count = f"{src.architecture}.block_count"
+    return copy_gguf(src, dst, tensors=keep, metadata={count: len(layers)} if count in src.fields else None)
 
 
 def release_memory() -> None:
@@ -100,8 +109,7 @@ def run_checks(
 
     ckpt = Checkpoint(base)
     reference = Reference(base, adapter_dir, ckpt=ckpt)
-    whole = reference_gguf.stat().st_size <= full_run_max_bytes
-    depth = slice_layers(reference.n_layers) if not whole else None
+    depth = depth_for(reference_gguf, reference.n_layers, full_run_max_bytes)
     prompts = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in verify.LOGIT_PROMPTS]
     drift_ids = tokenizer(verify.held_out_text(), add_special_tokens=True)["input_ids"][:DRIFT_TOKENS] if quant_paths else []
     stored = outtype if outtype in STORAGE else None

@@ -99,6 +99,26 @@ def test_smollm2_adapter_matches_the_merged_f16(smollm2_export, smollm2_dir):
     assert _field(reader, "general.architecture") == "llama" and _field(reader, "adapter.lora.alpha") == 16.0
 
 
+def test_a_file_above_the_whole_run_size_is_checked_on_a_depth_slice(smollm2_export, smollm2_dir):
+    """As the logits check: above the size limit base, adapter and merged file are cut to layers 0, 1 and the
+    last (SmolLM2: 30 layers), and the slice still tells a right adapter from a wrong scale."""
+    tokenizer = load_tokenizer(smollm2_dir, local_files_only=True)
+    merged = smollm2_export / "ec-miip-F16.gguf"
+    check = verify_adapter_export(smollm2_export / LORA, smollm2_dir, merged, tokenizer, outtype="f16",
+                                  twin_ratio=None, full_run_max_bytes=0)
+    assert check.passed, check.summary
+    assert check.details["layers"] == [0, 1, 29] and check.summary.endswith("depth slice of layers 0, 1, 29")
+    assert min(p["top1_agreement"] for p in check.details["prompts"]) >= 0.9
+    assert not list(smollm2_export.glob(".ecmiip-adapter-*"))  # the scratch base and slices are gone
+
+    wrong_dir = smollm2_export.parent / "wrong-scale"
+    wrong_dir.mkdir(exist_ok=True)
+    wrong = copy_gguf(GGUFFile(smollm2_export / LORA), wrong_dir / LORA, metadata={"adapter.lora.alpha": 64.0})
+    failed = verify_adapter_export(wrong, smollm2_dir, merged, tokenizer, outtype="f16", twin_ratio=None,
+                                   full_run_max_bytes=0)
+    assert not failed.passed and failed.details["worst_ratio"] > 2 * FLOOR, failed.summary
+
+
 def test_wrong_scale_fails_the_gate(qwen3_export, tiny_qwen3_dir, tmp_path):
     """The gate is not vacuous: the same file with peft's plain alpha (rsLoRA's √r not folded in) fails it."""
     base = tmp_path / "base.gguf"
