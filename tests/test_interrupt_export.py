@@ -1,5 +1,6 @@
-"""Ctrl-C while llama.cpp quantizes: ``ecmiip export`` stops within seconds, exits 130 and leaves no
-final-named output nor temporary file; the same command then succeeds."""
+"""Ctrl-C while llama.cpp quantizes: ``ecmiip export`` (and ``ecmiip ladder``, with an importance matrix)
+stops within seconds, exits 130 and leaves no final-named output nor temporary file; the same command then
+succeeds."""
 
 from __future__ import annotations
 
@@ -75,6 +76,40 @@ def test_ctrl_c_stops_quantization(wide_qwen3_dir, tmp_path):
     assert rerun.returncode == 0, output.decode(errors="replace")
     assert (out / "ec-miip-Q4_K_M.gguf").is_file() and (out / "Modelfile").is_file()
     assert not list(out.glob(".*partial"))
+
+
+def test_ctrl_c_stops_an_importance_matrix_quantization_of_the_ladder(wide_qwen3_dir, tmp_path):
+    """The ladder's other types and importance-matrix twins run in the same child as the export's types."""
+    from ecmiip.quantize.convert import convert
+
+    f16 = tmp_path / "m-F16.gguf"
+    convert(wide_qwen3_dir, f16)
+    out = tmp_path / "ladder"
+    partial = out / ".m-Q3_K_M-imatrix.gguf.partial"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "ECMIIP_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-m", "ecmiip", "ladder", str(f16), "--out", str(out), "--quant", "Q3_K_M",
+           "--imatrix-quant", "Q3_K_M", "--tokens", "32"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, preexec_fn=_ctrl_c_live,
+                            process_group=0)
+    deadline = time.monotonic() + 300
+    while not partial.exists():
+        assert proc.poll() is None, f"ladder ended before the importance-matrix file:\n{proc.stdout.read().decode()}"
+        assert time.monotonic() < deadline, "the importance-matrix quantization never started"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        output, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("ladder still running 10 s after Ctrl-C (the quantizer ran in the process?)")
+    elapsed = time.monotonic() - sent
+    text = output.decode("utf-8", errors="replace")
+    assert proc.returncode == 130, text
+    assert elapsed < 5, f"took {elapsed:.1f} s to stop"
+    assert "Traceback" not in text, text
+    assert not list(out.iterdir()), sorted(p.name for p in out.iterdir())  # the plain Q3_K_M too: all or nothing
 
 
 def test_failure_in_progress_callback_stops_the_child(tiny_qwen3_dir, tmp_path):

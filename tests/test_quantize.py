@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import gguf
+import numpy as np
 import pytest
 
 from ecmiip.core.errors import EcmiipError, InputError
@@ -49,3 +50,25 @@ def test_unknown_type_lists_the_known_ones():
     with pytest.raises(InputError, match="Q4_K_M, Q5_K_M, Q6_K, Q8_0"):
         q.parse_quant_types(["q4_k_m", "IQ1_S"])
     assert q.parse_quant_types(["q4_k_m", "Q8_0", "Q4_K_M"]) == ["Q4_K_M", "Q8_0"]
+
+
+def test_an_importance_matrix_reaches_the_child_unchanged(f16_gguf, tmp_path):
+    """The child reads the matrix from a scratch .npz: its file is the one quantized here with the same matrix,
+    byte for byte, and not the one quantized without it. Types beyond the export's four work the same way."""
+    from ecmiip.quantize.imatrix import collect_imatrix
+
+    rng = np.random.default_rng(0)
+    imatrix = collect_imatrix(f16_gguf, [rng.integers(100, 20000, 64).tolist()])
+    q.quantize(f16_gguf, tmp_path / "child.gguf", "IQ4_XS", imatrix=imatrix)
+    q.quantize_in_process(f16_gguf, tmp_path / "here.gguf", "IQ4_XS", imatrix=imatrix)
+    q.quantize(f16_gguf, tmp_path / "plain.gguf", "IQ4_XS")
+    child = (tmp_path / "child.gguf").read_bytes()
+    assert child == (tmp_path / "here.gguf").read_bytes()
+    assert child != (tmp_path / "plain.gguf").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["child.gguf", "here.gguf", "plain.gguf"]
+
+
+def test_a_type_llama_cpp_does_not_have_is_refused(f16_gguf, tmp_path):
+    with pytest.raises(InputError, match="llama.cpp has no quantization type Q9_K"):
+        q.quantize(f16_gguf, tmp_path / "x.gguf", "Q9_K")
+    assert not list(tmp_path.iterdir())
