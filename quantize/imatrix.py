@@ -197,6 +197,7 @@ def _model(path: Path, log: list[str]) -> Iterator[int]:
 
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = 0
+    params.use_extra_bufts = False  # no repacked copies for a short pass, and no AMX kernels (core.llama)
     model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
     if not model:
         raise InputError(f"{path}: llama.cpp cannot load it ({load_failure(log)})")

@@ -214,6 +214,16 @@ def test_ollama_absent_installed_or_running(ollama, expected):
     assert expected in text(advise(machine(ollama=ollama)))
 
 
+def test_an_amx_build_is_a_warning_that_says_what_ec_miip_does_about_it():
+    amx = dataclasses.replace(CPU_BUILD, cpu_features=("AVX512", "AMX_INT8"))
+    warning = next(w for w in advise(machine(llama=amx)).warnings if "AMX" in w)
+    assert "llama.cpp issue 20824" in warning and "loads models without them" in warning
+    assert "ECMIIP_LLAMA_AMX=1" in warning and "-DGGML_NATIVE=OFF" in warning
+    allowed = advise(machine(llama=dataclasses.replace(amx, amx_allowed=True))).warnings
+    assert any("ECMIIP_LLAMA_AMX=1 lets ec-miip use them" in w for w in allowed)
+    assert not any("AMX" in w for w in advise(machine()).warnings)
+
+
 def test_statutes_missing_texts_and_an_old_store_are_warnings():
     fresh = advise(machine())
     assert "reviewed on 2026-11-29" in text(fresh) and not any("statutes" in w for w in fresh.warnings)

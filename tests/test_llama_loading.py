@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ecmiip.core.errors import InputError
-from ecmiip.core.llama import load_failure, open_llama
+from ecmiip.core.llama import captured_llama_log, load_failure, open_llama
 
 
 def test_a_file_llama_cpp_cannot_load_is_named_with_the_reason(tmp_path, capfd):
@@ -26,3 +28,43 @@ def test_load_failure_skips_the_generic_trailers():
            "llama_model_load_from_file_impl: failed to load model"]
     assert load_failure(log) == log[0] and load_failure([]) == ""
 
+
+
+def _load_log(monkeypatch, path) -> list[str]:
+    """llama.cpp's log of one ``open_llama(path)``, as it captures it."""
+    from ecmiip.core import llama
+
+    lines: list[str] = []
+    monkeypatch.setattr(llama, "captured_llama_log", lambda on_line=None: captured_llama_log(lines.append))
+    llama.close_llama(llama.open_llama(path))
+    return lines
+
+
+def test_a_build_with_amx_kernels_loads_without_extra_buffer_types(smollm2_gguf, monkeypatch):
+    """ggml's AMX kernel can crash (llama.cpp issue 20824): where the build has it, models load without
+    llama.cpp's extra buffer types (AMX among them), unless ECMIIP_LLAMA_AMX=1. Seen in the log: no Q4_K
+    tensor goes to a repacked (CPU_REPACK) or AMX buffer."""
+    from ecmiip.core import llama
+
+    monkeypatch.delenv(llama.AMX_ENV, raising=False)
+    monkeypatch.setattr(llama, "build_has_amx", lambda: False)
+    assert _extra_buffers(_load_log(monkeypatch, smollm2_gguf))
+    monkeypatch.setattr(llama, "build_has_amx", lambda: True)
+    assert llama.amx_kernels_off()
+    assert not _extra_buffers(_load_log(monkeypatch, smollm2_gguf))
+    monkeypatch.setenv(llama.AMX_ENV, "1")
+    assert not llama.amx_kernels_off()
+    assert _extra_buffers(_load_log(monkeypatch, smollm2_gguf))
+
+
+def _extra_buffers(log: list[str]) -> list[str]:
+    """llama.cpp's lines for weights in an extra buffer type: repacked for this CPU, or AMX's (a native build)."""
+    return [line for line in log if re.search(r"\b(CPU_REPACK|AMX) model buffer size", line)]
+
+
+def test_build_has_amx_reads_the_builds_system_info():
+    import llama_cpp
+
+    from ecmiip.core.llama import build_has_amx
+
+    assert build_has_amx() == ("AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode())

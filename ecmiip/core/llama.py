@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,31 @@ def _without_repacking() -> Iterator[None]:
         lib.llama_model_default_params = original
 
 
+#: ``ECMIIP_LLAMA_AMX=1`` lets llama.cpp use its AMX kernels where the build has them (see ``amx_kernels_off``).
+AMX_ENV = "ECMIIP_LLAMA_AMX"
+
+
+@functools.cache
+def build_has_amx() -> bool:
+    """Whether this llama.cpp was compiled with AMX kernels (a ``-march=native`` build on a Sapphire Rapids or
+    newer Xeon): its system info says ``AMX_INT8 = 1``."""
+    import llama_cpp
+
+    raw = llama_cpp.llama_print_system_info()
+    info = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return "AMX_INT8 = 1" in info
+
+
+def amx_kernels_off() -> bool:
+    """ggml's AMX matrix kernel crashes the process on some machines whose CPU reports AMX (llama.cpp issue
+    20824, open): on this project's Xeon VMs a ``-march=native`` llama-cpp-python died in
+    ``ggml_backend_amx_mul_mat`` at the first token of every Q4_1 and Q4_K_M model, and Ollama's AMX library
+    with SIGILL. AMX is one of llama.cpp's extra buffer types, so where the build has it models load with
+    those off (CPU repacking, a speed-up, goes with them) unless the user sets ``ECMIIP_LLAMA_AMX=1``.
+    """
+    return build_has_amx() and os.environ.get(AMX_ENV) != "1"
+
+
 #: The context of a GGUF opened for a check (vocabulary, a few hundred tokens of logits); a chat passes
 #: its own, by default ``ecmiip.core.prompts.DEFAULT_NUM_CTX``.
 CHECK_NUM_CTX = 512
@@ -94,7 +121,8 @@ def open_llama(
     """A ``llama_cpp.Llama`` of the GGUF at ``path``, loaded without printing llama.cpp's log.
 
     ``n_gpu_layers`` is ignored (0) where llama.cpp was built without GPU offload; ``repack=False``
-    skips the CPU repack buffers (see ``_without_repacking``); other keyword arguments go to ``Llama``.
+    skips the CPU repack buffers (see ``_without_repacking``), as does a build with AMX kernels (see
+    ``amx_kernels_off``); other keyword arguments go to ``Llama``.
     A file llama.cpp cannot load is an ``InputError`` naming it and the reason from llama.cpp's log.
     """
     import llama_cpp
@@ -105,6 +133,7 @@ def open_llama(
         raise InputError(f"model not found: {path}")
     if not llama_cpp.llama_supports_gpu_offload():
         n_gpu_layers = 0
+    repack = repack and not amx_kernels_off()
     with captured_llama_log() as log, contextlib.nullcontext() if repack else _without_repacking():
         try:
             return Llama(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ecmiip.pipeline.doctor import MachineProfile
+    from ecmiip.pipeline.doctor import LlamaBuild, MachineProfile
 
 GB = 10**9
 GiB = 2**30
@@ -60,6 +60,7 @@ STATUTES_STALE_DAYS = 365
 BUILD_WITH_CUDA = ('CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir '
                    "--no-binary llama-cpp-python llama-cpp-python")
 BUILD_WITH_METAL = BUILD_WITH_CUDA.replace("GGML_CUDA", "GGML_METAL")
+BUILD_PORTABLE = BUILD_WITH_CUDA.replace("-DGGML_CUDA=on", "-DGGML_NATIVE=OFF")  # AVX2, no AMX: what CI builds
 
 
 @dataclass(frozen=True)
@@ -249,10 +250,28 @@ def advise(profile: MachineProfile) -> Advice:
 
 
 def _llama_build_warnings(profile: MachineProfile) -> list[str]:
-    llama, gpus = profile.llama, profile.gpus.devices
+    llama = profile.llama
     if llama.error:
         return [f"llama-cpp-python is not usable ({llama.error}): `pip install llama-cpp-python`, "
                 "or run the GGUF with Ollama"]
+    return _amx(llama) + _offload_warnings(profile)
+
+
+def _amx(llama: LlamaBuild) -> list[str]:
+    """ggml's AMX kernel crashes on some Sapphire Rapids machines (core.llama.amx_kernels_off)."""
+    if "AMX_INT8" not in llama.cpu_features:
+        return []
+    if llama.amx_allowed:
+        return ["this llama.cpp build has AMX kernels and ECMIIP_LLAMA_AMX=1 lets ec-miip use them: if a model "
+                "crashes at its first token (segmentation fault), unset it (llama.cpp issue 20824)"]
+    return ["this llama.cpp build has AMX kernels, which crash at the first token on some machines that report "
+            "AMX (llama.cpp issue 20824): ec-miip loads models without them (and without llama.cpp's CPU "
+            "repacking). ECMIIP_LLAMA_AMX=1 turns them on; llama-cli and other programs on this build are not "
+            f"protected; a build without them: {BUILD_PORTABLE}"]
+
+
+def _offload_warnings(profile: MachineProfile) -> list[str]:
+    llama, gpus = profile.llama, profile.gpus.devices
     if llama.gpu_offload:
         return []
     if gpus and not profile.memory.unified:

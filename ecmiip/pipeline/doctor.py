@@ -43,6 +43,7 @@ class LlamaBuild:
     cpu_features: tuple[str, ...] = ()  # instruction sets llama.cpp uses: AVX2, AVX512, NEON…
     system_info: str = ""
     error: str | None = None
+    amx_allowed: bool = False  # ECMIIP_LLAMA_AMX=1: the user lets llama.cpp use its AMX kernels (core.llama)
 
 
 @dataclass(frozen=True)
@@ -195,9 +196,11 @@ def probe_llama() -> LlamaBuild:
         raw = llama_cpp.llama_print_system_info()
         info = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         backends, features = parse_system_info(info)
+        from ecmiip.core.llama import AMX_ENV
+
         return LlamaBuild(version=getattr(llama_cpp, "__version__", None),
                           gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()), backends=backends,
-                          cpu_features=features, system_info=info.strip())
+                          cpu_features=features, system_info=info.strip(), amx_allowed=os.environ.get(AMX_ENV) == "1")
 
     return _safely(run, lambda why: LlamaBuild(error=why))
 
