@@ -174,6 +174,12 @@ def open_backend(args: argparse.Namespace, say: Callable[[str], None] | None = N
             if say is not None:
                 say(f"llama.cpp：上下文 {n_ctx} tokens，GPU 层数 {'全部' if layers == -1 else layers}"
                     f"（按 ecmiip doctor 的规则：{advised.note}；可用 --ctx、--gpu-layers 指定）")
+    if not args.ollama and model.lower().endswith(".gguf") and say is not None:
+        from ecmiip.core.llama import AMX_ENV, amx_kernels_off
+
+        if amx_kernels_off():
+            say(f"llama.cpp：此构建含 AMX 内核，它在部分 CPU 上会崩溃（llama.cpp issue 20824），已关闭"
+                f"（CPU 重排加速一并关闭；{AMX_ENV}=1 可开启）")
     return open_model(
         f"ollama:{args.ollama}" if args.ollama else model,
         n_ctx=n_ctx, ollama_host=args.ollama_host, n_gpu_layers=-1 if layers is None else layers,

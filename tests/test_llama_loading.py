@@ -68,3 +68,19 @@ def test_build_has_amx_reads_the_builds_system_info():
     from ecmiip.core.llama import build_has_amx
 
     assert build_has_amx() == ("AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode())
+
+
+def test_the_chat_says_once_that_amx_kernels_are_off(smollm2_gguf, monkeypatch):
+    from ecmiip.chat.cli import build_parser, open_backend
+    from ecmiip.core import llama
+
+    said: list[str] = []
+    args = build_parser().parse_args(["--model", str(smollm2_gguf), "--ctx", "512", "--gpu-layers", "0"])
+    monkeypatch.delenv(llama.AMX_ENV, raising=False)
+    monkeypatch.setattr(llama, "build_has_amx", lambda: True)
+    open_backend(args, said.append).close()
+    assert len(said) == 1 and "AMX" in said[0] and "ECMIIP_LLAMA_AMX=1" in said[0]
+    monkeypatch.setattr(llama, "build_has_amx", lambda: False)
+    said.clear()
+    open_backend(args, said.append).close()
+    assert said == []
