@@ -40,29 +40,34 @@ def _export(base: Path, out: Path, **kw) -> subprocess.Popen:
     )
 
 
-def test_ctrl_c_stops_quantization(wide_qwen3_dir, tmp_path):
-    out = tmp_path / "out"
-    partial = out / ".ec-miip-Q4_K_M.gguf.partial"
-    # As a terminal does: SIGINT to the whole foreground process group.
-    proc = _export(wide_qwen3_dir, out, process_group=0)
+def _ctrl_c_while_writing(proc: subprocess.Popen, partial: Path, what: str) -> str:
+    """Wait until ``partial`` appears, send SIGINT to the whole process group (as a terminal does) well inside
+    llama.cpp's quantization loop, and return the output once the command stopped: exit 130 within 5 s."""
     deadline = time.monotonic() + 300
     while not partial.exists():
-        assert proc.poll() is None, f"export ended before quantizing:\n{proc.stdout.read().decode()}"
-        assert time.monotonic() < deadline, "quantization never started"
+        assert proc.poll() is None, f"{what} ended before writing {partial.name}:\n{proc.stdout.read().decode()}"
+        assert time.monotonic() < deadline, f"{what} never started writing {partial.name}"
         time.sleep(0.02)
-    time.sleep(0.3)  # well inside llama.cpp's quantization loop
+    time.sleep(0.3)
     sent = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)
     try:
         output, _ = proc.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("export still running 10 s after Ctrl-C")
+        pytest.fail(f"{what} still running 10 s after Ctrl-C (a quantizer in the process?)")
     elapsed = time.monotonic() - sent
     text = output.decode("utf-8", errors="replace")
     assert proc.returncode == 130, text
     assert elapsed < 5, f"took {elapsed:.1f} s to stop"
     assert "Traceback" not in text and "Exception ignored" not in text, text
+    return text
+
+
+def test_ctrl_c_stops_quantization(wide_qwen3_dir, tmp_path):
+    out = tmp_path / "out"
+    partial = out / ".ec-miip-Q4_K_M.gguf.partial"
+    text = _ctrl_c_while_writing(_export(wide_qwen3_dir, out, process_group=0), partial, "export")
     assert "interrupted" in text
     left = sorted(p.name for p in out.rglob("*")) if out.exists() else []
     assert not any(n.endswith(".gguf") or n.endswith(".partial") for n in left), left
@@ -91,24 +96,7 @@ def test_ctrl_c_stops_an_importance_matrix_quantization_of_the_ladder(wide_qwen3
            "--imatrix-quant", "Q3_K_M", "--tokens", "32"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, preexec_fn=_ctrl_c_live,
                             process_group=0)
-    deadline = time.monotonic() + 300
-    while not partial.exists():
-        assert proc.poll() is None, f"ladder ended before the importance-matrix file:\n{proc.stdout.read().decode()}"
-        assert time.monotonic() < deadline, "the importance-matrix quantization never started"
-        time.sleep(0.02)
-    time.sleep(0.3)
-    sent = time.monotonic()
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        output, _ = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("ladder still running 10 s after Ctrl-C (the quantizer ran in the process?)")
-    elapsed = time.monotonic() - sent
-    text = output.decode("utf-8", errors="replace")
-    assert proc.returncode == 130, text
-    assert elapsed < 5, f"took {elapsed:.1f} s to stop"
-    assert "Traceback" not in text, text
+    _ctrl_c_while_writing(proc, partial, "ladder")
     assert not list(out.iterdir()), sorted(p.name for p in out.iterdir())  # the plain Q3_K_M too: all or nothing
 
 
