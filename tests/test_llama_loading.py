@@ -65,9 +65,10 @@ def _extra_buffers(log: list[str]) -> list[str]:
 def test_build_has_amx_reads_the_builds_system_info():
     import llama_cpp
 
-    from ecmiip.core.llama import build_has_amx
+    from ecmiip.core.llama import build_has_amx, system_info
 
-    assert build_has_amx() == ("AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode())
+    assert system_info() == llama_cpp.llama_print_system_info().decode().strip() and "CPU :" in system_info()
+    assert build_has_amx() == ("AMX_INT8 = 1" in system_info())
 
 
 def test_the_chat_says_once_that_amx_kernels_are_off(smollm2_gguf, monkeypatch):

@@ -84,14 +84,18 @@ AMX_ENV = "ECMIIP_LLAMA_AMX"
 
 
 @functools.cache
-def build_has_amx() -> bool:
-    """Whether this llama.cpp was compiled with AMX kernels (a ``-march=native`` build on a Sapphire Rapids or
-    newer Xeon): its system info says ``AMX_INT8 = 1``."""
+def system_info() -> str:
+    """llama.cpp's own line on its build: ``CUDA : ARCHS = 890 | … | CPU : SSE3 = 1 | AVX2 = 1 | …``."""
     import llama_cpp
 
     raw = llama_cpp.llama_print_system_info()
-    info = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return "AMX_INT8 = 1" in info
+    return (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
+
+
+def build_has_amx() -> bool:
+    """Whether this llama.cpp was compiled with AMX kernels (a ``-march=native`` build on a Sapphire Rapids or
+    newer Xeon): its system info says ``AMX_INT8 = 1``."""
+    return "AMX_INT8 = 1" in system_info()
 
 
 def amx_kernels_off() -> bool:

@@ -193,14 +193,13 @@ def probe_llama() -> LlamaBuild:
     def run() -> LlamaBuild:
         import llama_cpp
 
-        raw = llama_cpp.llama_print_system_info()
-        info = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        backends, features = parse_system_info(info)
-        from ecmiip.core.llama import AMX_ENV
+        from ecmiip.core.llama import AMX_ENV, system_info
 
+        info = system_info()
+        backends, features = parse_system_info(info)
         return LlamaBuild(version=getattr(llama_cpp, "__version__", None),
                           gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()), backends=backends,
-                          cpu_features=features, system_info=info.strip(), amx_allowed=os.environ.get(AMX_ENV) == "1")
+                          cpu_features=features, system_info=info, amx_allowed=os.environ.get(AMX_ENV) == "1")
 
     return _safely(run, lambda why: LlamaBuild(error=why))
 
