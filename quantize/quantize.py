@@ -117,10 +117,11 @@ def quantize(
     only when the quantizer has finished.
     """
     llama_ftype(qtype)
-    with atomic_path(dst) as tmp, tempfile.TemporaryDirectory(prefix=".ecmiip-imatrix-") as scratch:
+    scratch = tempfile.TemporaryDirectory(prefix=".ecmiip-imatrix-") if imatrix else contextlib.nullcontext()
+    with atomic_path(dst) as tmp, scratch as folder:
         imatrix_file = ""
         if imatrix:
-            imatrix_file = str(Path(scratch) / "imatrix.npz")
+            imatrix_file = str(Path(folder) / "imatrix.npz")
             np.savez(imatrix_file, **{name: np.asarray(v, np.float32) for name, v in imatrix.items()})
         _run_child(Path(src), tmp, qtype, nthread, imatrix_file, on_progress)
 
